@@ -1,0 +1,257 @@
+"""Weight zoos: one architecture trained many times per learning task (Section 4.1, "Training").
+
+A zoo lives in a folder::
+
+    <zoo>/zoo.json                 the configuration it was trained with
+    <zoo>/runs/t003-r007.pt        one finished network: weights + metadata
+
+Every run is written atomically (temporary file, then rename) the moment it finishes, so an
+interrupted build loses nothing finished and leaves no half-written file; building again trains
+only the missing runs. A folder trained with another configuration is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from wsm import chain, data, nets
+from wsm.errors import WsmError
+
+
+@dataclass(frozen=True)
+class ZooConfig:
+    """Everything that determines the weights of a zoo. Defaults: Section 4.1 with the authors'
+    code for what the paper leaves open (momentum 0.9, weight decay 1e-4, crop+flip augmentation)."""
+
+    dataset: str
+    arch: str
+    tasks: tuple[int, ...]
+    runs: int
+    epochs: int
+    milestones: tuple[int, ...] = ()
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    batch_size: int = 128
+    augment: bool = True
+    train_per_class: int | None = None   # None: every training image of the class
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.dataset not in data.DATASETS:
+            raise WsmError(f"unknown dataset {self.dataset!r}: valid ones are {', '.join(data.DATASETS)}")
+        if self.arch not in nets.ARCHITECTURES:
+            raise WsmError(f"unknown architecture {self.arch!r}: valid ones are {', '.join(nets.ARCHITECTURES)}")
+        if self.runs < 1 or self.epochs < 1 or not self.tasks:
+            raise WsmError(f"a zoo needs at least one task, run and epoch (got tasks={self.tasks}, "
+                           f"runs={self.runs}, epochs={self.epochs})")
+
+    def seed_of(self, task: int, run: int) -> int:
+        """Distinct, reproducible seed of one run (the authors set none)."""
+        return self.seed * 1_000_000 + task * 1_000 + run
+
+    def as_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
+
+
+@dataclass
+class Run:
+    task: int
+    run: int
+    seed: int
+    classes: list[int]
+    train_acc: float
+    test_acc: float
+    final_loss: float
+    seconds: float
+    state_dict: dict = field(repr=False)
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return chain.layer_weights(self.state_dict)
+
+    @property
+    def finite(self) -> bool:
+        return all(torch.isfinite(w).all() for w in self.weights)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _batches(x, y, batch_size, gen, augment):
+    """Shuffled mini-batches, with random crop (padding 4) and horizontal flip when augmenting."""
+    mean = torch.tensor(data.TINY_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(data.TINY_STD).view(1, 3, 1, 1)
+    order = torch.randperm(len(x), generator=gen)
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        xb = x[idx]
+        if augment:
+            b = len(idx)
+            padded = F.pad(xb, (4, 4, 4, 4))
+            oy, ox = (torch.randint(0, 9, (2, b), generator=gen))
+            ar = torch.arange(32)
+            rows = (oy[:, None] + ar)[:, None, :, None]
+            cols = (ox[:, None] + ar)[:, None, None, :]
+            xb = padded[torch.arange(b)[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
+            flip = torch.rand(b, generator=gen) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+        yield (xb.float() / 255 - mean) / std, y[idx]
+
+
+def _accuracy(net, x, y, device, batch_size=500) -> float:
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for xb, yb in _batches(x, y, batch_size, torch.Generator().manual_seed(0), augment=False):
+            correct += (net(xb.to(device)).argmax(1).cpu() == yb).sum().item()
+    return correct / len(x)
+
+
+def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
+    """Train one network on one task with SGD and the step schedule (lr / 10 at each milestone)."""
+    t0 = time.time()
+    seed = cfg.seed_of(task_data.task, run)
+    torch.manual_seed(seed)
+    net = nets.build(cfg.arch, len(task_data.classes)).to(cfg.device)
+    fmt = torch.channels_last if cfg.arch != "mlp4" else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    x, y = task_data.x_train, task_data.y_train
+    loss = torch.tensor(float("nan"))
+    for _ in range(cfg.epochs):
+        net.train()
+        for xb, yb in _batches(x, y, cfg.batch_size, gen, cfg.augment):
+            xb = xb.to(cfg.device).contiguous(memory_format=fmt)
+            loss = F.cross_entropy(net(xb), yb.to(cfg.device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
+               train_acc=_accuracy(net, x, y, cfg.device),
+               test_acc=_accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
+               final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state)
+
+
+def _subsample(td: data.TaskData, per_class: int | None) -> data.TaskData:
+    if per_class is None:
+        return td
+    keep = torch.cat([torch.nonzero(td.y_train == c).flatten()[:per_class] for c in range(len(td.classes))])
+    return dataclasses.replace(td, x_train=td.x_train[keep], y_train=td.y_train[keep])
+
+
+class Zoo:
+    """The trained networks of one configuration, in (task, run) order."""
+
+    def __init__(self, path: Path, config: ZooConfig, runs: list[Run]):
+        self.path, self.config, self.runs = path, config, runs
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return torch.tensor([r.task for r in self.runs])
+
+    @property
+    def weights(self) -> list[list[torch.Tensor]]:
+        return [r.weights for r in self.runs]
+
+    def table(self):
+        import pandas as pd
+        return pd.DataFrame([{k: v for k, v in dataclasses.asdict(r).items() if k != "state_dict"}
+                             | {"finite": r.finite} for r in self.runs])
+
+    def __len__(self):
+        return len(self.runs)
+
+
+def _check_config(path: Path, cfg: ZooConfig) -> None:
+    meta = path / "zoo.json"
+    if not meta.exists():
+        return
+    try:
+        stored = json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise WsmError(f"{meta} is unreadable: delete the folder {path} to retrain this zoo") from None
+    want = cfg.as_dict()
+    diff = {k: (stored.get(k), v) for k, v in want.items() if stored.get(k) != v}
+    if diff:
+        lines = ", ".join(f"{k}: stored {a!r}, requested {b!r}" for k, (a, b) in diff.items())
+        raise WsmError(f"the zoo in {path} was trained with another configuration ({lines}). "
+                       f"Use another zoo folder, or delete {path} to retrain it; nothing was changed.")
+
+
+def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
+              progress: bool = True) -> Zoo:
+    """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo."""
+    path = Path(path)
+    _check_config(path, cfg)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "zoo.json").exists() or _write_json(path / "zoo.json", cfg.as_dict())
+    todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
+    label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
+    with tqdm(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
+              desc=label, disable=not progress, mininterval=5.0) as bar:
+        loaded = {}
+        for t, r in todo:
+            if t not in loaded:
+                loaded = {t: _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}
+            run = train_network(cfg, loaded[t], r)
+            _atomic_save(dataclasses.asdict(run), _run_file(path, t, r))
+            bar.update()
+    return load_zoo(path, cfg)
+
+
+def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
+    """Load a zoo; with ``cfg``, refuse a folder trained with another configuration."""
+    path = Path(path)
+    if not (path / "zoo.json").exists():
+        raise WsmError(f"no zoo in {path} (zoo.json missing): build it with wsm.zoo.build_zoo")
+    if cfg is not None:
+        _check_config(path, cfg)
+    stored = json.loads((path / "zoo.json").read_text())
+    cfg = cfg or ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    runs = []
+    for t in cfg.tasks:
+        for r in range(cfg.runs):
+            f = _run_file(path, t, r)
+            if not f.exists():
+                raise WsmError(f"{f} is missing: run build_zoo again to train the missing runs")
+            try:
+                runs.append(Run(**torch.load(f, weights_only=True)))
+            except Exception as e:  # a damaged file: say which, and how to recover
+                raise WsmError(f"{f} cannot be read ({type(e).__name__}): delete that file and "
+                               "build the zoo again; only that run is retrained") from None
+    return Zoo(path, cfg, runs)
+
+
+def _run_file(path: Path, task: int, run: int) -> Path:
+    return path / "runs" / f"t{task:03d}-r{run:03d}.pt"
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)

@@ -1,0 +1,358 @@
+"""wsm.htt: exactness of the span embedding, equivalence with the paper's (primal) classifier,
+both protocols on features with a known answer, CMC, the splits, the decision rule, evaluate."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsm import htt
+from wsm.errors import WsmError
+
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests run thousands of tiny ops (batch-1 SGD, small matmuls): intra-op threads only
+    add synchronisation, which is very slow when another process holds a core. Restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _centred(x, train):
+    """Features centred on the training mean and the scale of htt.embed (unit mean train norm)."""
+    xc = x - x[train].mean(0)
+    scale = xc[train].pow(2).sum(1).mean().sqrt()
+    return xc, scale
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. embed is exact
+
+
+@PROPERTY
+@given(n=st.integers(6, 30), d=st.integers(2, 60), frac=st.sampled_from([0.4, 0.6, 0.8]),
+       offset=st.sampled_from([0.0, 5.0]), seed=st.integers(0, 2**31 - 1))
+def test_embed_reproduces_centred_inner_products(n, d, frac, offset, seed):
+    g = _gen(seed)
+    x = offset + torch.randn(n, d, generator=g, dtype=torch.float64)
+    perm = torch.randperm(n, generator=g).numpy()
+    n_train = max(2, int(frac * n))
+    train, test = np.sort(perm[:n_train]), np.sort(perm[n_train:])
+    k = x @ x.T
+
+    z = htt.embed(k, train).double()
+    xc, scale = _centred(x, train)
+
+    # the dimension is the rank of the centred training features
+    assert z.shape == (n, min(d, n_train - 1))
+    # training points: Z Z^T = H K_t H / scale^2, and the scale makes the mean squared norm 1
+    kc = xc[train] @ xc[train].T
+    tol = dict(rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(z[train] @ z[train].T, kc / scale**2, **tol)
+    torch.testing.assert_close(z[train].pow(2).sum(1).mean(), torch.tensor(1.0, dtype=torch.float64), **tol)
+    if len(test):
+        # test points: inner products with the training points are those of the centred features
+        torch.testing.assert_close(z[test] @ z[train].T, xc[test] @ xc[train].T / scale**2, **tol)
+        # and their norm is that of the orthogonal projection onto the span (not the full norm)
+        basis = torch.linalg.svd(xc[train].T, full_matrices=False)[0][:, :z.shape[1]]
+        proj = xc[test] @ basis
+        torch.testing.assert_close(z[test].pow(2).sum(1), proj.pow(2).sum(1) / scale**2, **tol)
+
+
+def test_embed_test_point_outside_span_loses_orthogonal_part():
+    """d > n: a test point orthogonal to every training feature (after centring) maps to 0."""
+    x = torch.zeros(4, 5, dtype=torch.float64)
+    x[0, 0], x[1, 1], x[2, 2] = 1.0, 2.0, 3.0
+    mu = x[:3].mean(0)
+    x[3] = mu + torch.tensor([0.0, 0.0, 0.0, 7.0, 0.0], dtype=torch.float64)
+    z = htt.embed(x @ x.T, np.array([0, 1, 2]))
+    assert z.shape == (4, 2)
+    assert z[3].abs().max() < 1e-6
+    assert z[:3].abs().max() > 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. training in the span is the paper's classifier on the explicit features
+
+
+def _primal_classifier(x, y, n_classes, cfg):
+    """htt.train_classifier's algorithm, reimplemented on explicit d-dimensional float64 features:
+    zero-initialised Linear, SGD with momentum, MultiStepLR per epoch, and the same random numbers
+    (one torch.Generator seeded with cfg.seed, one randperm per epoch)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    lin = torch.nn.Linear(x.shape[1], n_classes, dtype=torch.float64)
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.SGD(lin.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            loss = torch.nn.functional.cross_entropy(lin(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    return lin
+
+
+@pytest.mark.parametrize("d", [5, 300], ids=["d<n", "d>n"])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_span_classifier_equals_primal_classifier(d, batch_size):
+    g = _gen(d + batch_size)
+    n_tasks, runs = 4, 8
+    labels = np.repeat(np.arange(n_tasks), runs)
+    means = torch.randn(n_tasks, d, generator=g, dtype=torch.float64)
+    x = 3.0 + means[labels] + 1.5 * torch.randn(len(labels), d, generator=g, dtype=torch.float64)
+    train, test = htt.split_runs(labels, 0.6, seed=0)
+    cfg = htt.ClassifierConfig(epochs=6, lr=0.05, milestones=(4,), momentum=0.9,
+                               batch_size=batch_size, seed=7)
+    y = torch.as_tensor(labels[train])
+
+    z = htt.embed(x @ x.T, train)
+    span = htt.train_classifier(z[train], y, n_tasks, cfg)
+    xc, scale = _centred(x, train)
+    primal = _primal_classifier(xc[train] / scale, y, n_tasks, cfg)
+
+    with torch.no_grad():
+        for idx in (train, test):
+            a, b = span(z[idx]).double(), primal(xc[idx] / scale)
+            assert b.abs().max() > 0.2                       # a trained, non-trivial classifier
+            err = (a - b).abs().max().item()
+            assert err <= 1e-4 * b.abs().max().item(), f"max logit difference {err:.3g}"
+        # the primal weights lie in the span of the centred training features
+        w = primal.weight.T                                   # d x classes
+        basis = torch.linalg.svd(xc[train].T, full_matrices=False)[0][:, :z.shape[1]]
+        torch.testing.assert_close(basis @ (basis.T @ w), w, rtol=1e-8, atol=1e-10)
+
+
+def test_train_classifier_is_deterministic_and_seed_dependent():
+    g = _gen(0)
+    z = torch.randn(30, 6, generator=g)
+    y = torch.randint(0, 3, (30,), generator=g)
+    cfg = htt.ClassifierConfig(epochs=2, lr=0.05, seed=3)
+    a = htt.train_classifier(z, y, 3, cfg)
+    b = htt.train_classifier(z, y, 3, cfg)
+    c = htt.train_classifier(z, y, 3, htt.ClassifierConfig(epochs=2, lr=0.05, seed=4))
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert not torch.allclose(a.weight, c.weight)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. both protocols on features with a known answer
+
+
+def _separable(n_tasks, runs, d, seed, offset=0.0):
+    g = _gen(seed)
+    labels = np.repeat(np.arange(n_tasks), runs)
+    means = 10.0 * torch.randn(n_tasks, d, generator=g, dtype=torch.float64)
+    x = offset + means[labels] + 0.01 * torch.randn(len(labels), d, generator=g, dtype=torch.float64)
+    return x @ x.T, labels
+
+
+@pytest.mark.parametrize("d,offset", [(16, 0.0), (200, 0.0), (16, 1000.0)],
+                         ids=["d16", "d200", "common-offset"])
+def test_protocols_perfect_on_separable_features(d, offset):
+    k, labels = _separable(8, 10, d, seed=d, offset=offset)
+    c = htt.classification(k, labels, 0.6, seed=0)                 # default ClassifierConfig
+    assert (c.n_test, c.n_correct, c.top1) == (32, 32, 1.0)
+    assert np.array_equal(c.predictions, c.truth)
+    r = htt.retrieval(k, labels, 0.6, 0.2, seed=0)
+    assert (r.n_queries, r.n_gallery) == (3 * 2, 3 * 8)
+    assert len(r.train_tasks) == 5 and len(r.test_tasks) == 3
+    assert not set(r.train_tasks) & set(r.test_tasks)
+    assert r.rank1 == 1.0 and np.all(r.cmc == 1.0)
+
+
+def test_protocols_at_chance_on_noise():
+    """20 tasks x 10 runs of pure noise: top-1 chance is 1/20; retrieval rank-1 chance is the
+    share of a query's task in the gallery, 8 / 64 (8 unseen tasks, 8 gallery runs each)."""
+    n_tasks, runs, d = 20, 10, 100
+    labels = np.repeat(np.arange(n_tasks), runs)
+    # a shorter, faster schedule than the default; it still fits (memorises) the training noise,
+    # so chance-level test accuracy is not the artefact of an untrained (all-zero) classifier
+    cfg = htt.ClassifierConfig(epochs=3, lr=0.02, milestones=(2,))
+    x = torch.randn(len(labels), d, generator=_gen(100), dtype=torch.float64)
+    train, _ = htt.split_runs(labels, 0.6, seed=0)
+    z = htt.embed(x @ x.T, train)
+    y = torch.as_tensor(labels[train])
+    lin = htt.train_classifier(z[train], y, n_tasks, cfg)
+    with torch.no_grad():
+        assert (lin(z[train]).argmax(1) == y).float().mean() > 0.8
+    top1, rank1 = [], []
+    for seed in range(5):
+        x = torch.randn(len(labels), d, generator=_gen(100 + seed), dtype=torch.float64)
+        k = x @ x.T
+        c = htt.classification(k, labels, 0.6, seed=seed, cfg=cfg)
+        r = htt.retrieval(k, labels, 0.6, 0.2, seed=seed, cfg=cfg)
+        assert c.n_test == 80 and (r.n_queries, r.n_gallery) == (16, 64)
+        assert c.top1 < 3 * (1 / 20)                       # Bin(80, 0.05) >= 12 has p ~ 6e-4
+        assert r.rank1 < 8 / 16                            # Bin(16, 1/8) >= 8 has p ~ 3e-4
+        assert r.cmc[-1] == 1.0
+        top1.append(c.top1)
+        rank1.append(r.rank1)
+    # averaged: 400 test runs (sd 0.011 around 0.05) and 80 queries (sd 0.037 around 0.125)
+    assert 0.015 <= np.mean(top1) <= 0.10
+    assert 0.02 <= np.mean(rank1) <= 0.28
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. CMC
+
+
+def test_cmc_hand_made():
+    sim = np.array([[0.9, 0.1, 0.2, 0.3],      # query 0 (task 0): gallery 0 first -> rank 1
+                    [0.8, 0.5, 0.7, 0.1]])     # query 1 (task 1): g0, g2, then g1 -> rank 3
+    curve = htt.cmc(sim, np.array([0, 1]), np.array([0, 1, 2, 3]))
+    np.testing.assert_array_equal(curve, [0.5, 0.5, 1.0, 1.0])
+
+
+def test_cmc_ties_broken_by_gallery_order():
+    sim = np.ones((2, 4))
+    curve = htt.cmc(sim, np.array([7, 9]), np.array([9, 7, 7, 9]))   # first hits at ranks 2 and 1
+    np.testing.assert_array_equal(curve, [0.5, 1.0, 1.0, 1.0])
+
+
+def test_cmc_query_without_match():
+    with pytest.raises(WsmError, match="no gallery network of its task"):
+        htt.cmc(np.zeros((1, 3)), np.array([5]), np.array([1, 2, 3]))
+
+
+@PROPERTY
+@given(n_q=st.integers(1, 8), n_g=st.integers(1, 12), n_tasks=st.integers(1, 4),
+       seed=st.integers(0, 2**31 - 1))
+def test_cmc_is_a_cumulative_curve(n_q, n_g, n_tasks, seed):
+    rng = np.random.default_rng(seed)
+    gallery = rng.integers(0, n_tasks, n_g)
+    queries = rng.choice(gallery, n_q)
+    sim = rng.normal(size=(n_q, n_g))
+    curve = htt.cmc(sim, queries, gallery)
+    assert curve.shape == (n_g,)
+    assert np.all(np.diff(curve) >= 0) and curve[-1] == 1.0
+    # rank 1 is the share of queries whose most similar gallery network is of their task
+    assert curve[0] == np.mean(gallery[sim.argmax(1)] == queries)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. splits
+
+
+def test_split_runs_per_task_counts():
+    counts = {3: 10, 0: 5, 8: 7, 5: 3}          # task id -> runs; ids neither sorted nor contiguous
+    labels = np.random.default_rng(0).permutation(np.concatenate([np.full(n, t) for t, n in counts.items()]))
+    train, test = htt.split_runs(labels, 0.6, seed=1)
+    expected_train = {3: 6, 0: 3, 8: 4, 5: 2}   # round(0.6 n): 6, 3, 4.2 -> 4, 1.8 -> 2
+    for t, n in counts.items():
+        assert (labels[train] == t).sum() == expected_train[t]
+        assert (labels[test] == t).sum() == n - expected_train[t]
+    assert not set(train) & set(test)
+    assert sorted(np.concatenate([train, test])) == list(range(len(labels)))
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    # deterministic in the seed, and the seed matters
+    again = htt.split_runs(labels, 0.6, seed=1)
+    assert np.array_equal(again[0], train) and np.array_equal(again[1], test)
+    assert not np.array_equal(htt.split_runs(labels, 0.6, seed=2)[0], train)
+
+
+@PROPERTY
+@given(counts=st.lists(st.integers(1, 12), min_size=1, max_size=6),
+       frac=st.sampled_from([0.2, 0.4, 0.6, 0.8]), seed=st.integers(0, 1000))
+def test_split_runs_property(counts, frac, seed):
+    labels = np.concatenate([np.full(n, t) for t, n in enumerate(counts)])
+    n_train = [int(round(frac * n)) for n in counts]
+    if any(not 0 < m < n for m, n in zip(n_train, counts)):
+        with pytest.raises(WsmError, match="runs"):
+            htt.split_runs(labels, frac, seed)
+        return
+    train, test = htt.split_runs(labels, frac, seed)
+    assert [int((labels[train] == t).sum()) for t in range(len(counts))] == n_train
+    assert len(train) + len(test) == len(labels)
+    assert len(np.union1d(train, test)) == len(labels)
+
+
+def test_split_runs_too_few():
+    with pytest.raises(WsmError, match="task 1 has 1 runs"):
+        htt.split_runs(np.array([0, 0, 0, 1]), 0.6, seed=0)
+    with pytest.raises(WsmError):
+        htt.split_runs(np.repeat([0, 1], 5), 0.05, seed=0)       # no training run
+    with pytest.raises(WsmError):
+        htt.split_runs(np.repeat([0, 1], 5), 0.95, seed=0)       # no test run
+
+
+def test_split_tasks():
+    labels = np.repeat(np.array([10, 2, 7, 4, 9, 1, 3, 8, 5, 6]), 3)
+    train, test = htt.split_tasks(labels, 0.6, seed=0)
+    assert len(train) == 6 and len(test) == 4
+    assert not set(train) & set(test)
+    assert sorted(np.concatenate([train, test])) == sorted(np.unique(labels))
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    assert any(not np.array_equal(htt.split_tasks(labels, 0.6, seed=s)[0], train) for s in range(1, 4))
+
+
+def test_split_tasks_too_few():
+    with pytest.raises(WsmError, match="2 tasks cannot be split"):
+        htt.split_tasks(np.array([0, 0, 1, 1]), 0.6, seed=0)     # one training task
+    with pytest.raises(WsmError, match="tasks cannot be split"):
+        htt.split_tasks(np.repeat(np.arange(5), 2), 0.95, seed=0)  # no unseen task
+    train, test = htt.split_tasks(np.repeat(np.arange(3), 2), 0.6, seed=0)   # round(1.8) = 2
+    assert len(train) == 2 and len(test) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. decision rule
+
+
+def test_decide():
+    assert htt.decide(0.96, 0.05) == "accept H0"
+    assert htt.decide(0.94, 0.05) == "reject H0"
+    assert htt.decide(1.0) == "accept H0"
+    assert htt.decide(0.5, 0.6) == "accept H0"
+    assert htt.decide(0.0) == "reject H0"
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. evaluate
+
+
+def _zoo(n_tasks, runs, seed, dims=(6, 5, 4, 3), noise=0.05):
+    """Small MLP weights: a task-specific component shared by all runs of a task, plus noise."""
+    g = _gen(seed)
+    shapes = [(b, a) for a, b in zip(dims[:-1], dims[1:])]
+    task = [[torch.randn(s, generator=g) for s in shapes] for _ in range(n_tasks)]
+    weights = [[w + noise * torch.randn(w.shape, generator=g) for w in task[t]]
+               for t in range(n_tasks) for _ in range(runs)]
+    return weights, np.repeat(np.arange(n_tasks), runs)
+
+
+def test_evaluate_table():
+    weights, labels = _zoo(5, 5, seed=0)
+    df = htt.evaluate(weights, labels, depths=(1, 2, 3), progress=False)
+    assert len(df) == 2 * 3 * 2
+    keys = set(zip(df["kind"], df["depth"], df["protocol"]))
+    assert keys == {(k, d, p) for k in ("unnormalized", "normalized") for d in (1, 2, 3)
+                    for p in ("classification", "retrieval")}
+    assert df["accuracy"].between(0, 1).all()
+    cls, ret = df[df.protocol == "classification"], df[df.protocol == "retrieval"]
+    assert (cls["metric"] == "top-1").all() and (ret["metric"] == "rank-1").all()
+    assert (cls["n"] == 5 * 2).all()                     # round(0.6 * 5) = 3 train, 2 test per task
+    assert (ret["n"] == 2 * 1).all() and (ret["gallery"] == 2 * 4).all()   # 2 unseen tasks
+    np.testing.assert_allclose(df["correct"], df["accuracy"] * df["n"])
+    # a strong task component with little noise is separable in every layer and chain
+    assert (cls["accuracy"] == 1.0).all()
+
+
+def test_evaluate_subset_of_kinds_and_depths():
+    weights, labels = _zoo(4, 5, seed=1)
+    df = htt.evaluate(weights, labels, depths=(2,), kinds=("normalized",), progress=False)
+    assert list(df["protocol"]) == ["classification", "retrieval"]
+    assert (df["kind"] == "normalized").all() and (df["depth"] == 2).all()

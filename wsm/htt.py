@@ -1,0 +1,220 @@
+"""Hypothesis-training-testing (Section 2, 3.2, 3.4): the weight classifier and both protocols.
+
+The weight classifier ``F_l`` (Eq. 8-9) is one linear projection ``Theta_l`` of ``vec(phi^l)``
+followed by a softmax and the cross-entropy loss, trained with SGD from zero. Its weights then
+always lie in the span of the training features, so it can be trained *exactly* in the
+coordinates of that span: :func:`embed` maps every network to those coordinates from the Gram
+matrix ``K = <f_i, f_j>`` (see :func:`wsm.chain.gram`), which is how 9.4-million-dimensional MLP
+chains fit a laptop. Features are centred on the training mean and scaled to unit mean norm (one
+scalar per chain) so that one learning rate serves every chain; see the Deviations page.
+
+* **Weight classification**: per task, a fraction of the runs (paper: 60 of 100) train ``F_l``,
+  the rest test it; the statistic is top-1 accuracy.
+* **Weight retrieval**: ``F_l`` is trained on some tasks (paper: 30 of 50); for every unseen task
+  some runs are queries (paper: 20) and the rest the gallery; a network is represented by its
+  L2-normalised projection ``Theta_l^T x``; cosine similarity ranks the gallery; CMC and rank-1.
+* **Decision**: accept H0 (the runs of a task are one solution) when the test error is below alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from wsm.errors import WsmError
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """SGD for the weight classifier. Paper (Appendix F, ICLR Sec. 4.1): batch 1, lr 0.001,
+    lr / 10 after 6 epochs, 10 epochs; momentum 0.9 and seed 1 from the authors' code."""
+
+    epochs: int = 10
+    lr: float = 0.001
+    milestones: tuple[int, ...] = (6,)
+    momentum: float = 0.9
+    batch_size: int = 1
+    seed: int = 1
+
+
+def embed(k: torch.Tensor, train: np.ndarray, rtol: float = 1e-10) -> torch.Tensor:
+    """Coordinates of every network's feature in an orthonormal basis of the span of the training
+    features, centred on the training mean and scaled to unit mean training norm.
+
+    ``k`` is the full Gram matrix (n x n, float64); ``train`` indexes the training networks. For
+    training networks ``Z Z^T`` reproduces their (centred) Gram matrix exactly; for the others it is
+    the orthogonal projection onto the span, which is all a linear map trained from zero can see.
+    """
+    k = k.double()
+    kt = k[np.ix_(train, train)]
+    n = len(train)
+    h = torch.eye(n, dtype=torch.float64) - 1.0 / n
+    kc = h @ kt @ h                                   # centred training Gram
+    s, u = torch.linalg.eigh(kc)
+    keep = s > rtol * s.max().clamp_min(1e-300)
+    u, s = u[:, keep], s[keep]
+    # centred cross-kernel of every network against the training set
+    kx = k[:, train]
+    kx_c = kx - kx.mean(1, keepdim=True) - kt.mean(0, keepdim=True) + kt.mean()
+    z = kx_c @ u / s.sqrt()          # u is orthogonal to the ones vector: already centred
+    scale = z[train].pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
+    return (z / scale).float()
+
+
+def train_classifier(z: torch.Tensor, y: torch.Tensor, n_classes: int,
+                     cfg: ClassifierConfig = ClassifierConfig()) -> torch.nn.Linear:
+    """Train ``F_l``: a Linear layer (zero init) + softmax + cross-entropy, by SGD (Eq. 8-9).
+
+    Runs on one thread: its steps are far too small to gain from more, and lose a lot when another
+    process holds a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _sgd(z, y, n_classes, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sgd(z, y, n_classes, cfg):
+    gen = torch.Generator().manual_seed(cfg.seed)
+    lin = torch.nn.Linear(z.shape[1], n_classes)
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.SGD(lin.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(z), generator=gen)
+        for i in range(0, len(z), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            loss = torch.nn.functional.cross_entropy(lin(z[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    return lin
+
+
+def split_runs(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per task, a random ``train_fraction`` of its runs for training, the rest for testing."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for t in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == t))
+        n_train = int(round(train_fraction * len(idx)))
+        if not 0 < n_train < len(idx):
+            raise WsmError(f"task {t} has {len(idx)} runs: a {train_fraction:.0%} split leaves no "
+                           "training or no test run; use more runs per task")
+        train += list(idx[:n_train])
+        test += list(idx[n_train:])
+    return np.array(sorted(train)), np.array(sorted(test))
+
+
+def _relabel(labels: np.ndarray, idx: np.ndarray) -> tuple[torch.Tensor, int]:
+    classes = np.unique(labels[idx])
+    return torch.as_tensor(np.searchsorted(classes, labels[idx])), len(classes)
+
+
+@dataclass
+class ClassificationResult:
+    top1: float
+    n_test: int
+    n_correct: int
+    predictions: np.ndarray
+    truth: np.ndarray
+
+
+def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
+                   cfg: ClassifierConfig = ClassifierConfig()) -> ClassificationResult:
+    """Weight classification protocol: top-1 of ``F_l`` on held-out runs of the same tasks."""
+    labels = np.asarray(labels)
+    train, test = split_runs(labels, train_fraction, seed)
+    z = embed(k, train)
+    y, m = _relabel(labels, train)
+    lin = train_classifier(z[train], y, m, cfg)
+    classes = np.unique(labels[train])
+    with torch.no_grad():
+        pred = classes[lin(z[test]).argmax(1).numpy()]
+    correct = int((pred == labels[test]).sum())
+    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test])
+
+
+@dataclass
+class RetrievalResult:
+    rank1: float
+    cmc: np.ndarray          # cmc[r-1] = fraction of queries with a true match within the top r
+    n_queries: int
+    n_gallery: int
+    train_tasks: np.ndarray
+    test_tasks: np.ndarray
+
+
+def split_tasks(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle the tasks; the first ``train_fraction`` train ``F_l``, the rest are unseen."""
+    tasks = np.random.default_rng(seed).permutation(np.unique(labels))
+    n_train = int(round(train_fraction * len(tasks)))
+    if not 1 < n_train < len(tasks):
+        raise WsmError(f"{len(tasks)} tasks cannot be split {train_fraction:.0%}/{1 - train_fraction:.0%} "
+                       "into at least two training tasks and one unseen task; use more tasks")
+    return np.sort(tasks[:n_train]), np.sort(tasks[n_train:])
+
+
+def cmc(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -> np.ndarray:
+    """Cumulative matching characteristic: ``cmc[r-1]`` = share of queries whose first correct
+    gallery match is within rank r (ties broken by gallery order)."""
+    order = np.argsort(-sim, axis=1, kind="stable")
+    hits = gallery_labels[order] == query_labels[:, None]
+    if not hits.any(axis=1).all():
+        raise WsmError("a query has no gallery network of its task: use more runs per task")
+    first = hits.argmax(axis=1)
+    return np.array([(first < r).mean() for r in range(1, sim.shape[1] + 1)])
+
+
+def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
+              seed: int = 0, cfg: ClassifierConfig = ClassifierConfig()) -> RetrievalResult:
+    """Weight retrieval protocol: ``F_l`` learnt on some tasks represents networks of unseen tasks."""
+    labels = np.asarray(labels)
+    train_tasks, test_tasks = split_tasks(labels, train_task_fraction, seed)
+    train = np.flatnonzero(np.isin(labels, train_tasks))
+    unseen = np.flatnonzero(np.isin(labels, test_tasks))
+    z = embed(k, train)
+    y, m = _relabel(labels, train)
+    lin = train_classifier(z[train], y, m, cfg)
+    with torch.no_grad():
+        rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
+    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1)
+    sim = rep[q_local] @ rep[g_local].T
+    curve = cmc(sim, labels[unseen][q_local], labels[unseen][g_local])
+    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks)
+
+
+def decide(accuracy: float, alpha: float = 0.05) -> str:
+    """The paper's decision rule: accept H0 when the test error is below alpha."""
+    return "accept H0" if 1 - accuracy < alpha else "reject H0"
+
+
+def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normalized"),
+             train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
+             query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
+             progress: bool = True):
+    """Both protocols for every chain/layer of one zoo: a table with one row per
+    (kind, depth, protocol), accuracy as a fraction, and the sample sizes behind it."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from wsm import chain
+
+    rows = []
+    for kind in kinds:
+        for depth in tqdm(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
+                          disable=not progress, leave=False):
+            k = chain.gram(weights, depth, kind, center=True, progress=progress)
+            c = classification(k, labels, train_fraction, seed, cfg)
+            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg)
+            rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
+                             accuracy=c.top1, n=c.n_test, correct=c.n_correct))
+            rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
+                             accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
+                             gallery=r.n_gallery))
+    return pd.DataFrame(rows)

@@ -91,27 +91,42 @@ def feature_size(weights: Sequence[torch.Tensor], depth: int, kind: str = "norma
 
 
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
-         memory_gb: float = 4.0, progress: bool = True) -> torch.Tensor:
+         memory_gb: float = 4.0, center: bool = False, progress: bool = True) -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
 
-    When all features fit in ``memory_gb`` they are formed once; otherwise they are formed a block
-    at a time (two blocks in memory), trading recomputation for a bounded footprint.
+    Features are formed in float32. When all of them fit in ``memory_gb`` they are formed once;
+    otherwise a block at a time (two blocks in memory), trading recomputation for a bounded
+    footprint. With ``center=True`` the mean feature of all networks is subtracted first: the
+    classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
+    float32 products of features that share a large common part would lose those differences.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     n = len(nets)
     size = 4 * feature_size(nets[0], depth, kind)
     block = n if n * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
-    k = torch.zeros(n, n, dtype=torch.float64)
     starts = list(range(0, n, block))
+    mean = 0.0
+    if center and block < n:
+        mean = sum(feature(w, depth, kind).double() for w in nets) / n
     feats = lambda s: torch.stack([feature(w, depth, kind).float() for w in nets[s:s + block]])
+    k = torch.zeros(n, n, dtype=torch.float64)
     bar = tqdm(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram {kind} {depth}",
                disable=not progress, leave=False, mininterval=2.0)
     for bi, a in enumerate(starts):
         fa = feats(a)
+        if center:
+            fa -= (fa.double().mean(0) if block == n else mean).float()
         for b in starts[bi:]:
-            fb = fa if b == a else feats(b)
+            if b == a:
+                fb = fa
+            else:
+                fb = feats(b)
+                if center:
+                    fb -= mean.float()
             kab = (fa @ fb.t()).double()
+            if b == a:
+                kab = (kab + kab.t()) / 2
             k[a:a + block, b:b + block] = kab
             k[b:b + block, a:a + block] = kab.t()
             bar.update()
@@ -128,11 +143,14 @@ def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
     if not 1 <= layer < len(weighted):
         raise WsmError(f"layer {layer} has no hidden units to permute: choose 1..{len(weighted) - 1}")
     first, nxt = weighted[layer - 1], weighted[layer]
+    if sorted(perm.tolist()) != list(range(mods[first].weight.shape[0])):
+        raise WsmError(f"not a permutation of the {mods[first].weight.shape[0]} units of layer {layer}")
     with torch.no_grad():
         mods[first].weight.copy_(mods[first].weight[perm])
         if mods[first].bias is not None:
             mods[first].bias.copy_(mods[first].bias[perm])
         for bn in mods[first + 1:nxt]:
             for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
-                t.copy_(t[perm])
+                if t is not None:
+                    t.copy_(t[perm])
         mods[nxt].weight.copy_(mods[nxt].weight[:, perm])

@@ -1,0 +1,483 @@
+"""wsm.chain: permutation invariance of the chain-normalized weights (Eq. 5-7), the CNN chain of
+Appendix B against an independent einsum construction, shapes, the Gram matrix, and errors."""
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from wsm import chain, nets
+from wsm.errors import WsmError
+
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests run thousands of tiny ops (batch-1 SGD, small matmuls): intra-op threads only
+    add synchronisation, which is very slow when another process holds a core. Restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _randomize(net, seed):
+    """Gaussian weights/biases and random BatchNorm affine parameters and running statistics,
+    float64. Gaussian draws make every row (unit) of every weight distinct almost surely; the
+    tests assert it instead of relying on it."""
+    g = _gen(seed)
+    net.double()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g, dtype=torch.float64))
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g, dtype=torch.float64))
+            elif isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=g, dtype=torch.float64))
+                m.bias.copy_(torch.randn(c, generator=g, dtype=torch.float64))
+                m.running_mean.copy_(torch.randn(c, generator=g, dtype=torch.float64))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g, dtype=torch.float64))
+    return net.eval()
+
+
+def _distinct_rows(w):
+    rows = w.reshape(w.shape[0], -1)
+    return torch.cdist(rows, rows).add(torch.eye(len(rows), dtype=rows.dtype)).min() > 1e-6
+
+
+def _assert_close(a, b, rtol=1e-10):
+    """max |a - b| <= rtol * max |b| (cheaper than torch.testing.assert_close on 2187^2 chains)."""
+    assert a.shape == b.shape
+    err, scale = (a - b).abs().max().item(), b.abs().max().item()
+    assert err <= rtol * scale, f"max abs difference {err:.3g} vs scale {scale:.3g}"
+
+
+def _perm_strategy(width):
+    return st.permutations(list(range(width))).map(lambda p: torch.tensor(p, dtype=torch.long))
+
+
+def _ensure_nonidentity(perms):
+    """At least one permutation must move something, so (c) is never vacuous."""
+    if all(torch.equal(p, torch.arange(len(p))) for p in perms):
+        perms[0] = perms[0].roll(1)
+    return perms
+
+
+def _check_invariance(net, x, perms):
+    """Permute the hidden units of weight layers 1..len(perms) and check (a)-(c)."""
+    before_w = [w.clone() for w in chain.layer_weights(net)]
+    with torch.no_grad():
+        before_out = net(x)
+    for layer, perm in enumerate(perms, start=1):
+        chain.permute_hidden(net, layer, perm)
+    after_w = chain.layer_weights(net)
+    with torch.no_grad():
+        after_out = net(x)
+
+    # (a) the function is unchanged
+    torch.testing.assert_close(after_out, before_out, rtol=1e-9, atol=1e-9)
+    # (b) every chain is unchanged: phi^l itself up to 243 x 243; for the 2187 x 2187 chains of a
+    # 3-conv stack, phi^l V = M (M^T V) on 32 random probe vectors (phi_a != phi_b would give
+    # (phi_a - phi_b) V != 0 with probability 1), which avoids forming 38 MB matrices 20 times
+    for depth in range(1, len(before_w) + 1):
+        m_before, m_after = chain.chain_factor(before_w, depth), chain.chain_factor(after_w, depth)
+        if m_before.shape[0] <= 300:
+            _assert_close(chain.phi(after_w, depth), chain.phi(before_w, depth))
+            _assert_close(m_after @ m_after.T, m_before @ m_before.T)
+        else:
+            v = torch.randn(m_before.shape[0], 32, generator=_gen(depth), dtype=torch.float64)
+            _assert_close(m_after @ (m_after.T @ v), m_before @ (m_before.T @ v))
+    # (c) the raw weights of every layer whose units moved did change
+    moved = [layer for layer, p in enumerate(perms, start=1) if not torch.equal(p, torch.arange(len(p)))]
+    assert moved
+    for layer in moved:
+        assert _distinct_rows(before_w[layer - 1])
+        raw_before = chain.feature(before_w, layer, "unnormalized")
+        raw_after = chain.feature(after_w, layer, "unnormalized")
+        assert (raw_before - raw_after).abs().max() > 1e-3, f"layer {layer} unchanged"
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. MLP: permutation invariance
+
+
+@st.composite
+def mlp_case(draw):
+    n_layers = draw(st.integers(2, 4))
+    widths = draw(st.lists(st.integers(2, 12), min_size=n_layers + 1, max_size=n_layers + 1))
+    perms = [draw(_perm_strategy(w)) for w in widths[1:-1]]
+    return widths, _ensure_nonidentity(perms), draw(st.integers(0, 2**31 - 1))
+
+
+@PROPERTY
+@given(mlp_case())
+def test_mlp_permutation_invariance(case):
+    widths, perms, seed = case
+    mods = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        mods.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            mods.append(nn.ReLU())
+    net = _randomize(nn.Sequential(*mods), seed)
+    x = torch.randn(7, widths[0], generator=_gen(seed + 1), dtype=torch.float64)
+    _check_invariance(net, x, perms)
+
+
+def test_permute_hidden_changes_function_if_next_layer_is_not_permuted():
+    """Sanity of the property test itself: permuting only the rows of a layer (not the next
+    layer's columns) changes the output and phi of the next chain, so (a) and (b) can fail."""
+    net = _randomize(nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)), 0)
+    x = torch.randn(5, 4, generator=_gen(1), dtype=torch.float64)
+    w = [v.clone() for v in chain.layer_weights(net)]
+    with torch.no_grad():
+        y = net(x)
+        net[0].weight.copy_(net[0].weight.roll(1, 0))
+        net[0].bias.copy_(net[0].bias.roll(1, 0))
+        assert not torch.allclose(net(x), y)
+    # phi^1 survives a row permutation of W_1 alone, phi^2 does not
+    torch.testing.assert_close(chain.phi(chain.layer_weights(net), 1), chain.phi(w, 1))
+    assert not torch.allclose(chain.phi(chain.layer_weights(net), 2), chain.phi(w, 2))
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. CNN with BatchNorm: permutation invariance
+
+
+@st.composite
+def cnn_case(draw):
+    n_conv = draw(st.integers(2, 3))
+    channels = draw(st.lists(st.integers(2, 6), min_size=n_conv, max_size=n_conv))
+    pool = draw(st.booleans())               # a 2x2 max-pool after the first unit, as in PlainNet-5
+    n_out = draw(st.integers(2, 5))
+    perms = [draw(_perm_strategy(c)) for c in channels]
+    return channels, pool, n_out, _ensure_nonidentity(perms), draw(st.integers(0, 2**31 - 1))
+
+
+def _cnn(channels, pool, n_out):
+    units, c_in = [], 3
+    for i, c in enumerate(channels):
+        units += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c)]
+        if pool and i == 0:
+            units.append(nn.MaxPool2d(2))
+        c_in = c
+    units += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, n_out)]
+    return nn.Sequential(*units)
+
+
+@settings(PROPERTY, max_examples=20)
+@given(cnn_case())
+def test_cnn_permutation_invariance(case):
+    channels, pool, n_out, perms, seed = case
+    net = _randomize(_cnn(channels, pool, n_out), seed)
+    x = torch.randn(4, 3, 8, 8, generator=_gen(seed + 1), dtype=torch.float64)
+    # every conv layer is hidden (the Linear head follows): permute all of them
+    assert len(perms) == len(chain.layer_weights(net)) - 1
+    _check_invariance(net, x, perms)
+
+
+def test_permute_hidden_layer_range():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    for bad in (0, 2):
+        with pytest.raises(WsmError, match="1..1"):
+            chain.permute_hidden(net, bad, torch.arange(4))
+
+
+@pytest.mark.parametrize("bn", [dict(affine=False), dict(track_running_stats=False)],
+                         ids=["affine=False", "no-running-stats"])
+def test_permute_hidden_batchnorm_without_affine_or_stats(bn):
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4, **bn),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).double().eval()
+    x = torch.randn(2, 3, 8, 8, generator=_gen(0), dtype=torch.float64)
+    with torch.no_grad():
+        before = net(x)
+        chain.permute_hidden(net, 1, torch.tensor([2, 0, 3, 1]))
+        torch.testing.assert_close(net(x), before)
+
+
+def test_permute_hidden_refuses_a_non_permutation():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    with pytest.raises(WsmError, match="not a permutation of the 4 units of layer 1"):
+        chain.permute_hidden(net, 1, torch.tensor([0, 0, 1, 2]))
+
+
+def test_centred_gram_equals_the_gram_of_centred_features_in_both_paths():
+    nets = [[torch.randn(5, 7, generator=_gen(i), dtype=torch.float64) + 1000.0] for i in range(6)]
+    feats = torch.stack([chain.feature(w, 1, "unnormalized") for w in nets])
+    feats = feats - feats.mean(0)
+    expected = feats @ feats.t()
+    for memory_gb in (4.0, 2 * 35 * 4 / 2**30):      # one block; blocks of two networks
+        k = chain.gram(nets, 1, "unnormalized", memory_gb=memory_gb, center=True, progress=False)
+        torch.testing.assert_close(k, expected, rtol=1e-4, atol=1e-3)
+        assert torch.equal(k, k.t())
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. shapes of the paper's architectures
+
+
+@pytest.fixture(scope="module")
+def plainnet_weights():
+    torch.manual_seed(0)
+    return chain.layer_weights(nets.build("plainnet5", 4))
+
+
+@pytest.fixture(scope="module")
+def mlp_weights():
+    torch.manual_seed(0)
+    return chain.layer_weights(nets.build("mlp4", 4))
+
+
+def test_plainnet5_chain_factor_shapes(plainnet_weights):
+    assert [tuple(w.shape) for w in plainnet_weights] == [
+        (32, 3, 3, 3), (64, 32, 3, 3), (128, 64, 3, 3), (256, 128, 3, 3), (4, 256)]
+    expected = {1: (27, 32), 2: (243, 64), 3: (2187, 128), 4: (19683, 256), 5: (19683, 4)}
+    for depth, shape in expected.items():
+        assert tuple(chain.chain_factor(plainnet_weights, depth).shape) == shape
+    assert tuple(chain.phi(plainnet_weights, 2).shape) == (243, 243)
+
+
+def test_plainnet5_state_dict_gives_same_weights():
+    torch.manual_seed(0)
+    net = nets.build("plainnet5", 4)
+    from_module = chain.layer_weights(net)
+    from_state = chain.layer_weights(net.state_dict())
+    assert len(from_state) == len(from_module) == 5
+    for a, b in zip(from_module, from_state):
+        assert torch.equal(a, b)
+
+
+def test_mlp4_chain_factor_shapes(mlp_weights):
+    assert [tuple(w.shape) for w in mlp_weights] == [(500, 3072), (500, 500), (500, 500), (4, 500)]
+    for depth in (1, 2, 3):
+        assert tuple(chain.chain_factor(mlp_weights, depth).shape) == (3072, 500)
+    assert tuple(chain.chain_factor(mlp_weights, 4).shape) == (3072, 4)
+
+
+@pytest.mark.parametrize("depth,kind", [(1, "normalized"), (2, "normalized"), (3, "normalized"),
+                                        (1, "unnormalized"), (4, "unnormalized"), (5, "unnormalized")])
+def test_feature_size_plainnet5(plainnet_weights, depth, kind):
+    f = chain.feature(plainnet_weights, depth, kind)
+    assert f.dim() == 1
+    assert chain.feature_size(plainnet_weights, depth, kind) == f.numel()
+
+
+@pytest.mark.parametrize("depth,kind", [(1, "normalized"), (1, "unnormalized"), (2, "unnormalized"),
+                                        (4, "unnormalized")])
+def test_feature_size_mlp4(mlp_weights, depth, kind):
+    f = chain.feature(mlp_weights, depth, kind)
+    assert chain.feature_size(mlp_weights, depth, kind) == f.numel()
+    if kind == "normalized":
+        assert f.numel() == 3072 * 3072
+
+
+def test_feature_size_conv_then_linear():
+    """A Linear head after the conv stack adds no kernel positions to the rows."""
+    w = [torch.randn(4, 2, 3, 3), torch.randn(5, 4, 3, 3), torch.randn(3, 5)]
+    for depth in (1, 2, 3):
+        f = chain.feature(w, depth)
+        assert chain.feature_size(w, depth) == f.numel() == (2 * 9 ** depth if depth < 3 else 2 * 81) ** 2
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. the CNN chain against an explicit einsum (Appendix B remark)
+#
+# Exact comparison, not invariants: chain.py orders the rows of M_l as (c0, k1, k2, ..., kl) with
+# c0 slowest and the kernel position of the last layer fastest, k = flattened (row-major) 3x3
+# position. We build that same order independently with einsum and require equality of M_l
+# itself (float64, allclose), hence of phi^l = M_l M_l^T.
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cnn_chain_matches_einsum(seed):
+    g = _gen(seed)
+    c0, c1, c2, c3 = 3, 4, 5, 2
+    w1 = torch.randn(c1, c0, 3, 3, generator=g, dtype=torch.float64)
+    w2 = torch.randn(c2, c1, 3, 3, generator=g, dtype=torch.float64)
+    w3 = torch.randn(c3, c2, 3, 3, generator=g, dtype=torch.float64)
+    weights = [w1, w2, w3]
+    a, b, c = (w.reshape(w.shape[0], w.shape[1], 9) for w in weights)
+
+    # chain 1: M1[(c0, k1), c1] = W1[c1, c0, k1]
+    m1 = torch.einsum("iak->aki", a).reshape(c0 * 9, c1)
+    # chain 2: M2[(c0, k1, k2), c2] = sum_c1 W1[c1, c0, k1] W2[c2, c1, k2]
+    m2 = torch.einsum("iak,jil->aklj", a, b).reshape(c0 * 81, c2)
+    # chain 3: M3[(c0, k1, k2, k3), c3] = sum_{c1,c2} W1[c1,c0,k1] W2[c2,c1,k2] W3[c3,c2,k3]
+    # (summed over c1 first, then c2, to keep the einsum cheap)
+    m3 = torch.einsum("aklj,hjm->aklmh", torch.einsum("iak,jil->aklj", a, b), c).reshape(c0 * 729, c3)
+
+    for depth, m in ((1, m1), (2, m2), (3, m3)):
+        torch.testing.assert_close(chain.chain_factor(weights, depth), m, rtol=1e-12, atol=1e-12)
+    for depth, m in ((1, m1), (2, m2)):                 # phi^3 (2187 x 2187) follows from M3
+        torch.testing.assert_close(chain.phi(weights, depth), m @ m.T, rtol=1e-12, atol=1e-12)
+
+    # the row order matters: phi^2 is not invariant to, e.g., swapping the k1/k2 order
+    m2_swapped = torch.einsum("iak,jil->alkj", a, b).reshape(c0 * 81, c2)
+    assert not torch.allclose(chain.phi(weights, 2), m2_swapped @ m2_swapped.T)
+    # ...but its permutation invariants agree (same multiset of rows)
+    torch.testing.assert_close(torch.linalg.eigvalsh(chain.phi(weights, 2)),
+                               torch.linalg.eigvalsh(m2_swapped @ m2_swapped.T))
+
+
+def test_cnn_chain_factor_sums_to_composed_kernel():
+    """A second, semantic check of chain 2: summing M2 over the kernel positions (k1, k2) whose
+    offsets add to the same 5x5 offset gives the kernel of the composed linear conv W2 * W1
+    (no padding, no bias), measured by applying the two convs to delta images."""
+    g = _gen(5)
+    w1 = torch.randn(4, 2, 3, 3, generator=g, dtype=torch.float64)
+    w2 = torch.randn(3, 4, 3, 3, generator=g, dtype=torch.float64)
+    m2 = chain.chain_factor([w1, w2], 2).reshape(2, 3, 3, 3, 3, 3)   # c0, k1y, k1x, k2y, k2x, c2
+    composed = torch.zeros(3, 2, 5, 5, dtype=torch.float64)
+    for k1y in range(3):
+        for k1x in range(3):
+            for k2y in range(3):
+                for k2x in range(3):
+                    composed[:, :, k1y + k2y, k1x + k2x] += m2[:, k1y, k1x, k2y, k2x, :].T
+    # the 5x5 kernel of conv2(conv1(.)) by applying it to every delta input (cross-correlation)
+    measured = torch.zeros(3, 2, 5, 5, dtype=torch.float64)
+    for ci in range(2):
+        delta = torch.zeros(1, 2, 9, 9, dtype=torch.float64)
+        delta[0, ci, 4, 4] = 1.0
+        out = nn.functional.conv2d(nn.functional.conv2d(delta, w1), w2)   # 1 x 3 x 5 x 5
+        measured[:, ci] = out[0].flip(-1).flip(-2)
+    torch.testing.assert_close(composed, measured, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. 1x1 convolutions reduce to the MLP chain
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_conv1x1_equals_linear_chain(seed):
+    g = _gen(seed)
+    dims = [5, 7, 4, 6]
+    lin = [torch.randn(b, a, generator=g, dtype=torch.float64) for a, b in zip(dims[:-1], dims[1:])]
+    conv = [w.reshape(*w.shape, 1, 1) for w in lin]
+    mixed = conv[:2] + lin[2:]                       # 1x1 conv stack followed by a Linear head
+    for depth in range(1, 4):
+        ref = chain.phi(lin, depth)
+        torch.testing.assert_close(chain.phi(conv, depth), ref, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(chain.phi(mixed, depth), ref, rtol=1e-12, atol=1e-12)
+        # and the MLP chain is the paper's W_1 ... W_l W_l^T ... W_1^T in its layout (W = w.T)
+        m = lin[0].T
+        for w in lin[1:depth]:
+            m = m @ w.T
+        torch.testing.assert_close(ref, m @ m.T, rtol=1e-12, atol=1e-12)
+        assert chain.feature_size(conv, depth) == chain.feature(conv, depth).numel() == 25
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. Gram matrix
+
+
+def _mlp_zoo(n, seed, dims=(6, 5, 4, 3)):
+    g = _gen(seed)
+    return [[torch.randn(b, a, generator=g) for a, b in zip(dims[:-1], dims[1:])] for _ in range(n)]
+
+
+def _cnn_zoo(n, seed):
+    g = _gen(seed)
+    return [[torch.randn(4, 3, 3, 3, generator=g), torch.randn(3, 4, 3, 3, generator=g),
+             torch.randn(2, 3, generator=g)] for _ in range(n)]
+
+
+@pytest.mark.parametrize("zoo", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_gram_is_matrix_of_feature_inner_products(zoo, kind, depth):
+    weights = _mlp_zoo(7, depth) if zoo == "mlp" else _cnn_zoo(7, depth)
+    feats = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
+    expected = feats @ feats.T
+    k = chain.gram(weights, depth, kind, progress=False)
+    assert k.dtype == torch.float64 and k.shape == (7, 7)
+    # gram forms the products in float32 (memory), so a float32-level tolerance
+    torch.testing.assert_close(k, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
+
+
+@pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_gram_blocked_equals_unblocked(kind, block):
+    weights = _mlp_zoo(7, 11)
+    depth = 2
+    size = 4 * chain.feature_size(weights[0], depth, kind)
+    memory_gb = block * 2 * size / 2**30             # gram picks memory // (2 * size) networks
+    assert 7 * size > memory_gb * 2**30              # ...and really takes the blocked path
+    full = chain.gram(weights, depth, kind, progress=False)
+    blocked = chain.gram(weights, depth, kind, memory_gb=memory_gb, progress=False)
+    torch.testing.assert_close(blocked, full, rtol=1e-6, atol=1e-6 * full.abs().max().item())
+    feats = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
+    torch.testing.assert_close(blocked, feats @ feats.T, rtol=1e-5,
+                               atol=1e-5 * full.abs().max().item())
+    assert torch.equal(blocked, blocked.T)
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. errors
+
+
+def test_depth_out_of_range():
+    w = _mlp_zoo(1, 0)[0]                           # 3 layers
+    for fn in (chain.chain_factor, chain.phi, chain.feature):
+        for depth in (0, 4, -1):
+            with pytest.raises(WsmError, match=r"chains 1\.\.3"):
+                fn(w, depth)
+    for depth in (0, 4):
+        with pytest.raises(WsmError, match="3 weight layers"):
+            chain.feature(w, depth, "unnormalized")
+        with pytest.raises(WsmError):
+            chain.gram([w, w], depth, "normalized", progress=False)
+
+
+def test_weights_that_do_not_chain():
+    w = [torch.randn(4, 3), torch.randn(5, 6)]
+    assert tuple(chain.chain_factor(w, 1).shape) == (3, 4)        # chain 1 alone is fine
+    with pytest.raises(WsmError, match="do not form a chain"):
+        chain.chain_factor(w, 2)
+    conv = [torch.randn(4, 3, 3, 3), torch.randn(5, 2, 3, 3)]
+    with pytest.raises(WsmError, match="do not form a chain"):
+        chain.phi(conv, 2)
+    head = [torch.randn(4, 3, 3, 3), torch.randn(2, 5)]           # Linear head of the wrong width
+    with pytest.raises(WsmError, match="do not form a chain"):
+        chain.feature(head, 2)
+
+
+def test_unknown_kind():
+    w = _mlp_zoo(1, 0)[0]
+    with pytest.raises(WsmError, match="unknown feature kind 'raw'.*normalized, unnormalized"):
+        chain.feature(w, 1, "raw")
+    with pytest.raises(WsmError, match="unknown feature kind"):
+        chain.gram([w, w], 1, "raw", progress=False)
+
+
+class _WithGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(4, 8)
+        self.recurrent = nn.GRU(8, 8)
+        self.head = nn.Linear(8, 2)
+
+
+@pytest.mark.parametrize("model", [_WithGRU(), nn.Sequential(nn.Linear(3, 4), nn.GRU(4, 4))],
+                         ids=["named", "sequential"])
+def test_gru_is_rejected_naming_the_layer(model):
+    name = next(n for n, m in model.named_modules() if isinstance(m, nn.GRU))
+    with pytest.raises(WsmError, match=f"layer '{name}' is not supported"):
+        chain.layer_weights(model)
+
+
+def test_layer_weights_forward_order_and_detached():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    ws = chain.layer_weights(net)
+    assert [tuple(w.shape) for w in ws] == [(4, 3, 3, 3), (2, 4)]
+    assert all(not w.requires_grad for w in ws)

@@ -1,0 +1,54 @@
+"""One figure style for the whole book, and one way to save figures (PNG, 150 dpi)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+PALETTE = {"paper": "#9e9e9e", "ours": "#1f77b4"}
+
+
+def style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
+
+
+def save(fig, name: str, results_dir: str | Path) -> Path:
+    """Save ``fig`` as ``<results_dir>/figures/<name>.png`` and return the path."""
+    path = Path(results_dir) / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
+                    suptitle: str = ""):
+    """Bar panels in the paper's layout: x = L1..L3 (unnormalized) then C1..C3 (normalized),
+    paper's bars beside ours, and the 1 - alpha acceptance line.
+
+    ``rows`` needs columns panel, kind, depth, ours, paper (percent); ``titles`` maps a panel
+    letter to its title.
+    """
+    style()
+    letters = sorted(titles)
+    fig, axes = plt.subplots(1, len(letters), figsize=(3.4 * len(letters), 3.2), sharey=True)
+    for ax, letter in zip(axes, letters):
+        sub = rows[rows.panel == letter].copy()
+        sub["x"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(sub.kind, sub.depth)]
+        sub = sub.sort_values(["kind", "depth"], ascending=[False, True])
+        long = sub.melt(id_vars="x", value_vars=["paper", "ours"], var_name="source", value_name="percent")
+        sns.barplot(long, x="x", y="percent", hue="source", palette=PALETTE, ax=ax,
+                    order=list(dict.fromkeys(sub.x)))
+        ax.axhline(100 * (1 - alpha), color="crimson", lw=1, ls="--", label=f"1 - α = {1 - alpha:.0%}")
+        ax.set(title=f"({letter}) {titles[letter]}", xlabel="layer L / chain C", ylim=(0, 105),
+               ylabel="accuracy (%)")
+        for c in ax.containers:
+            ax.bar_label(c, fmt="%.0f", fontsize=7, padding=1)
+        ax.legend(fontsize=7, loc="lower right") if ax is axes[0] else ax.get_legend().remove()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,68 @@
+"""The results table: one row per reported number, ours beside the paper's.
+
+Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins them into
+``results.csv``. Columns: figure, panel, architecture, depth (chain or layer number), kind
+(normalized / unnormalized), protocol, metric, ours and paper (percent), n (test networks or
+queries behind "ours"), profile, dataset, scale.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
+           "ours", "paper", "n", "profile", "dataset", "scale"]
+
+
+def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:
+    """Write one notebook's rows atomically; returns the CSV path."""
+    df = pd.DataFrame(rows)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"result rows lack columns {missing}")
+    path = Path(results_dir) / f"{notebook}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    df[COLUMNS].to_csv(tmp, index=False, float_format="%.4g")
+    os.replace(tmp, path)
+    return path
+
+
+def collect(results_dir: str | Path) -> pd.DataFrame:
+    """Join every notebook's CSV in ``results_dir`` into ``results.csv`` and return it."""
+    results_dir = Path(results_dir)
+    parts = [pd.read_csv(p) for p in sorted(results_dir.glob("*.csv")) if p.name not in ("results.csv", "timings.csv")]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    tmp = results_dir / "results.csv.tmp"
+    df.to_csv(tmp, index=False, float_format="%.4g")
+    os.replace(tmp, results_dir / "results.csv")
+    return df
+
+
+def banner(profile: str, dataset: str, scale: str) -> None:
+    """Show, at the top of an executed page, what it was executed with."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**Executed with profile `{profile}`** · dataset: {dataset} · scale: {scale}"))
+
+
+def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: float) -> None:
+    """Keep the wall time of each notebook's latest execution in ``timings.csv``."""
+    import platform
+
+    import torch
+
+    path = Path(results_dir) / "timings.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    row = pd.DataFrame([dict(notebook=notebook, profile=profile, seconds=round(seconds, 1),
+                             cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                             machine=platform.processor() or platform.machine())])
+    if len(old):
+        old = old[old.notebook != notebook]
+    tmp = path.with_suffix(".csv.tmp")
+    pd.concat([old, row], ignore_index=True).to_csv(tmp, index=False)
+    os.replace(tmp, path)

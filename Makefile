@@ -1,0 +1,38 @@
+# make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data]   execute every notebook, build the book
+# make test                                                        unit/property tests + smoke notebooks
+# make book                                                        render the already executed notebooks
+# Both main targets create or update the local environment (.venv) first.
+
+PROFILE ?= quick
+DATA ?= $(abspath ../shared/data)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXECUTED := book/executed
+
+export WSM_DATA := $(DATA)
+
+.PHONY: env reproduce book test clean
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+reproduce: env
+	$(PY) -m wsm.reproduce --profile $(PROFILE) --out $(EXECUTED)
+	$(MAKE) --no-print-directory book
+
+book: env
+	@test -f $(EXECUTED)/results/results.csv || { echo "error: no executed notebooks in $(EXECUTED): run 'make reproduce' first" >&2; exit 2; }
+	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --keep-going --quiet
+	@echo "book: $(abspath book/_build/html/index.html)"
+
+test: env
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf book/_build $(EXECUTED)

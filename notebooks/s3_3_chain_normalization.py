@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Section 3.3: permutations and the chain normalization rule
+#
+# **Reproduces Fig. 1** (the worked example, with the paper's exact numbers) and checks
+# **Eq. 5–7** numerically on trained networks: a random permutation of the hidden units leaves a
+# network's output and every chain-normalized matrix φ^l unchanged, while the raw layer weights change.
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"
+dataset = "tiny-imagenet"
+epochs = 5
+train_per_class = None
+seed = 0
+data_root = None
+zoo_root = "zoos"
+results_dir = "results"
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+
+from wsm import chain, nets, paper, plots, results, zoo
+
+plots.style()
+results.banner(profile, dataset, f"one MLP-4 and one PlainNet-5 trained on task 0 for {epochs} epoch(s)")
+
+# %% [markdown]
+# ## Fig. 1 with the paper's numbers
+# The caption gives the matrices in MATLAB-like notation followed by a transpose, so the paper's
+# ``W_1`` (``n_0 x n_1`` = 2 x 3) is the transpose of the printed 3 x 2 block.
+
+# %%
+W1 = torch.tensor(paper.FIG1["W1"], dtype=torch.float64).T      # 2 x 3
+W2 = torch.tensor(paper.FIG1["W2"], dtype=torch.float64).T      # 3 x 3
+swap = [1, 0, 2]                                                # permute the 1st and 2nd hidden units
+W1p, W2p = W1[:, swap], W2[swap, :]
+printed_W1p = torch.tensor(paper.FIG1["W1_perm"], dtype=torch.float64).T
+printed_W2p = torch.tensor(paper.FIG1["W2_perm"], dtype=torch.float64).T
+x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+checks = pd.DataFrame({
+    "check": ["W1' printed = W1 with columns 1,2 swapped", "W2' printed = W2 with rows 1,2 swapped",
+              "max |W2'^T W1'^T x - W2^T W1^T x| over 1000 random x",
+              "max |phi^1' - phi^1|  (Eq. 5)", "max |phi^2' - phi^2|  (Eq. 6)",
+              "max |W1' - W1|  (raw weights)"],
+    "value": [float(torch.equal(W1p, printed_W1p)), float(torch.equal(W2p, printed_W2p)),
+              (x @ W1p @ W2p - x @ W1 @ W2).abs().max().item(),
+              (chain.phi([W1p.T], 1) - chain.phi([W1.T], 1)).abs().max().item(),
+              (chain.phi([W1p.T, W2p.T], 2) - chain.phi([W1.T, W2.T], 2)).abs().max().item(),
+              (W1p - W1).abs().max().item()],
+})
+checks
+
+# %% [markdown]
+# The printed hidden activations ``h_1 = (0.2, 0.7, 0.5)`` are illustrative: no input satisfies
+# ``W_1^T x = h_1`` exactly (least-squares residual below), which does not affect the argument.
+
+# %%
+sol, res, *_ = np.linalg.lstsq(W1.T.numpy(), np.array(paper.FIG1["h1"]), rcond=None)
+print(f"closest x = {sol.round(3)}, residual |W1^T x - h1| = {np.linalg.norm(W1.T.numpy() @ sol - paper.FIG1['h1']):.3f}")
+
+
+# %%
+def draw(ax, w1, w2, h1, title):
+    """The 2-3-3 network of Fig. 1, edge width proportional to the weight."""
+    layers = [2, 3, 3]
+    pos = {(l, i): (l, (n - 1) / 2 - i) for l, n in enumerate(layers) for i in range(n)}
+    colors = ["tab:blue", "tab:green", "tab:orange"]
+    for (l, w) in ((0, w1), (1, w2)):
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                (x0, y0), (x1, y1) = pos[(l, i)], pos[(l + 1, j)]
+                c = colors[j] if l == 0 else colors[i]
+                ax.plot([x0, x1], [y0, y1], color=c, lw=4 * float(w[i, j]), alpha=0.8)
+                ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{float(w[i, j]):.1f}", fontsize=7)
+    for (l, i), (px, py) in pos.items():
+        ax.scatter(px, py, s=500, color="white", edgecolor="k", zorder=3)
+        label = f"{h1[i]:.1f}" if l == 1 else ("x" if l == 0 else "h2")
+        ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
+    ax.set(title=title, xticks=[0, 1, 2], xticklabels=["x", "h1", "h2"], yticks=[])
+    ax.grid(False)
+
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+draw(axes[0], W1, W2, paper.FIG1["h1"], "(a) original")
+draw(axes[1], W1p, W2p, paper.FIG1["h1_perm"], "(b) hidden units 1 and 2 permuted")
+fig.suptitle("Fig. 1: equivalent topology (edge colour follows the hidden unit)")
+plots.save(fig, "fig1_equivalent_topology", results_dir)
+plt.show()
+
+# %% [markdown]
+# ## Eq. 5–7 on trained networks
+# One MLP-4 and one PlainNet-5 are trained on task 0; every hidden layer is then permuted at random
+# (with its bias and BatchNorm statistics, so the function is the same).
+
+# %%
+rows, checks2 = [], []
+for arch in ("mlp4", "plainnet5"):
+    cfg = zoo.ZooConfig(dataset=dataset, arch=arch, tasks=(0,), runs=1, epochs=epochs,
+                        train_per_class=train_per_class, seed=seed)
+    z = zoo.build_zoo(Path(zoo_root) / f"{dataset}-{arch}-{profile}-single", cfg, data_root)
+    net = nets.build(arch, len(z.runs[0].classes)).double()
+    net.load_state_dict(z.runs[0].state_dict)
+    net.eval()
+    permuted = nets.build(arch, len(z.runs[0].classes)).double()
+    permuted.load_state_dict(net.state_dict())
+    permuted.eval()
+    gen = torch.Generator().manual_seed(seed)
+    n_layers = len(chain.layer_weights(net))
+    for layer in range(1, n_layers):
+        width = chain.layer_weights(net)[layer - 1].shape[0]
+        chain.permute_hidden(permuted, layer, torch.randperm(width, generator=gen))
+    xb = torch.randn(64, 3, 32, 32, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        out_change = (permuted(xb) - net(xb)).abs().max().item()
+    w, wp = chain.layer_weights(net), chain.layer_weights(permuted)
+    for depth in range(1, 4):
+        p, pp = chain.phi(w, depth), chain.phi(wp, depth)
+        checks2.append(dict(architecture=arch, depth=depth,
+                            phi_relative_change=((pp - p).norm() / p.norm()).item(),
+                            raw_relative_change=((wp[depth - 1] - w[depth - 1]).norm() / w[depth - 1].norm()).item(),
+                            output_max_abs_change=out_change, phi_size=f"{p.shape[0]}x{p.shape[1]}"))
+checks2 = pd.DataFrame(checks2)
+checks2
+
+# %%
+scale = f"1 network per architecture, {epochs} epoch(s)"
+rows = [dict(figure="Fig. 1", panel="a-b", architecture="2-3-3 linear", depth=2, kind="normalized",
+             protocol="permutation", metric="max |output change|", ours=checks.value[2], paper=0.0, n=1000,
+             profile=profile, dataset="paper's example", scale="the printed matrices")]
+for r in checks2.itertuples():
+    rows.append(dict(figure="Eq. 6", panel="", architecture=r.architecture, depth=r.depth, kind="normalized",
+                     protocol="permutation", metric="relative change of phi", ours=r.phi_relative_change,
+                     paper=0.0, n=1, profile=profile, dataset=dataset, scale=scale))
+    rows.append(dict(figure="Eq. 6", panel="", architecture=r.architecture, depth=r.depth, kind="unnormalized",
+                     protocol="permutation", metric="relative change of raw weights", ours=r.raw_relative_change,
+                     paper=float("nan"), n=1, profile=profile, dataset=dataset, scale=scale))
+results.write(rows, results_dir, "s3_3_chain_normalization")
+
+worst_phi, least_raw = checks2.phi_relative_change.max(), checks2.raw_relative_change.min()
+display(Markdown(
+    f"**Conclusion.** Fig. 1's permuted matrices are exactly the printed ones and compute the same function; "
+    f"on trained networks a random hidden-unit permutation changes φ^1–φ^3 by at most {worst_phi:.1e} "
+    f"(float64 rounding) while the raw layer weights change by at least {least_raw:.0%} of their norm, "
+    f"so φ removes the permutation the paper's Eq. 5–6 describe."))

@@ -1,0 +1,83 @@
+"""Every notebook under the smoke profile (papermill), its recorded metrics, and the book build.
+
+Needs the data root (``WSM_DATA``; ``make test`` points it at ``../shared/data``).
+"""
+
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wsm import profiles, reproduce, results
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book") / "executed"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WSM_ZOOS", str(out.parent / "zoos"))
+    try:
+        assert reproduce.main(["--profile", "smoke", "--out", str(out)]) == 0
+    finally:
+        mp.undo()
+    return out, results.collect(out / "results")
+
+
+def test_every_notebook_executes_and_states_its_profile(smoke):
+    out, _ = smoke
+    import nbformat
+    for name in profiles.NOTEBOOKS:
+        nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
+        assert "Reproduces" in nb.cells[0].source or "reproduces" in nb.cells[0].source
+        text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []))
+        assert "Executed with profile `smoke`" in text and "dataset:" in text and "scale:" in text
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors
+
+
+def test_permutation_checks_hold(smoke):
+    _, df = smoke
+    fig1 = df[df.figure == "Fig. 1"]
+    assert len(fig1) == 1 and fig1.ours.iloc[0] < 1e-12
+    eq6 = df[df.figure == "Eq. 6"]
+    assert len(eq6) == 12
+    assert (eq6[eq6.kind == "normalized"].ours < 1e-10).all()
+    assert (eq6[eq6.kind == "unnormalized"].ours > 0.1).all()
+
+
+def test_fig2_has_every_panel_with_the_papers_numbers(smoke):
+    _, df = smoke
+    fig2 = df[df.figure == "Fig. 2"]
+    assert sorted(fig2.panel.unique()) == ["a", "b", "c", "d"]
+    assert len(fig2) == 24                         # 4 panels x (3 layers + 3 chains)
+    assert fig2.ours.between(0, 100).all() and fig2.paper.between(0, 100).all()
+    # the paper's value of one cell, as quoted (Fig. 2 (a), C1 = 99.4%)
+    c1 = fig2[(fig2.panel == "a") & (fig2.kind == "normalized") & (fig2.depth == 1)]
+    assert c1.paper.iloc[0] == 99.4
+    assert set(fig2.profile) == {"smoke"} and not fig2.scale.isna().any()
+
+
+def test_book_builds_offline_with_every_figure(smoke, tmp_path):
+    out, _ = smoke
+    book = tmp_path / "book"
+    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", "executed"))
+    shutil.copytree(out, book / "executed", ignore=shutil.ignore_patterns(".*"))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run([str(jb), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    html = book / "_build" / "html"
+    assert (out / "results" / "timings.csv").exists()
+    for page in ["intro", "results", "deviations"] + [f"executed/{n}" for n in profiles.NOTEBOOKS]:
+        assert (html / f"{page}.html").exists(), page
+    images = list((html / "_images").glob("*.png"))
+    assert len(images) >= 2
+    assert "99.4" in (html / "results.html").read_text()

@@ -45,7 +45,7 @@ results.banner(profile, dataset, f"one MLP-4 and one PlainNet-5 trained on task 
 # %% [markdown]
 # ## Fig. 1 with the paper's numbers
 # The caption gives the matrices in MATLAB-like notation followed by a transpose, so the paper's
-# ``W_1`` (``n_0 x n_1`` = 2 x 3) is the transpose of the printed 3 x 2 block.
+# $W_1$ ($n_0 \times n_1$ = 2 × 3) is the transpose of the printed 3 × 2 block.
 
 # %%
 W1 = torch.tensor(paper.FIG1["W1"], dtype=torch.float64).T      # 2 x 3
@@ -66,11 +66,11 @@ checks = pd.DataFrame({
               (chain.phi([W1p.T, W2p.T], 2) - chain.phi([W1.T, W2.T], 2)).abs().max().item(),
               (W1p - W1).abs().max().item()],
 })
-checks
+checks.style.format({"value": "{:.3g}"}).hide(axis="index")
 
 # %% [markdown]
-# The printed hidden activations ``h_1 = (0.2, 0.7, 0.5)`` are illustrative: no input satisfies
-# ``W_1^T x = h_1`` exactly (least-squares residual below), which does not affect the argument.
+# The printed hidden activations $h_1 = (0.2, 0.7, 0.5)$ are illustrative: no input satisfies
+# $W_1^\top x = h_1$ exactly (least-squares residual below), which does not affect the argument.
 
 # %%
 sol, res, *_ = np.linalg.lstsq(W1.T.numpy(), np.array(paper.FIG1["h1"]), rcond=None)
@@ -78,30 +78,10 @@ print(f"closest x = {sol.round(3)}, residual |W1^T x - h1| = {np.linalg.norm(W1.
 
 
 # %%
-def draw(ax, w1, w2, h1, title):
-    """The 2-3-3 network of Fig. 1, edge width proportional to the weight."""
-    layers = [2, 3, 3]
-    pos = {(l, i): (l, (n - 1) / 2 - i) for l, n in enumerate(layers) for i in range(n)}
-    colors = ["tab:blue", "tab:green", "tab:orange"]
-    for (l, w) in ((0, w1), (1, w2)):
-        for i in range(w.shape[0]):
-            for j in range(w.shape[1]):
-                (x0, y0), (x1, y1) = pos[(l, i)], pos[(l + 1, j)]
-                c = colors[j] if l == 0 else colors[i]
-                ax.plot([x0, x1], [y0, y1], color=c, lw=4 * float(w[i, j]), alpha=0.8)
-                ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{float(w[i, j]):.1f}", fontsize=7)
-    for (l, i), (px, py) in pos.items():
-        ax.scatter(px, py, s=500, color="white", edgecolor="k", zorder=3)
-        label = f"{h1[i]:.1f}" if l == 1 else ("x" if l == 0 else "h2")
-        ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
-    ax.set(title=title, xticks=[0, 1, 2], xticklabels=["x", "h1", "h2"], yticks=[])
-    ax.grid(False)
-
-
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-draw(axes[0], W1, W2, paper.FIG1["h1"], "(a) original")
-draw(axes[1], W1p, W2p, paper.FIG1["h1_perm"], "(b) hidden units 1 and 2 permuted")
-fig.suptitle("Fig. 1: equivalent topology (edge colour follows the hidden unit)")
+plots.fig1_network(axes[0], W1, W2, paper.FIG1["h1"], "(a) original")
+plots.fig1_network(axes[1], W1p, W2p, paper.FIG1["h1_perm"], "(b) hidden units 1 and 2 permuted")
+fig.suptitle("Fig. 1: equivalent topology (edge colour follows the hidden unit)", y=1.03)
 plots.save(fig, "fig1_equivalent_topology", results_dir)
 plt.show()
 
@@ -138,7 +118,8 @@ for arch in ("mlp4", "plainnet5"):
                             raw_relative_change=((wp[depth - 1] - w[depth - 1]).norm() / w[depth - 1].norm()).item(),
                             output_max_abs_change=out_change, phi_size=f"{p.shape[0]}x{p.shape[1]}"))
 checks2 = pd.DataFrame(checks2)
-checks2
+checks2.style.format({c: "{:.2e}" for c in ("phi_relative_change", "raw_relative_change",
+                                             "output_max_abs_change")}).hide(axis="index")
 
 # %%
 scale = f"1 network per architecture, {epochs} epoch(s)"

@@ -86,9 +86,7 @@ summary
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 frames = []
 for arch, z in zoos.items():
-    finite = z.table().finite.to_numpy()
-    weights = [w for w, ok in zip(z.weights, finite) if ok]
-    labels = z.labels.numpy()[finite]
+    weights, labels = z.usable()              # a diverged run is excluded with a warning, never used
     df = htt.evaluate(weights, labels, depths=range(1, chains + 1), train_fraction=train_fraction,
                       retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
                       seed=seed, cfg=clf)

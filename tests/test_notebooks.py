@@ -3,13 +3,11 @@
 Needs the data root (``WSM_DATA``; ``make test`` points it at ``../shared/data``).
 """
 
-import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from wsm import profiles, reproduce, results
@@ -81,3 +79,15 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 2
     assert "99.4" in (html / "results.html").read_text()
+
+
+def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
+    """Determinism on CPU: retraining every zoo from scratch reproduces the results CSVs byte for byte."""
+    out, _ = smoke
+    monkeypatch.setenv("WSM_ZOOS", str(tmp_path / "zoos"))
+    again = tmp_path / "executed"
+    assert reproduce.main(["--profile", "smoke", "--out", str(again)]) == 0
+    for name in profiles.NOTEBOOKS:
+        first = (out / "results" / f"{name}.csv").read_text()
+        second = (again / "results" / f"{name}.csv").read_text()
+        assert first == second, name

@@ -100,7 +100,7 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
     float32 products of features that share a large common part would lose those differences.
     """
-    from tqdm import tqdm
+    from wsm.progress import bar
 
     n = len(nets)
     size = 4 * feature_size(nets[0], depth, kind)
@@ -111,8 +111,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
         mean = sum(feature(w, depth, kind).double() for w in nets) / n
     feats = lambda s: torch.stack([feature(w, depth, kind).float() for w in nets[s:s + block]])
     k = torch.zeros(n, n, dtype=torch.float64)
-    bar = tqdm(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram {kind} {depth}",
-               disable=not progress, leave=False, mininterval=2.0)
+    pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram {kind} {depth}",
+               disable=not progress, leave=False)
     for bi, a in enumerate(starts):
         fa = feats(a)
         if center:
@@ -129,8 +129,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
                 kab = (kab + kab.t()) / 2
             k[a:a + block, b:b + block] = kab
             k[b:b + block, a:a + block] = kab.t()
-            bar.update()
-    bar.close()
+            pbar.update()
+    pbar.close()
     return k
 
 

@@ -201,13 +201,13 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     """Both protocols for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, and the sample sizes behind it."""
     import pandas as pd
-    from tqdm import tqdm
+    from wsm.progress import bar
 
     from wsm import chain
 
     rows = []
     for kind in kinds:
-        for depth in tqdm(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
+        for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
             k = chain.gram(weights, depth, kind, center=True, progress=progress)
             c = classification(k, labels, train_fraction, seed, cfg)

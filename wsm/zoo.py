@@ -13,18 +13,20 @@ only the missing runs. A folder trained with another configuration is refused, n
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from wsm import chain, data, nets
+from wsm.progress import bar
 from wsm.errors import WsmError
 
 
@@ -178,6 +180,19 @@ class Zoo:
     def weights(self) -> list[list[torch.Tensor]]:
         return [r.weights for r in self.runs]
 
+    def usable(self):
+        """``(weights, labels)`` of the runs whose weights are finite. A diverged run (NaN or inf
+        weights) is never used silently: it is excluded with a warning naming it."""
+        import numpy as np
+
+        bad = [r for r in self.runs if not r.finite]
+        if bad:
+            names = ", ".join(f"task {r.task} run {r.run}" for r in bad)
+            warnings.warn(f"{len(bad)} of {len(self.runs)} networks in {self.path} diverged (non-finite "
+                          f"weights) and are excluded: {names}", RuntimeWarning, stacklevel=2)
+        good = [r for r in self.runs if r.finite]
+        return [r.weights for r in good], np.array([r.task for r in good])
+
     def table(self):
         import pandas as pd
         return pd.DataFrame([{k: v for k, v in dataclasses.asdict(r).items() if k != "state_dict"}
@@ -212,15 +227,19 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     (path / "zoo.json").exists() or _write_json(path / "zoo.json", cfg.as_dict())
     todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
     label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
-    with tqdm(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
-              desc=label, disable=not progress, mininterval=5.0) as bar:
+    for stale in (path / "runs").glob(".*.tmp"):     # left by a run killed while saving
+        stale.unlink()
+    with bar(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
+             desc=label, disable=not progress) as pbar:
         loaded = {}
         for t, r in todo:
             if t not in loaded:
                 loaded = {t: _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}
             run = train_network(cfg, loaded[t], r)
-            _atomic_save(dataclasses.asdict(run), _run_file(path, t, r))
-            bar.update()
+            record = dataclasses.asdict(run)
+            record["sha256"] = _digest(run.state_dict)
+            _atomic_save(record, _run_file(path, t, r))
+            pbar.update()
     return load_zoo(path, cfg)
 
 
@@ -240,11 +259,27 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
             if not f.exists():
                 raise WsmError(f"{f} is missing: run build_zoo again to train the missing runs")
             try:
-                runs.append(Run(**torch.load(f, weights_only=True)))
+                record = torch.load(f, weights_only=True)
+                digest = record.pop("sha256", None)
+                run = Run(**record)
             except Exception as e:  # a damaged file: say which, and how to recover
                 raise WsmError(f"{f} cannot be read ({type(e).__name__}): delete that file and "
                                "build the zoo again; only that run is retrained") from None
+            if digest != _digest(run.state_dict):
+                raise WsmError(f"{f} fails its checksum (its weights changed after training): delete "
+                               "that file and build the zoo again; only that run is retrained")
+            runs.append(run)
     return Zoo(path, cfg, runs)
+
+
+def _digest(state_dict: dict) -> str:
+    """SHA-256 of a state_dict's names, shapes, dtypes and bytes, in key order."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(f"{k}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _run_file(path: Path, task: int, run: int) -> Path:

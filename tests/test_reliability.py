@@ -86,7 +86,9 @@ def test_diverged_run_is_excluded_with_a_warning(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def run_main(tmp_path, capsys):
+def run_main(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WSM_ZOOS", str(tmp_path / "zoos"))
+
     def go(*extra, data_root):
         os.environ["WSM_DATA"] = str(data_root)
         rc = reproduce.main(["--profile", "smoke", "--only", "s4_1_tiny_imagenet", "--out", str(tmp_path / "out"),

@@ -3,6 +3,7 @@
 Needs the data root (``WSM_DATA``; ``make test`` points it at ``../shared/data``).
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,14 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 2
     assert "99.4" in (html / "results.html").read_text()
+    # the same book in a real browser: no broken image, no missing page, no error output
+    from wsm import bookcheck
+    if not bookcheck.chromium_available() and os.environ.get("WSM_REQUIRE_BROWSER") != "1":
+        pytest.skip("no chromium/chromium-driver for the browser check (set WSM_REQUIRE_BROWSER=1 to fail)")
+    rows = bookcheck.check_book(html, book, tmp_path / "screenshots")
+    assert {r["page"] for r in rows} == {"intro", "results", "deviations"} | {f"executed/{n}" for n in profiles.NOTEBOOKS}
+    assert sum(r["images"] for r in rows) >= 2
+    assert all(Path(r["screenshot"]).stat().st_size > 10_000 for r in rows)
 
 
 def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):

@@ -1,0 +1,130 @@
+"""The browser check of a built book (wsm.bookcheck), on tiny real Jupyter Books.
+
+Needs Debian's chromium and chromium-driver; the tests are skipped without them
+unless ``WSM_REQUIRE_BROWSER=1`` (CI) makes their absence a failure.
+"""
+
+import base64
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from PIL import Image
+
+from wsm import bookcheck
+from wsm.errors import WsmError
+
+if not bookcheck.chromium_available():
+    if os.environ.get("WSM_REQUIRE_BROWSER") == "1":
+        pytest.fail("WSM_REQUIRE_BROWSER=1 but Chromium or chromedriver is missing: "
+                    "apt-get install chromium chromium-driver", pytrace=False)
+    pytest.skip("no Chromium/chromedriver (apt-get install chromium chromium-driver); "
+                "set WSM_REQUIRE_BROWSER=1 to make this a failure", allow_module_level=True)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_b64() -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _build(book: Path, error_cell: bool = False) -> Path:
+    """Write a two-page book (intro + one executed notebook) to ``book``, build it, return its HTML folder."""
+    (book / "executed").mkdir(parents=True)
+    (book / "_config.yml").write_text('title: tiny\nauthor: test\nexecute:\n  execute_notebooks: "off"\n'
+                                      "only_build_toc_files: true\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: executed/tiny\n")
+    (book / "intro.md").write_text("# Intro\n\nA tiny book.\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Tiny\n\nOne figure."),
+        nbformat.v4.new_code_cell("show()", execution_count=1, outputs=[nbformat.v4.new_output(
+            "display_data", data={"image/png": _png_b64(), "text/plain": "<Figure>"})]),
+    ]
+    if error_cell:
+        nb.cells.append(nbformat.v4.new_code_cell("1 / 0", execution_count=2, outputs=[nbformat.v4.new_output(
+            "error", ename="ZeroDivisionError", evalue="division by zero",
+            traceback=["Traceback (most recent call last)", "ZeroDivisionError: division by zero"])]))
+    nbformat.write(nb, book / "executed" / "tiny.ipynb")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jb), "build", str(book), "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return book / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    book = tmp_path_factory.mktemp("good") / "book"
+    return book, _build(book)
+
+
+@pytest.fixture
+def copy(built, tmp_path):
+    """A private copy of the good book's HTML to break."""
+    return shutil.copytree(built[1], tmp_path / "html")
+
+
+def test_good_book_passes_with_one_screenshot_per_page(built, tmp_path):
+    book, html = built
+    rows = bookcheck.check_book(html, book, tmp_path / "shots")
+    assert [r["page"] for r in rows] == ["intro", "executed/tiny"]
+    assert all(r["status"] == 200 and not r["broken_images"] and not r["errors"] for r in rows)
+    assert rows[1]["images"] >= 1
+    for r in rows:
+        shot = Path(r["screenshot"])
+        assert shot.parent == tmp_path / "shots" and shot.stat().st_size > 0
+        assert shot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_deleted_image_is_a_broken_image_on_its_page(built, copy, tmp_path):
+    images = list((copy / "_images").glob("*.png"))
+    assert images
+    for image in images:
+        image.unlink()
+    with pytest.raises(WsmError, match=r"executed/tiny\.html: broken image \S*_images/"):
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_deleted_page_is_missing(built, copy, tmp_path):
+    (copy / "executed" / "tiny.html").unlink()
+    with pytest.raises(WsmError, match=r"executed/tiny\.html: missing \(listed in _toc\.yml"):
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_page_left_out_of_the_navigation_is_reported(built, copy, tmp_path):
+    intro = copy / "intro.html"
+    intro.write_text(intro.read_text().replace('href="executed/tiny.html"', 'href="#"'))
+    with pytest.raises(WsmError, match=r"executed/tiny\.html: not linked from the navigation of intro\.html"):
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_error_output_in_an_executed_cell_fails(tmp_path):
+    book = tmp_path / "book"
+    html = _build(book, error_cell=True)
+    with pytest.raises(WsmError, match=r"executed/tiny\.html: error output in a cell: ZeroDivisionError: division by zero"):
+        bookcheck.check_book(html, book, tmp_path / "shots")
+
+
+def test_main_prints_pages_and_exits_2_on_problems(built, copy, tmp_path, capsys):
+    book, html = built
+    assert bookcheck.main([str(html), "--book", str(book), "--screenshots", str(tmp_path / "a")]) == 0
+    assert "executed/tiny" in capsys.readouterr().out
+    (copy / "executed" / "tiny.html").unlink()
+    assert bookcheck.main([str(copy), "--book", str(book), "--screenshots", str(tmp_path / "b")]) == 2
+    assert "missing (listed in _toc.yml" in capsys.readouterr().err
+
+
+def test_toc_pages_walks_parts_and_sections(tmp_path):
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro.md\nparts:\n- caption: A\n  chapters:\n  - file: a/one.ipynb\n"
+        "    sections:\n    - file: a/two\n  - url: https://example.org\n")
+    assert bookcheck.toc_pages(tmp_path) == ["intro", "a/one", "a/two"]
+    with pytest.raises(WsmError, match="no table of contents"):
+        bookcheck.toc_pages(tmp_path / "nowhere")

@@ -1,4 +1,4 @@
-# make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data]   execute every notebook, build the book
+# make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data] [DOWNLOAD=1]   execute every notebook, build the book
 # make test                                                        unit/property tests + smoke notebooks
 # make book                                                        render the already executed notebooks
 # Both main targets create or update the local environment (.venv) first.
@@ -11,6 +11,9 @@ PY := $(VENV)/bin/python
 EXECUTED := book/executed
 
 export WSM_DATA := $(DATA)
+ifdef DOWNLOAD
+export WSM_DOWNLOAD := $(DOWNLOAD)
+endif
 
 .PHONY: env reproduce book test clean
 

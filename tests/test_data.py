@@ -270,3 +270,20 @@ def test_cifar_garbled(root):
     (folder / "train").write_bytes(pickle.dumps({"data": [1, 2], "fine_labels": [0, 0]}))
     with pytest.raises(WsmError, match="does not hold CIFAR-100 images"):
         load_task("cifar100", 0, root=root)
+
+
+def test_download_is_attempted_only_when_allowed(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tvu
+
+    calls = []
+    monkeypatch.setattr(tvu, "download_url", lambda url, root, filename=None, **kw: calls.append(url) or
+                        (_ for _ in ()).throw(OSError("network unreachable")))
+    monkeypatch.setenv("WSM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("WSM_DOWNLOAD", raising=False)
+    with pytest.raises(WsmError, match="WSM_DOWNLOAD=1"):
+        data.load_task("tiny-imagenet", 0, root=tmp_path)
+    assert calls == []
+    monkeypatch.setenv("WSM_DOWNLOAD", "1")
+    with pytest.raises(WsmError, match="could not download .*tiny-imagenet-200.zip"):
+        data.load_task("tiny-imagenet", 0, root=tmp_path)
+    assert calls == [data.TINY_URL]

@@ -93,7 +93,10 @@ def task_classes(dataset, task) -> list[int]:
 
 
 def load_task(dataset, task, root=None, download=False) -> TaskData:
-    """Train and test images of one learning task, read from :func:`data_root` (``root``)."""
+    """Train and test images of one learning task, read from :func:`data_root` (``root``).
+
+    A missing archive is downloaded only when allowed: ``download=True`` or ``WSM_DOWNLOAD=1``."""
+    download = download or os.environ.get("WSM_DOWNLOAD") == "1"
     classes = task_classes(dataset, task)
     root = data_root(root)
     if dataset == "cifar100":
@@ -160,7 +163,7 @@ class _Tiny:
             if not download:
                 raise WsmError(f"Tiny ImageNet not found: expected {archive} (the official archive) or the extracted "
                                f"folder {folder}/. Put it there, point WSM_DATA (make DATA=...) at the folder that "
-                               "holds it, or allow downloading (download=True).")
+                               "holds it, or allow downloading (WSM_DOWNLOAD=1, make DOWNLOAD=1, or download=True).")
             from torchvision.datasets.utils import download_url  # no md5: copies of the archive differ
 
             try:
@@ -283,7 +286,7 @@ def _cifar(root: Path, classes, download):
         if not download:
             raise WsmError(f"CIFAR-100 not found: expected {folder}/ with files train, test and meta (the official "
                            "python release, cifar-100-python.tar.gz extracted). Put it there, point WSM_DATA "
-                           "(make DATA=...) at the folder that holds it, or allow downloading (download=True).")
+                           "(make DATA=...) at the folder that holds it, or allow downloading (WSM_DOWNLOAD=1, make DOWNLOAD=1, or download=True).")
         import torchvision
 
         try:

@@ -1,0 +1,7 @@
+"""``python -m wsm``: the command line (see :mod:`wsm.cli`)."""
+
+import sys
+
+from wsm.cli import main
+
+sys.exit(main())

@@ -44,7 +44,6 @@ results_dir = "results"
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -63,13 +62,13 @@ results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-c
 # Task r holds classes 4r…4r+3 (sorted wnids). Each run is one SGD training from its own seed.
 
 # %%
-schedules = {"mlp4": (mlp_epochs, mlp_milestones), "plainnet5": (cnn_epochs, cnn_milestones)}
+params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
+              device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
+              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
 zoos, seconds = {}, {}
-for arch, (epochs, milestones) in schedules.items():
-    cfg = zoo.ZooConfig(dataset=dataset, arch=arch, tasks=tuple(range(n_tasks)), runs=runs, epochs=epochs,
-                        milestones=tuple(milestones), train_per_class=train_per_class, seed=seed, device=device)
+for arch in ("mlp4", "plainnet5"):
     t0 = time.time()
-    zoos[arch] = zoo.build_zoo(Path(zoo_root) / f"{dataset}-{arch}-{profile}", cfg, data_root)
+    zoos[arch] = zoo.build_zoo(profiles.zoo_folder(zoo_root, params, arch), profiles.zoo_config(params, arch), data_root)
     seconds[arch] = time.time() - t0
 summary = pd.DataFrame([
     dict(architecture=nets.LABELS[a], networks=len(z), **z.table()[["train_acc", "test_acc"]].mean().round(3).to_dict(),
@@ -100,7 +99,8 @@ ours["panel"] = [paper.FIG2_PANELS[(a, p)] for a, p in zip(ours.architecture, ou
 ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
 table = ours.assign(feature=[("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)],
                     architecture=ours.architecture.map(nets.LABELS))
-table[["panel", "architecture", "protocol", "feature", "paper", "ours", "n", "decision"]].round(1).set_index("panel")
+(table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True])
+ [["panel", "architecture", "protocol", "feature", "paper", "ours", "n", "decision"]].round(1).set_index("panel"))
 
 # %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",

@@ -10,26 +10,18 @@ from torch import nn
 from wsm import chain, nets
 from wsm.errors import WsmError
 
+from conftest import gen as _gen
+
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tests run thousands of tiny ops (batch-1 SGD, small matmuls): intra-op threads only
-    add synchronisation, which is very slow when another process holds a core. Restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
 
 
 def _randomize(net, seed):

@@ -97,24 +97,20 @@ def similarity(args) -> int:
 def zoo_settings(args):
     """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments."""
     from wsm import data, profiles, reproduce
-    from wsm import zoo as zoo_mod
 
     p = profiles.parameters(args.profile, NOTEBOOK)
+    if args.device:
+        p["device"] = args.device
     tasks = args.tasks if args.tasks is not None else p["n_tasks"]
     runs = args.runs if args.runs is not None else p["runs"]
     n_available = data.n_tasks(p["dataset"])
     if tasks > n_available:
         raise WsmError(f"--tasks {tasks} is too many: {p['dataset']} has {n_available} learning tasks")
-    epochs, milestones = ((p["mlp_epochs"], p["mlp_milestones"]) if args.arch == "mlp4"
-                          else (p["cnn_epochs"], p["cnn_milestones"]))
-    cfg = zoo_mod.ZooConfig(dataset=p["dataset"], arch=args.arch, tasks=tuple(range(tasks)), runs=runs,
-                            epochs=epochs, milestones=tuple(milestones), train_per_class=p["train_per_class"],
-                            seed=p["seed"], device=profiles.device(args.device or p["device"]))
+    cfg = profiles.zoo_config(p, args.arch, tasks, runs)
     out = args.out
-    if out is None:
-        out = reproduce.zoo_root() / f"{p['dataset']}-{args.arch}-{args.profile}"
-        if (tasks, runs) != (p["n_tasks"], p["runs"]):
-            out = out.with_name(f"{out.name}-t{tasks}r{runs}")
+    if out is None:      # a trial with fewer tasks/runs never blocks the notebook's zoo
+        suffix = "" if (tasks, runs) == (p["n_tasks"], p["runs"]) else f"-t{tasks}r{runs}"
+        out = profiles.zoo_folder(reproduce.zoo_root(), p, args.arch, suffix)
     return cfg, Path(out), data.data_root(args.data)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -34,7 +35,10 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
     """
     style()
     letters = sorted(titles)
-    fig, axes = plt.subplots(1, len(letters), figsize=(3.4 * len(letters), 3.2), sharey=True)
+    ncols = 2 if len(letters) == 4 else len(letters)          # the paper's 2 x 2 layout for Fig. 2-3
+    nrows = -(-len(letters) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), sharey=True, squeeze=False)
+    axes = list(axes.flat)
     for ax, letter in zip(axes, letters):
         sub = rows[rows.panel == letter].copy()
         sub["x"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(sub.kind, sub.depth)]
@@ -47,9 +51,9 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
                ylabel="accuracy (%)")
         for c in ax.containers:
             ax.bar_label(c, fmt="%.0f", fontsize=7, padding=1)
-        ax.legend(fontsize=7, loc="lower right") if ax is axes[0] else ax.get_legend().remove()
+        ax.legend(fontsize=7, loc="upper left") if ax is axes[0] else ax.get_legend().remove()
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -82,6 +82,25 @@ def check(notebook: str, params: dict) -> dict:
     return params
 
 
+def zoo_config(params: dict, arch: str, tasks: int | None = None, runs: int | None = None):
+    """The :class:`wsm.zoo.ZooConfig` of ``arch`` under a notebook's parameters (``n_tasks``, ``runs``,
+    ``mlp_*``/``cnn_*`` epochs and milestones, ...), optionally with fewer tasks or runs."""
+    from wsm import zoo
+
+    prefix = "mlp" if arch == "mlp4" else "cnn"
+    return zoo.ZooConfig(dataset=params["dataset"], arch=arch, tasks=tuple(range(tasks or params["n_tasks"])),
+                         runs=runs or params["runs"], epochs=params[f"{prefix}_epochs"],
+                         milestones=tuple(params[f"{prefix}_milestones"]), train_per_class=params["train_per_class"],
+                         seed=params["seed"], device=device(params["device"]))
+
+
+def zoo_folder(zoo_root, params: dict, arch: str, suffix: str = ""):
+    """Where a profile keeps the zoo of ``arch``: ``<zoo_root>/<dataset>-<arch>-<profile><suffix>``."""
+    from pathlib import Path
+
+    return Path(zoo_root) / f"{params['dataset']}-{arch}-{params['profile']}{suffix}"
+
+
 def device(name: str) -> str:
     """Resolve ``auto`` to ``cuda`` when a GPU is present, else ``cpu``."""
     import torch

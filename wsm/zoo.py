@@ -224,7 +224,8 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     path = Path(path)
     _check_config(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "zoo.json").exists() or _write_json(path / "zoo.json", cfg.as_dict())
+    if not (path / "zoo.json").exists():
+        _write_json(path / "zoo.json", cfg.as_dict())
     todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
     label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
     for stale in (path / "runs").glob(".*.tmp"):     # left by a run killed while saving

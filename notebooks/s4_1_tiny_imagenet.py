@@ -80,6 +80,8 @@ summary
 # ## Weight classification and retrieval
 # For each chain (normalized) and layer (unnormalized) a weight classifier F_l is trained
 # (Eq. 8–9); classification holds out 40% of each task's runs, retrieval holds out 40% of the tasks.
+# Beyond the paper, each accuracy carries its exact 95% interval (Clopper–Pearson) and the p-value of
+# the one-sided exact binomial test of "error < α"; the decision column is the paper's rule.
 
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
@@ -88,19 +90,23 @@ for arch, z in zoos.items():
     weights, labels = z.usable()              # a diverged run is excluded with a warning, never used
     df = htt.evaluate(weights, labels, depths=range(1, chains + 1), train_fraction=train_fraction,
                       retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                      seed=seed, cfg=clf)
+                      seed=seed, cfg=clf, alpha=alpha)
     df["architecture"] = arch
     frames.append(df)
 ours = pd.concat(frames, ignore_index=True)
 ours["ours"] = 100 * ours.accuracy
+ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
 ours["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
                  zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
 ours["panel"] = [paper.FIG2_PANELS[(a, p)] for a, p in zip(ours.architecture, ours.protocol)]
 ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
 table = ours.assign(feature=[("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)],
                     architecture=ours.architecture.map(nets.LABELS))
+table["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(table.ci_low, table.ci_high)]
+table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
 (table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True])
- [["panel", "architecture", "protocol", "feature", "paper", "ours", "n", "decision"]].round(1).set_index("panel"))
+ [["panel", "architecture", "protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)", "decision"]]
+ .round(1).set_index("panel"))
 
 # %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",

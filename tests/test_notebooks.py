@@ -62,6 +62,9 @@ def test_fig2_has_every_panel_with_the_papers_numbers(smoke):
     c1 = fig2[(fig2.panel == "a") & (fig2.kind == "normalized") & (fig2.depth == 1)]
     assert c1.paper.iloc[0] == 99.4
     assert set(fig2.profile) == {"smoke"} and not fig2.scale.isna().any()
+    # exact intervals contain our value; p-values are probabilities
+    assert (fig2.ci_low <= fig2.ours + 1e-9).all() and (fig2.ours <= fig2.ci_high + 1e-9).all()
+    assert fig2.p_error_below_alpha.between(0, 1).all()
 
 
 def test_book_builds_offline_with_every_figure(smoke, tmp_path):

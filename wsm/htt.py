@@ -197,13 +197,14 @@ def decide(accuracy: float, alpha: float = 0.05) -> str:
 def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normalized"),
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
-             progress: bool = True):
+             alpha: float = 0.05, progress: bool = True):
     """Both protocols for every chain/layer of one zoo: a table with one row per
-    (kind, depth, protocol), accuracy as a fraction, and the sample sizes behind it."""
+    (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
+    interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`)."""
     import pandas as pd
     from wsm.progress import bar
 
-    from wsm import chain
+    from wsm import chain, stats
 
     rows = []
     for kind in kinds:
@@ -217,4 +218,7 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
                              gallery=r.n_gallery))
+    for row in rows:
+        row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
+        row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
     return pd.DataFrame(rows)

@@ -28,7 +28,8 @@ def save(fig, name: str, results_dir: str | Path) -> Path:
 def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
                     suptitle: str = ""):
     """Bar panels in the paper's layout: x = L1..L3 (unnormalized) then C1..C3 (normalized),
-    paper's bars beside ours, and the 1 - alpha acceptance line.
+    paper's bars beside ours (with exact 95% intervals where ``ci_low``/``ci_high`` are given, in
+    percent), and the 1 - alpha acceptance line.
 
     ``rows`` needs columns panel, kind, depth, ours, paper (percent); ``titles`` maps a panel
     letter to its title.
@@ -51,6 +52,11 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
                ylabel="accuracy (%)")
         for c in ax.containers:
             ax.bar_label(c, fmt="%.0f", fontsize=7, padding=1)
+        if {"ci_low", "ci_high"} <= set(sub.columns):             # exact 95% intervals on our bars
+            bars = ax.containers[1]
+            ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], sub.ours,
+                        yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none", ecolor="k",
+                        elinewidth=0.8, capsize=2)
         ax.legend(fontsize=7, loc="upper left") if ax is axes[0] else ax.get_legend().remove()
     if suptitle:
         fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)

@@ -3,7 +3,8 @@
 Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins them into
 ``results.csv``. Columns: figure, panel, architecture, depth (chain or layer number), kind
 (normalized / unnormalized), protocol, metric, ours and paper (percent), n (test networks or
-queries behind "ours"), profile, dataset, scale.
+queries behind "ours"), profile, dataset, scale; then, where a number is an accuracy, its exact
+95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
+OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha"]     # percent, percent, p-value
 
 
 def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:
@@ -26,7 +28,7 @@ def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: st
     path = Path(results_dir) / f"{notebook}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
-    df[COLUMNS].to_csv(tmp, index=False, float_format="%.4g")
+    df[COLUMNS + [c for c in OPTIONAL if c in df.columns]].to_csv(tmp, index=False, float_format="%.4g")
     os.replace(tmp, path)
     return path
 

@@ -19,7 +19,6 @@ import json
 import operator
 import os
 import pickle
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import torch
 from PIL import Image
 
 from wsm.errors import WsmError
+from wsm.storage import atomic_write
 
 TINY_MEAN = (0.507, 0.487, 0.441)  # the authors' code normalizes both datasets with these
 TINY_STD = (0.267, 0.256, 0.276)
@@ -123,20 +123,11 @@ def _stack(parts):
 
 
 def _write_atomic(path: Path, write):
-    """Call ``write(file)`` on a temp file next to ``path``, then rename: never a half-written cache."""
+    """:func:`wsm.storage.atomic_write`, with the fix named when the cache folder is not writable."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        atomic_write(path, write)
     except OSError as e:
         raise WsmError(f"cannot write the cache file {path} ({e}); set WSM_CACHE to a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------- Tiny ImageNet

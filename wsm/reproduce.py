@@ -64,12 +64,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only these notebooks")
     args = ap.parse_args(argv)
     try:
-        if args.profile not in profiles.PROFILES:
-            raise WsmError(f"unknown profile {args.profile!r}: valid profiles are {', '.join(profiles.PROFILES)}")
         names = args.only or list(profiles.NOTEBOOKS)
-        for name in names:
-            if name not in profiles.NOTEBOOKS:
-                raise WsmError(f"unknown notebook {name!r}: valid notebooks are {', '.join(profiles.NOTEBOOKS)}")
+        for name in names:                # refuse a bad profile or notebook before running anything
+            profiles.parameters(args.profile, name)
         for name in names:
             t0 = time.time()
             print(f"[wsm] {name} ({args.profile}) ...", flush=True)

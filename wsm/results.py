@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from wsm.storage import atomic_write
+
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
 OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha"]     # percent, percent, p-value
@@ -26,10 +28,8 @@ def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: st
     if missing:
         raise ValueError(f"result rows lack columns {missing}")
     path = Path(results_dir) / f"{notebook}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    df[COLUMNS + [c for c in OPTIONAL if c in df.columns]].to_csv(tmp, index=False, float_format="%.4g")
-    os.replace(tmp, path)
+    columns = COLUMNS + [c for c in OPTIONAL if c in df.columns]
+    atomic_write(path, lambda f: df[columns].to_csv(f, index=False, float_format="%.4g"))
     return path
 
 
@@ -38,9 +38,7 @@ def collect(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     parts = [pd.read_csv(p) for p in sorted(results_dir.glob("*.csv")) if p.name not in ("results.csv", "timings.csv")]
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-    tmp = results_dir / "results.csv.tmp"
-    df.to_csv(tmp, index=False, float_format="%.4g")
-    os.replace(tmp, results_dir / "results.csv")
+    atomic_write(results_dir / "results.csv", lambda f: df.to_csv(f, index=False, float_format="%.4g"))
     return df
 
 
@@ -58,13 +56,11 @@ def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: f
     import torch
 
     path = Path(results_dir) / "timings.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
     old = pd.read_csv(path) if path.exists() else pd.DataFrame()
     row = pd.DataFrame([dict(notebook=notebook, profile=profile, seconds=round(seconds, 1),
                              cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                              machine=platform.processor() or platform.machine())])
     if len(old):
         old = old[old.notebook != notebook]
-    tmp = path.with_suffix(".csv.tmp")
-    pd.concat([old, row], ignore_index=True).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    table = pd.concat([old, row], ignore_index=True)
+    atomic_write(path, lambda f: table.to_csv(f, index=False))

@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ import torch.nn.functional as F
 
 from wsm import chain, data, nets
 from wsm.progress import bar
+from wsm.storage import atomic_write
 from wsm.errors import WsmError
 
 
@@ -86,18 +85,6 @@ class Run:
     @property
     def finite(self) -> bool:
         return all(torch.isfinite(w).all() for w in self.weights)
-
-
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _batches(x, y, batch_size, gen, augment):
@@ -225,7 +212,7 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     _check_config(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
     if not (path / "zoo.json").exists():
-        _write_json(path / "zoo.json", cfg.as_dict())
+        atomic_write(path / "zoo.json", lambda f: f.write(json.dumps(cfg.as_dict(), indent=1).encode()))
     todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
     label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
     for stale in (path / "runs").glob(".*.tmp"):     # left by a run killed while saving
@@ -239,7 +226,7 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
             run = train_network(cfg, loaded[t], r)
             record = dataclasses.asdict(run)
             record["sha256"] = _digest(run.state_dict)
-            _atomic_save(record, _run_file(path, t, r))
+            atomic_write(_run_file(path, t, r), lambda f: torch.save(record, f))
             pbar.update()
     return load_zoo(path, cfg)
 
@@ -285,9 +272,3 @@ def _digest(state_dict: dict) -> str:
 
 def _run_file(path: Path, task: int, run: int) -> Path:
     return path / "runs" / f"t{task:03d}-r{run:03d}.pt"
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)

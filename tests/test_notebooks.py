@@ -103,3 +103,17 @@ def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
         first = (out / "results" / f"{name}.csv").read_text()
         second = (again / "results" / f"{name}.csv").read_text()
         assert first == second, name
+
+
+def test_summary_has_every_reported_number_with_ours(smoke):
+    out, _ = smoke
+    from wsm import paper, summary
+    table = summary.table(out / "results")
+    assert len(table) == len(paper.REPORTED)
+    assert (table.missing == "").all(), table[table.missing != ""][["figure", "panel", "item", "missing"]]
+    assert table["ours (smoke)"].notna().all()
+    assert set(table["agreement (smoke)"]) <= {"yes", "same decision", "no"} | {
+        r for r in table["agreement (smoke)"] if not r.startswith("missing")}
+    # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
+    row = table[(table.figure == "Fig. 2") & (table.item == "PlainNet-5 classification top-1, C2")]
+    assert row.quoted.iloc[0] == "99.3%"

@@ -31,3 +31,23 @@ FIG1 = {
 }
 
 ALPHA = 0.05   # Section 4.1: "We use a significance level of alpha = 5%"
+
+# ---------------------------------------------------------------- everything reported, for the summary page
+# One entry per number (or claim) the paper reports: where it is (figure, panel), what it is (item), the
+# paper's words (quoted), the number (value; None for a claim without one), and ``match``: the results-table
+# columns that select our row for it (see wsm.summary).
+_FIG2_TITLES = {"a": "MLP-4 classification top-1", "b": "PlainNet-5 classification top-1",
+                "c": "MLP-4 retrieval rank-1", "d": "PlainNet-5 retrieval rank-1"}
+
+REPORTED: list[dict] = [
+    dict(figure="Fig. 1", panel="a-b", item="permuted 2-3-3 network computes the same output",
+         quoted="\"the two networks are equivalent\" (W1', W2' as printed)", value=0.0, source="Section 3.3.1",
+         match={"figure": "Fig. 1"}),
+]
+for (_arch, _protocol), _panel in sorted(FIG2_PANELS.items(), key=lambda kv: kv[1]):
+    for _kind, _letter in (("unnormalized", "L"), ("normalized", "C")):
+        for _depth, _value in enumerate(FIG2[(_arch, _protocol, _kind)], start=1):
+            REPORTED.append(dict(
+                figure="Fig. 2", panel=_panel, item=f"{_FIG2_TITLES[_panel]}, {_letter}{_depth}",
+                quoted=f"{_value}%", value=_value, source="Section 4.1",
+                match={"figure": "Fig. 2", "panel": _panel, "kind": _kind, "depth": _depth}))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from wsm import data
 from wsm.errors import WsmError
 
-NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet")
+NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "summary")
 
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
@@ -32,16 +32,19 @@ PROFILES: dict[str, dict[str, dict]] = {
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=4, runs=5, train_per_class=50, mlp_epochs=1, mlp_milestones=[],
             cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu"),
+        "summary": dict(alpha=0.05),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], cnn_epochs=4, cnn_milestones=[3],
             clf_epochs=500, clf_milestones=[300], device="cpu"),
+        "summary": dict(alpha=0.05),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": dict(_FIG2_PAPER),
+        "summary": dict(alpha=0.05),
     },
 }
 

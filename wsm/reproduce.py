@@ -74,6 +74,7 @@ def main(argv=None) -> int:
             seconds = time.time() - t0
             results.record_time(args.out / "results", name, args.profile, seconds)
             print(f"[wsm] {name} done in {seconds:.0f} s", flush=True)
+            results.archive(args.out / "results", results.collect(args.out / "results"))
         table = results.collect(args.out / "results")
         print(f"[wsm] {len(table)} results in {args.out / 'results' / 'results.csv'}")
     except WsmError as e:

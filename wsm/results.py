@@ -42,6 +42,18 @@ def collect(results_dir: str | Path) -> pd.DataFrame:
     return df
 
 
+def archive(results_dir: str | Path, table: pd.DataFrame) -> None:
+    """Keep every profile's latest numbers in ``<results_dir>/profiles/<profile>.csv``, so that the
+    summary can show ours under each profile that was run: a figure's rows replace that figure's
+    older rows of the same profile; other figures' rows are kept."""
+    folder = Path(results_dir) / "profiles"
+    for profile, new in table.groupby("profile"):
+        path = folder / f"{profile}.csv"
+        old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=new.columns)
+        merged = pd.concat([old[~old.figure.isin(new.figure)], new], ignore_index=True)
+        atomic_write(path, lambda f: merged.to_csv(f, index=False, float_format="%.4g"))
+
+
 def banner(profile: str, dataset: str, scale: str) -> None:
     """Show, at the top of an executed page, what it was executed with."""
     from IPython.display import Markdown, display

@@ -116,7 +116,7 @@ def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float
 
 
 def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
-                      center: bool = False, progress: bool = True) -> torch.Tensor:
+                      center: bool = False, progress: bool = True, device: str | None = None) -> torch.Tensor:
     """The Gram matrix of the chain-normalized features by the exact kernel identity
     ``<phi_i, phi_j>_F = ||M_i^T M_j||_F^2`` (see :mod:`wsm.compare`), in float64, never forming phi.
 
@@ -126,10 +126,13 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
     double-centres the Gram (``H K H``, ``H = I - 11^T / N``), which is exactly the Gram of the
     features minus their mean (float64 keeps the differences between networks: relative resolution
     about 1e-8 of ``||phi||^2`` at worst, where :func:`gram`'s float32 explicit path needs centring
-    before the product).
+    before the product). ``device``: where the products run (default: CUDA when present, and then
+    ``memory_gb`` bounds GPU memory); the result is on the CPU.
     """
     from wsm.progress import bar
 
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     n_nets = len(nets)
     n, k = factor_rows_cols(nets[0], depth)
     per = 8 * n * k
@@ -140,7 +143,7 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
     starts = list(range(0, n_nets, block))
 
     def factors(s):
-        ms = [chain_factor([w.double() for w in net[:depth]], depth) for net in nets[s:s + block]]
+        ms = [chain_factor([w.to(device, torch.float64) for w in net[:depth]], depth) for net in nets[s:s + block]]
         return torch.cat(ms, 1), len(ms)                                   # n x (B k)
 
     kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
@@ -155,8 +158,8 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
             del c
             if b == a:
                 kab = (kab + kab.t()) / 2
-            kmat[a:a + na, b:b + nb] = kab
-            kmat[b:b + nb, a:a + na] = kab.t()
+            kmat[a:a + na, b:b + nb] = kab.cpu()
+            kmat[b:b + nb, a:a + na] = kab.t().cpu()
             pbar.update()
     pbar.close()
     if center:

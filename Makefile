@@ -1,7 +1,7 @@
 # make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data] [DOWNLOAD=1]   execute every notebook, build the book
 # make test                                                        unit/property tests + smoke notebooks
 # make book                                                        render the already executed notebooks
-# make bench [BENCH=--full]                                       benchmarks -> bench/results/<machine>.csv + projection.csv
+# make bench [BENCH=--full]                                       benchmarks -> book/benchmarks/<machine>.csv + projection.csv
 # Both main targets create or update the local environment (.venv) first.
 
 PROFILE ?= quick

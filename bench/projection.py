@@ -1,6 +1,6 @@
 """Projection of the whole paper at paper scale from the measured benchmark rows.
 
-``python -m bench.projection [results.csv]`` writes ``bench/results/projection.csv`` (the book's
+``python -m bench.projection [results.csv]`` writes ``book/benchmarks/projection.csv`` (the book's
 Performance page shows it). Per-network costs follow the paper's settings (Section 4.1, Appendix C):
 50 tasks x 100 runs = 5,000 networks per zoo, batch 128; Tiny ImageNet 4 classes x 500 images
 (16 steps/epoch), CIFAR-100 2 classes x 500 (8 steps/epoch); MLP-4 100 epochs, PlainNet-5 50; the
@@ -87,7 +87,7 @@ def project(df: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    here = Path(__file__).resolve().parent / "results"
+    here = Path(__file__).resolve().parent.parent / "book" / "benchmarks"
     src = Path(argv[0]) if argv else max((p for p in here.glob("*.csv") if p.name != "projection.csv"),
                                          key=lambda p: p.stat().st_mtime)
     res = project(pd.read_csv(src))

@@ -1,7 +1,7 @@
-"""Run every benchmark: ``python -m bench.run [--full] [--out bench/results]``.
+"""Run every benchmark: ``python -m bench.run [--full] [--out book/benchmarks]``.
 
 Imports every ``bench/bench_*.py`` module and calls its ``run(quick) -> list[dict]``; writes
-``bench/results/<machine>.csv`` and prints a table. ``--quick`` (default) finishes in a few minutes
+``book/benchmarks/<machine>.csv`` (the book's Performance page shows it) and prints a table. ``--quick`` (default) finishes in a few minutes
 on 2 cores; ``--full`` measures longer. A module that fails is reported and skipped, not fatal."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     mode.add_argument("--quick", action="store_true", default=True, help="small sizes (default)")
     mode.add_argument("--full", action="store_true", help="longer measurements")
     ap.add_argument("--only", default="", help="comma-separated module names, e.g. bench_matmul,bench_chain")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "book" / "benchmarks"))
     args = ap.parse_args(argv)
     quick = not args.full
     here = Path(__file__).resolve().parent
@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(df.drop(columns=["notes"]).to_string(index=False))
     print(f"\nwrote {path}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    from bench import projection
+    projection.main([str(path)])
     return 1 if failed else 0
 
 

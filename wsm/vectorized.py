@@ -59,12 +59,15 @@ def preferred(cfg) -> bool:
     return cfg.arch == "mlp4"
 
 
-def chunk_size(cfg, memory_gb: float = 2.0) -> int:
-    """How many runs to train at once: bounded by the activations' memory (about ``memory_gb``)."""
+def chunk_size(cfg, memory_gb: float | None = None) -> int:
+    """How many runs to train at once: bounded by the activations' memory (about ``memory_gb``:
+    2 GB on CPU, 20 GB on CUDA by default) and by 16 (CPU) or 64 (CUDA) runs."""
+    cuda = str(cfg.device).startswith("cuda")
+    memory_gb = memory_gb if memory_gb is not None else (20.0 if cuda else 2.0)
     # float32 activations + gradients per network per step, roughly (batch 128, 32x32 input)
     per_net = {"mlp4": 128 * (3072 + 4 * 500) * 4 * 3 + 6 * 2.2e6 * 4,
                "plainnet5": 128 * 32 * 32 * (32 * 3 + 3) * 4 * 3 + 6 * 0.4e6 * 4}[cfg.arch]
-    return max(1, min(64 if str(cfg.device).startswith("cuda") else 16, int(memory_gb * 2**30 // per_net)))
+    return max(1, min(64 if cuda else 16, int(memory_gb * 2**30 // per_net)))
 
 
 def train_networks(cfg, task_data, runs: list[int]):

@@ -57,10 +57,16 @@ def run(quick: bool = True) -> list[dict]:
                 variants = [("loop" + (" channels_last" if arch != "mlp4" else ""), 1, None)]
                 if arch != "mlp4":
                     variants.append(("loop contiguous", 1, "contiguous"))
+                if dev == "cpu" and torch.get_num_threads() > 1:
+                    variants.append(("loop 1 thread", 1, "1 thread"))
                 variants += [(f"vectorized G={g}", g, None) for g in groups]
                 base = None
                 for name, g, fmt in variants:
-                    patch = mock.patch.object(torch, "channels_last", torch.contiguous_format) if fmt else mock.MagicMock()
+                    patch = mock.patch.object(torch, "channels_last", torch.contiguous_format) \
+                        if fmt == "contiguous" else mock.MagicMock()
+                    threads = torch.get_num_threads()
+                    if fmt == "1 thread":
+                        torch.set_num_threads(1)
                     with patch:
                         train = (lambda td: zoo.train_network(cfg, td, 0)) if g == 1 and "loop" in name else \
                                 (lambda td, g=g: vectorized.train_networks(cfg, td, list(range(g))))
@@ -72,5 +78,8 @@ def run(quick: bool = True) -> list[dict]:
                     gf = rate * flops / 1e9
                     rows.append(common.row("training", f"{nets.LABELS[arch]} {name}", g, steps, sec, dev,
                                            speedup=rate / base, gflops=gf, peak_mem_mb=mem["mb"],
-                                           notes=f"{flops / 1e9:.2f} GFLOP/step; matmul ref {ref:.0f} GFLOP/s"))
+                                           notes=f"{flops / 1e9:.2f} GFLOP/step; matmul ref {ref:.0f} GFLOP/s"
+                                                 + ("; one of the cores idle: two such processes would "
+                                                    "double the rate" if fmt == "1 thread" else "")))
+                    torch.set_num_threads(threads)
     return rows

@@ -1,6 +1,7 @@
 # make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data] [DOWNLOAD=1]   execute every notebook, build the book
 # make test                                                        unit/property tests + smoke notebooks
 # make book                                                        render the already executed notebooks
+# make bench [BENCH=--full]                                       benchmarks -> book/benchmarks/<machine>.csv + projection.csv
 # Both main targets create or update the local environment (.venv) first.
 
 PROFILE ?= quick
@@ -15,7 +16,7 @@ ifdef DOWNLOAD
 export WSM_DOWNLOAD := $(DOWNLOAD)
 endif
 
-.PHONY: env reproduce book test clean
+.PHONY: env reproduce book test bench clean
 
 env: $(VENV)/.installed
 
@@ -39,6 +40,10 @@ book: env
 
 test: env
 	$(PY) -m pytest -q
+
+bench: env
+	$(PY) -m bench.run $(BENCH)
+	$(PY) -m bench.projection
 
 clean:
 	rm -rf book/_build $(EXECUTED)

@@ -473,3 +473,55 @@ def test_layer_weights_forward_order_and_detached():
     ws = chain.layer_weights(net)
     assert [tuple(w.shape) for w in ws] == [(4, 3, 3, 3), (2, 4)]
     assert all(not w.requires_grad for w in ws)
+
+
+# --- Gram by the kernel identity (chain.gram_from_factors) -------------------------------------------
+
+def _nets(arch, n, seed=0):
+    from wsm import nets as _n
+    out = []
+    for s in range(n):
+        torch.manual_seed(seed + s)
+        out.append(chain.layer_weights(_n.build(arch, 5)))
+    return out
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_gram_from_factors_equals_explicit_float64(center):
+    nets_ = _nets("plainnet5", 4)
+    for depth in (1, 2, 3):
+        f = torch.stack([chain.phi([w.double() for w in n], depth).reshape(-1) for n in nets_])
+        if center:
+            f = f - f.mean(0)
+        want = f @ f.t()
+        got = chain.gram(nets_, depth, center=center, progress=False, method="factors")
+        assert got.dtype == torch.float64
+        assert torch.allclose(got, want, rtol=1e-10, atol=1e-12 * want.abs().max().item())
+        # the float32 explicit path agrees to float32 accuracy
+        ex = chain.gram(nets_, depth, center=center, progress=False, method="explicit")
+        assert torch.allclose(ex, want, rtol=1e-2, atol=1e-2 * want.abs().max().item())
+
+
+def test_gram_from_factors_blocks_and_chain4_shape():
+    nets_ = _nets("plainnet5", 3)
+    m = chain.chain_factor(nets_[0], 4)
+    assert m.shape == (19683, 256) and chain.factor_rows_cols(nets_[0], 4) == (19683, 256)
+    full = chain.gram_from_factors(nets_, 4, progress=False)
+    tiny = chain.gram_from_factors(nets_, 4, memory_gb=0.09, progress=False)   # one factor per block
+    assert torch.allclose(full, tiny, rtol=1e-12)
+    # <phi_0, phi_1> by the identity equals the explicit inner product of one pair (float64)
+    m0, m1 = (chain.chain_factor([w.double() for w in n], 4) for n in nets_[:2])
+    assert full[0, 1].item() == pytest.approx(((m0.t() @ m1) ** 2).sum().item(), rel=1e-12)
+    # auto chooses the factors for chain 4 (phi would be 3 GB) and the explicit form for chain 1
+    costs = chain.gram_costs(3, 19683, 256, 2.0)
+    assert costs["explicit"] == float("inf") and costs["factors"] < float("inf")
+    assert chain.gram_costs(3, 27, 32, 2.0)["explicit"] < chain.gram_costs(3, 27, 32, 2.0)["factors"]
+    assert torch.allclose(chain.gram(nets_, 4, progress=False), full)
+
+
+def test_gram_method_errors():
+    nets_ = _nets("mlp4", 2)
+    with pytest.raises(WsmError, match="unknown Gram method"):
+        chain.gram(nets_, 1, method="magic")
+    with pytest.raises(WsmError, match="normalized"):
+        chain.gram(nets_, 1, kind="unnormalized", method="factors")

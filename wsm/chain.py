@@ -90,11 +90,96 @@ def feature_size(weights: Sequence[torch.Tensor], depth: int, kind: str = "norma
     return rows * rows
 
 
+def factor_rows_cols(weights: Sequence[torch.Tensor], depth: int) -> tuple[int, int]:
+    """``(n, k)``: the shape of the chain factor ``M_depth`` (``phi^depth`` is ``n x n``)."""
+    if not 1 <= depth <= len(weights):
+        raise WsmError(f"chain {depth} does not exist: this network has {len(weights)} weight layers "
+                       f"(chains 1..{len(weights)})")
+    n = int(feature_size(weights, depth) ** 0.5 + 0.5)
+    return n, weights[depth - 1].shape[0]
+
+
+def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float]:
+    """Estimated flops of the two ways to the Gram of ``n_nets`` chains with ``n x k`` factors.
+
+    * ``explicit``: form ``vec(phi)`` (``2 n^2 k``) once per block pass, then ``n^2`` per pair
+      (blocks of features in ``memory_gb``: each network's phi is formed once per block pass);
+    * ``factors``: ``||M_i^T M_j||_F^2`` costs ``2 n k^2`` per pair; factors are cheap to form.
+    """
+    size = 4 * n * n
+    block = n_nets if n_nets * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
+    passes = -(-n_nets // block)
+    pairs = n_nets * (n_nets + 1) / 2
+    explicit = n_nets * 2 * n * n * k * (1 if block == n_nets else passes + 1) + pairs * 2 * n * n
+    fits = n_nets == 1 or 2 * size <= memory_gb * 2**30          # two features at a time at least
+    return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k}
+
+
+def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
+                      center: bool = False, progress: bool = True, device: str | None = None) -> torch.Tensor:
+    """The Gram matrix of the chain-normalized features by the exact kernel identity
+    ``<phi_i, phi_j>_F = ||M_i^T M_j||_F^2`` (see :mod:`wsm.compare`), in float64, never forming phi.
+
+    Factors are formed in float64 a block at a time (two blocks of ``n x k`` factors plus the
+    ``(B k) x (B k)`` cross products within ``memory_gb``); a block pair is one matrix product
+    ``[M_a1 .. M_aB]^T [M_b1 .. M_bB]`` whose ``k x k`` tiles are squared and summed. ``center=True``
+    double-centres the Gram (``H K H``, ``H = I - 11^T / N``), which is exactly the Gram of the
+    features minus their mean (float64 keeps the differences between networks: relative resolution
+    about 1e-8 of ``||phi||^2`` at worst, where :func:`gram`'s float32 explicit path needs centring
+    before the product). ``device``: where the products run (default: CUDA when present, and then
+    ``memory_gb`` bounds GPU memory); the result is on the CPU.
+    """
+    from wsm.progress import bar
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    n_nets = len(nets)
+    n, k = factor_rows_cols(nets[0], depth)
+    per = 8 * n * k
+    # two blocks of factors + their (B k)^2 cross product (+ its square) in memory_gb
+    block = 1
+    while block < n_nets and 2 * (block + 1) * per + 2 * 8 * ((block + 1) * k) ** 2 <= memory_gb * 2**30:
+        block += 1
+    starts = list(range(0, n_nets, block))
+
+    def factors(s):
+        ms = [chain_factor([w.to(device, torch.float64) for w in net[:depth]], depth) for net in nets[s:s + block]]
+        return torch.cat(ms, 1), len(ms)                                   # n x (B k)
+
+    kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
+    pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram normalized {depth} (factors)",
+               disable=not progress, leave=False)
+    for bi, a in enumerate(starts):
+        fa, na = factors(a)
+        for b in starts[bi:]:
+            fb, nb = (fa, na) if b == a else factors(b)
+            c = fa.t() @ fb                                                # (na k) x (nb k)
+            kab = c.square_().view(na, k, nb, k).sum((1, 3))
+            del c
+            if b == a:
+                kab = (kab + kab.t()) / 2
+            kmat[a:a + na, b:b + nb] = kab.cpu()
+            kmat[b:b + nb, a:a + na] = kab.t().cpu()
+            pbar.update()
+    pbar.close()
+    if center:
+        kmat = kmat - kmat.mean(0, keepdim=True) - kmat.mean(1, keepdim=True) + kmat.mean()
+        kmat = (kmat + kmat.t()) / 2
+    return kmat
+
+
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
-         memory_gb: float = 4.0, center: bool = False, progress: bool = True) -> torch.Tensor:
+         memory_gb: float = 2.0, center: bool = False, progress: bool = True,
+         method: str = "auto") -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
 
-    Features are formed in float32. When all of them fit in ``memory_gb`` they are formed once;
+    ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
+    (:func:`gram_from_factors`, normalized chains only); ``"auto"`` picks the one with fewer
+    estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors for long chains with
+    few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the explicit
+    features where they are small.
+
+    Explicit features are formed in float32. When all of them fit in ``memory_gb`` they are formed once;
     otherwise a block at a time (two blocks in memory), trading recomputation for a bounded
     footprint. With ``center=True`` the mean feature of all networks is subtracted first: the
     classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
@@ -102,6 +187,15 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     """
     from wsm.progress import bar
 
+    if method not in ("auto", "explicit", "factors"):
+        raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors")
+    if kind == "normalized" and method != "explicit":
+        n_rows, k_cols = factor_rows_cols(nets[0], depth)
+        costs = gram_costs(len(nets), n_rows, k_cols, memory_gb)
+        if method == "factors" or costs["factors"] < costs["explicit"]:
+            return gram_from_factors(nets, depth, memory_gb, center, progress)
+    elif method == "factors":
+        raise WsmError("the kernel identity applies to chain-normalized features only: use kind='normalized'")
     n = len(nets)
     size = 4 * feature_size(nets[0], depth, kind)
     block = n if n * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from wsm import chain, data, nets
+from wsm import vectorized as _vectorized
 from wsm.progress import bar
 from wsm.storage import atomic_write
 from wsm.errors import WsmError
@@ -205,9 +206,33 @@ def _check_config(path: Path, cfg: ZooConfig) -> None:
                        f"Use another zoo folder, or delete {path} to retrain it; nothing was changed.")
 
 
+def _use_vectorized(cfg: ZooConfig, vectorized: bool | None) -> bool:
+    return _vectorized.preferred(cfg) if vectorized is None else bool(vectorized and _vectorized.supports(cfg))
+
+
+def _chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None):
+    """``(task, [runs])`` groups of the missing runs: chunks of :func:`wsm.vectorized.chunk_size`
+    runs of one task where the batched path is used, single runs otherwise (the reference loop)."""
+    size = _vectorized.chunk_size(cfg) if _use_vectorized(cfg, vectorized) else 1
+    groups: list[tuple[int, list[int]]] = []
+    for t, r in todo:
+        if groups and groups[-1][0] == t and len(groups[-1][1]) < size:
+            groups[-1][1].append(r)
+        else:
+            groups.append((t, [r]))
+    return groups
+
+
 def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
-              progress: bool = True) -> Zoo:
-    """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo."""
+              progress: bool = True, vectorized: bool | None = None) -> Zoo:
+    """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo.
+
+    ``vectorized``: train the runs of a task in chunks as one batched program
+    (:mod:`wsm.vectorized`; same weights as one at a time, up to float rounding). ``None`` (default)
+    uses it where it is faster (:func:`wsm.vectorized.preferred`); configurations it does not support
+    (other architectures or optimizers) always train one network at a time (:func:`train_network`).
+    Every run is saved atomically as soon as its chunk finishes.
+    """
     path = Path(path)
     _check_config(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
@@ -220,14 +245,19 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     with bar(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
              desc=label, disable=not progress) as pbar:
         loaded = {}
-        for t, r in todo:
+        batched = _use_vectorized(cfg, vectorized)
+        for t, runs in _chunks(cfg, todo, vectorized):
             if t not in loaded:
                 loaded = {t: _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}
-            run = train_network(cfg, loaded[t], r)
-            record = dataclasses.asdict(run)
-            record["sha256"] = _digest(run.state_dict)
-            atomic_write(_run_file(path, t, r), lambda f: torch.save(record, f))
-            pbar.update()
+            if batched:     # one batched program for the chunk (wsm.vectorized), same weights
+                trained = _vectorized.train_networks(cfg, loaded[t], runs)
+            else:
+                trained = [train_network(cfg, loaded[t], runs[0])]
+            for run in trained:
+                record = dataclasses.asdict(run)
+                record["sha256"] = _digest(run.state_dict)
+                atomic_write(_run_file(path, t, run.run), lambda f: torch.save(record, f))
+                pbar.update()
     return load_zoo(path, cfg)
 
 

@@ -1,0 +1,85 @@
+"""Zoo training: networks x SGD steps per second, one network at a time (``wsm.zoo.train_network``,
+the reference loop) vs vectorized (``wsm.vectorized.train_networks``, G networks as one program).
+
+Each variant trains on a synthetic task of Tiny-ImageNet shape (batch 128, 32x32, augmentation on:
+the data pipeline is part of the cost, as in a real zoo build); the final accuracy evaluation is
+switched off so only training is timed. FLOP/s count the convolutions and matmuls of forward,
+weight gradient and input gradient (none for the first layer)."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import torch
+
+from bench import common
+from wsm import nets, vectorized, zoo
+
+
+def train_flops(arch: str, batch: int = 128, n_classes: int = 10) -> float:
+    """FLOPs of one SGD step of one network (multiply-add = 2)."""
+    net = nets.build(arch, n_classes)
+    macs, hw, first = [], 32 * 32, True
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            macs.append((m.in_channels * m.out_channels * 9 * hw, first))
+            hw //= 4 if m.out_channels < 256 else 1
+        elif isinstance(m, torch.nn.Linear):
+            macs.append((m.in_features * m.out_features, first))
+        else:
+            continue
+        first = False
+    return sum(2 * batch * mac * (2 if is_first else 3) for mac, is_first in macs)
+
+
+def _time(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def run(quick: bool = True) -> list[dict]:
+    rows = []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for dev in devices:
+        ref = common.matmul_gflops(dev)
+        for arch, steps, groups in (("mlp4", 10 if quick else 40, (4, 8) if quick else (4, 8, 16)),
+                                    ("plainnet5", 3 if quick else 10, (4,) if quick else (4, 8))):
+            if dev.startswith("cuda"):
+                groups = (16, 64)
+                steps *= 5
+            flops = train_flops(arch)
+            cfg = zoo.ZooConfig(dataset="tiny-imagenet", arch=arch, tasks=(0,), runs=1, epochs=1, device=dev)
+            task = common.fake_task(128 * steps)
+            warm = common.fake_task(128)
+            with mock.patch.object(zoo, "_accuracy", lambda *a, **k: 0.0):
+                variants = [("loop" + (" channels_last" if arch != "mlp4" else ""), 1, None)]
+                if arch != "mlp4":
+                    variants.append(("loop contiguous", 1, "contiguous"))
+                if dev == "cpu" and torch.get_num_threads() > 1:
+                    variants.append(("loop 1 thread", 1, "1 thread"))
+                variants += [(f"vectorized G={g}", g, None) for g in groups]
+                base = None
+                for name, g, fmt in variants:
+                    patch = mock.patch.object(torch, "channels_last", torch.contiguous_format) \
+                        if fmt == "contiguous" else mock.MagicMock()
+                    threads = torch.get_num_threads()
+                    if fmt == "1 thread":
+                        torch.set_num_threads(1)
+                    with patch:
+                        train = (lambda td: zoo.train_network(cfg, td, 0)) if g == 1 and "loop" in name else \
+                                (lambda td, g=g: vectorized.train_networks(cfg, td, list(range(g))))
+                        train(warm)                                        # allocations, vmap tracing
+                        with common.peak_memory(dev) as mem:
+                            sec = _time(lambda: (train(task), common.sync(dev)))
+                    rate = g * steps / sec
+                    base = base or rate
+                    gf = rate * flops / 1e9
+                    rows.append(common.row("training", f"{nets.LABELS[arch]} {name}", g, steps, sec, dev,
+                                           speedup=rate / base, gflops=gf, peak_mem_mb=mem["mb"],
+                                           notes=f"{flops / 1e9:.2f} GFLOP/step; matmul ref {ref:.0f} GFLOP/s"
+                                                 + ("; one of the cores idle: two such processes would "
+                                                    "double the rate" if fmt == "1 thread" else "")))
+                    torch.set_num_threads(threads)
+    return rows

@@ -1,0 +1,83 @@
+"""Vectorized zoo training (wsm.vectorized) gives the loop's weights; build_zoo uses it, falls back, resumes."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from wsm import vectorized, zoo
+from test_zoo import fake_task, fake_data, cfg  # noqa: F401  (fixture)
+
+
+def rel(a, b):
+    return ((a.double() - b.double()).norm() / a.double().norm().clamp_min(1e-30)).item()
+
+
+def test_mlp4_batched_equals_loop(one_thread):
+    c = cfg(tasks=(0,), runs=3, epochs=2, milestones=(1,), batch_size=16)
+    td = fake_task("tiny-imagenet", 0)
+    loop = [zoo.train_network(c, td, r) for r in range(3)]
+    batched = vectorized.train_networks(c, td, [0, 1, 2])
+    for a, b in zip(loop, batched):
+        assert (a.task, a.run, a.seed, a.classes) == (b.task, b.run, b.seed, b.classes)
+        assert list(a.state_dict) == list(b.state_dict)
+        for k in a.state_dict:
+            assert torch.allclose(a.state_dict[k], b.state_dict[k], rtol=1e-5, atol=1e-6), k
+        assert b.final_loss == pytest.approx(a.final_loss, rel=1e-5)
+        assert (b.train_acc, b.test_acc) == (a.train_acc, a.test_acc)
+    assert not torch.equal(batched[0].weights[0], batched[1].weights[0])
+
+
+def test_plainnet5_batched_equals_loop_with_batchnorm_stats(one_thread, monkeypatch):
+    """PlainNet-5 trained with BatchNorm at lr 0.1 amplifies float rounding: the loop itself moves
+    by ~1e-2 between channels-last and contiguous memory formats. The batched path computes in the
+    contiguous format, so it is compared with the loop in that format, tightly, running stats included."""
+    c = cfg(arch="plainnet5", tasks=(0,), runs=2, epochs=2, milestones=(1,), batch_size=16)
+    td = fake_task("tiny-imagenet", 0)
+    batched = vectorized.train_networks(c, td, [0, 1])
+    monkeypatch.setattr(torch, "channels_last", torch.contiguous_format)
+    loop = [zoo.train_network(c, td, r) for r in range(2)]
+    for a, b in zip(loop, batched):
+        assert list(a.state_dict) == list(b.state_dict)
+        for k, v in a.state_dict.items():
+            if k.endswith("num_batches_tracked"):
+                assert torch.equal(v, b.state_dict[k]) and v.item() == 8
+            else:
+                assert rel(v, b.state_dict[k]) < 1e-4, k
+        assert b.final_loss == pytest.approx(a.final_loss, rel=1e-4)
+
+
+def test_build_zoo_vectorized_matches_loop_and_resumes(tmp_path, fake_data):  # noqa: F811
+    c = cfg(runs=3)
+    zl = zoo.build_zoo(tmp_path / "loop", c, progress=False, vectorized=False)
+    zv = zoo.build_zoo(tmp_path / "vec", c, progress=False, vectorized=True)
+    assert [(r.task, r.run) for r in zv.runs] == [(r.task, r.run) for r in zl.runs]
+    for a, b in zip(zl.runs, zv.runs):
+        for k in a.state_dict:
+            assert torch.allclose(a.state_dict[k], b.state_dict[k], rtol=1e-5, atol=1e-6)
+    # interrupted: two runs of task 1 missing -> only they are retrained (as one chunk), others untouched
+    for r in (0, 2):
+        (tmp_path / "vec" / "runs" / f"t001-r00{r}.pt").unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vec" / "runs").iterdir()}
+    fake_data.clear()
+    z2 = zoo.build_zoo(tmp_path / "vec", c, progress=False, vectorized=True)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vec" / "runs").iterdir()}
+    assert fake_data == [1] and all(after[n] == t for n, t in before.items())
+    for a, b in zip(zv.runs, z2.runs):
+        assert torch.equal(a.weights[-1], b.weights[-1])
+
+
+def test_chunks_and_fallback(monkeypatch):
+    todo = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    monkeypatch.setattr(vectorized, "chunk_size", lambda c: 2)
+    assert zoo._chunks(cfg(), todo, True) == [(0, [0, 1]), (0, [2]), (1, [0, 1])]
+    assert zoo._chunks(cfg(), todo, False) == [(t, [r]) for t, r in todo]
+    # a configuration the batched path does not know (another helper's optimizer) falls back to the loop
+    for other in (SimpleNamespace(arch="mlp4", optimizer="adam", device="cpu"),
+                  SimpleNamespace(arch="gru2", optimizer="sgd", device="cuda")):
+        assert not vectorized.supports(other) and not vectorized.preferred(other)
+        assert zoo._chunks(other, todo, True) == [(t, [r]) for t, r in todo]
+        assert zoo._chunks(other, todo, None) == [(t, [r]) for t, r in todo]
+    assert vectorized.supports(cfg(arch="plainnet5"))
+    assert vectorized.preferred(SimpleNamespace(arch="plainnet5", device="cuda"))
+    assert vectorized.preferred(cfg()) and not vectorized.preferred(cfg(arch="plainnet5"))

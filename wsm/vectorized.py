@@ -1,0 +1,127 @@
+"""Vectorized zoo training: many runs of one architecture trained as one batched program.
+
+:func:`train_networks` trains the runs ``runs`` of one task together and returns the same
+:class:`wsm.zoo.Run` records as :func:`wsm.zoo.train_network` (the reference loop) would, with the
+same weights up to float rounding:
+
+* every run is initialised exactly as the loop does (``torch.manual_seed(seed)`` then
+  :func:`wsm.nets.build`) and draws its own mini-batches and augmentation from its own generator
+  (``torch.Generator().manual_seed(seed)``, :func:`wsm.zoo._batches`), so run ``r`` sees the same
+  images in the same order as it would alone;
+* the networks' parameters and buffers are stacked (``torch.func.stack_module_state``) and the
+  forward pass is ``torch.func.vmap`` over ``torch.func.functional_call``. The loss is the *sum*
+  of the runs' mean cross-entropies, so the gradient of each run's slice is exactly that run's own
+  gradient;
+* the step is ``torch.optim.SGD`` (momentum, weight decay) and ``MultiStepLR`` on the stacked
+  tensors: every operation of SGD is elementwise, so the stacked step is the loop's step, run by run;
+* BatchNorm: the running statistics are stacked buffers updated in place inside ``vmap`` (each
+  run's slice is updated from its own batch), so the stored state_dicts carry the same running
+  statistics as the loop's (the test checks them too).
+
+:func:`supports` says which configurations this path handles (SGD; ``mlp4`` and ``plainnet5``);
+:func:`wsm.zoo.build_zoo` falls back to the loop for anything else. :func:`preferred` says whether
+it is also the faster path for a configuration (measured by ``bench/bench_training.py``; see the
+book's Performance page).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state, vmap
+
+from wsm import nets
+
+SUPPORTED_ARCHS = ("mlp4", "plainnet5")
+
+
+def supports(cfg) -> bool:
+    """Whether the batched path can train ``cfg`` (architecture and optimizer it knows)."""
+    return cfg.arch in SUPPORTED_ARCHS and getattr(cfg, "optimizer", "sgd") == "sgd"
+
+
+def preferred(cfg) -> bool:
+    """Whether to train ``cfg`` batched rather than one network at a time.
+
+    Measured on a 2-core CPU (bench/bench_training.py): MLP-4 trains faster batched (its
+    500-wide matmuls are too small to keep both cores busy one network at a time); PlainNet-5 is
+    slower batched on CPU (vmap turns its convolutions into grouped convolutions, which PyTorch's
+    CPU kernels run less efficiently than one channels-last convolution per network), so the loop
+    stays. On CUDA the batched path is used for both: one network's kernels leave a GPU idle.
+    """
+    if not supports(cfg):
+        return False
+    if str(cfg.device).startswith("cuda"):
+        return True
+    return cfg.arch == "mlp4"
+
+
+def chunk_size(cfg, memory_gb: float | None = None) -> int:
+    """How many runs to train at once: bounded by the activations' memory (about ``memory_gb``:
+    2 GB on CPU, 20 GB on CUDA by default) and by 16 (CPU) or 64 (CUDA) runs."""
+    cuda = str(cfg.device).startswith("cuda")
+    memory_gb = memory_gb if memory_gb is not None else (20.0 if cuda else 2.0)
+    # float32 activations + gradients per network per step, roughly (batch 128, 32x32 input)
+    per_net = {"mlp4": 128 * (3072 + 4 * 500) * 4 * 3 + 6 * 2.2e6 * 4,
+               "plainnet5": 128 * 32 * 32 * (32 * 3 + 3) * 4 * 3 + 6 * 0.4e6 * 4}[cfg.arch]
+    return max(1, min(64 if cuda else 16, int(memory_gb * 2**30 // per_net)))
+
+
+def train_networks(cfg, task_data, runs: list[int]):
+    """Train the runs ``runs`` of one task together; the :class:`wsm.zoo.Run` of each, in order."""
+    from wsm import zoo
+
+    t0 = time.time()
+    device = cfg.device
+    seeds = [cfg.seed_of(task_data.task, r) for r in runs]
+    models = []
+    for s in seeds:
+        torch.manual_seed(s)
+        models.append(nets.build(cfg.arch, len(task_data.classes)).to(device))
+    params, buffers = stack_module_state(models)
+    params = {k: v.detach().requires_grad_() for k, v in params.items()}
+    base = copy.deepcopy(models[0]).to("meta")
+    base.train()
+
+    def one(p, b, xb):
+        return functional_call(base, (p, b), (xb,))
+
+    forward = vmap(one, in_dims=(0, 0, 0))
+    names = list(params)
+    opt = torch.optim.SGD([params[k] for k in names], lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    x, y = task_data.x_train, task_data.y_train
+    losses = torch.full((len(runs),), float("nan"))
+    for _ in range(cfg.epochs):
+        streams = [zoo._batches(x, y, cfg.batch_size, g, cfg.augment) for g in gens]
+        for batch in zip(*streams):
+            xb = torch.stack([b[0] for b in batch]).to(device)
+            yb = torch.stack([b[1] for b in batch]).to(device)
+            logits = forward(params, buffers, xb)                      # runs x batch x classes
+            per_run = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none")
+            per_run = per_run.view(len(runs), -1).mean(1)
+            opt.zero_grad(set_to_none=True)
+            per_run.sum().backward()
+            opt.step()
+            losses = per_run.detach()
+        sched.step()
+    seconds = (time.time() - t0) / len(runs)
+    out = []
+    for i, (r, s) in enumerate(zip(runs, seeds)):
+        state = {k: v.detach()[i].cpu().clone() for k, v in (params | buffers).items()}
+        state = {k: state[k] for k in models[i].state_dict()}        # the loop's key order
+        net = models[i]
+        net.load_state_dict(state)
+        t1 = time.time()
+        run = zoo.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
+                      train_acc=zoo._accuracy(net, x, y, device),
+                      test_acc=zoo._accuracy(net, task_data.x_test, task_data.y_test, device),
+                      final_loss=float(losses[i]), seconds=seconds, state_dict=state)
+        run.seconds += time.time() - t1
+        out.append(run)
+    return out

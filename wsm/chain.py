@@ -167,8 +167,12 @@ def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
 
 
 def _is_gru(net) -> bool:
+    """The GRU-2 of Section 4.3 (``nets.GRU2``) or a state_dict with recurrent input weights; any
+    other module holding a recurrent layer is refused by :func:`layer_weights`."""
+    from wsm.nets import GRU2
+
     if isinstance(net, nn.Module):
-        return any(isinstance(m, nn.GRU) for m in net.modules())
+        return isinstance(net, GRU2)
     return any(k.endswith("weight_ih_l0") for k in net)
 
 

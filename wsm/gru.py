@@ -220,9 +220,10 @@ def accuracy(states: Sequence[dict], names: namedata.Encoded, batch: int = 256) 
     """Top-1 accuracy of each network on every name of ``names``."""
     p = {k: torch.stack([s[k] for s in states]) for k in KEYS}
     correct = torch.zeros(len(states))
+    by_length = torch.argsort(names.lengths, stable=True)          # little padding per batch
     with torch.no_grad():
         for a in range(0, len(names), batch):
-            sl = slice(a, a + batch)
+            sl = by_length[a:a + batch]
             length = int(names.lengths[sl].max())
             r_ = len(states)
             chars = names.chars[sl, :length].expand(r_, -1, -1)
@@ -257,7 +258,10 @@ def eval_names(task: namedata.NameTask, per_language: int) -> tuple[namedata.Enc
 def train_runs(cfg, todo: Sequence[tuple[int, int]], data_root=None, chunk: int = 32,
                eval_per_language: int = 100, progress: bool = True):
     """Train the runs ``todo`` = [(task, run), ...] of a GRU-2 zoo, ``chunk`` networks at a time
-    (runs of different tasks share a chunk); yields each :class:`wsm.zoo.Run` as its chunk ends."""
+    (runs of different tasks share a chunk); yields each :class:`wsm.zoo.Run` as its chunk ends.
+
+    The same ``todo`` gives bit-identical weights; a run retrained in another chunk (after an
+    interrupted build) agrees to float rounding only, as matmuls of other shapes round differently."""
     from wsm.zoo import Run
 
     check_config(cfg)

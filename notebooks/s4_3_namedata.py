@@ -75,10 +75,25 @@ display(Markdown(f"{len(z)} networks, built in {build_seconds:.0f} s; accuracy o
 per_task
 
 # %% [markdown]
+# ## Chains of a GRU
+# PyTorch stacks the gates r, z, n of a layer as row blocks: $W_{ih,0} = [W_{ir}; W_{iz}; W_{in}]$ (each
+# 128 × 58). Permuting layer 1's hidden units by $P$ and layer 2's by $Q$ keeps the function when every tied
+# weight moves along: each gate block of $W_{ih,0}$ and of both biases becomes $P\,W$, of $W_{hh,0}$
+# $P W P^\top$ (permuted on both sides), of $W_{ih,1}$ $Q W P^\top$, of $W_{hh,1}$ $Q W Q^\top$, and the head
+# $W_{fc} Q^\top$. With $P_3 = I_3 \otimes P$:
+#
+# * chain 1: $M_1 = W_{ih,0}^\top \mapsto M_1 P_3^\top$, so $\varphi^1 = M_1 M_1^\top = \sum_g W_{ig}^\top W_{ig}$
+#   (58 × 58) is invariant; it is the authors' feature, Table 1's "normalized" column;
+# * chain 2 (beyond Table 1): every gate's path into layer 2, $M_2 = M_1 (I_3 \otimes W_{ih,1})^\top$, becomes
+#   $M_2 (I_3 \otimes Q_3)^\top$, so $\varphi^2 = M_2 M_2^\top$ (58 × 58) is invariant too.
+#
+# $W_{hh}$, the biases and the head are not part of a chain. `tests/test_namedata.py` checks with random
+# permutations (hypothesis) that outputs and both chains are unchanged while the raw weights change.
+
+# %% [markdown]
 # ## Weight classification and retrieval
-# Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chain 1,
-# `weight_ih_l0`'s 58 x 58 Gram matrix (the authors' feature), and chain 2, which carries it through layer 2's
-# input weights (derivation in `wsm.chain.gru_weights`; chain 2 is beyond Table 1). Classification holds out
+# Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chains 1 and 2
+# above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification holds out
 # 40% of each task's runs; retrieval trains the classifier on 5 tasks and queries the 4 unseen ones. Each
 # accuracy carries its exact 95% interval and the p-value of "error < α".
 

@@ -21,6 +21,7 @@ names in the same order, the same weights after training up to float rounding.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -71,6 +72,18 @@ def train_reference(seed: int, names: namedata.Encoded, order: torch.Tensor, lr:
 
 
 # ---------------------------------------------------------------- many at once
+
+
+@contextlib.contextmanager
+def one_thread():
+    """The batched steps are thousands of small ops: extra intra-op threads only add
+    synchronisation, and cost several times their gain when another process holds a core."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 class _Layer:
@@ -196,7 +209,7 @@ def train_batched(seeds: Sequence[int], names: namedata.Encoded, orders: torch.T
     steps = orders.shape[1]
     n_tail = min(100, steps)
     tail = torch.zeros(len(seeds), dtype=torch.float64, device=device)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for s in bar(range(steps), desc="GRU-2 steps", disable=not progress, leave=False):
             idx = orders[:, s]
             length = int(lengths[idx].max())
@@ -221,7 +234,7 @@ def accuracy(states: Sequence[dict], names: namedata.Encoded, batch: int = 256) 
     p = {k: torch.stack([s[k] for s in states]) for k in KEYS}
     correct = torch.zeros(len(states))
     by_length = torch.argsort(names.lengths, stable=True)          # little padding per batch
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for a in range(0, len(names), batch):
             sl = by_length[a:a + batch]
             length = int(names.lengths[sl].max())

@@ -184,7 +184,8 @@ def test_too_few_classes(root):
 
 
 def test_tasks_and_validation():
-    assert [n_tasks(d) for d in data.DATASETS] == [50, 50, 50]
+    assert [n_tasks(d) for d in data.DATASETS] == [50, 50, 50, 9]
+    assert task_classes("namedata", 8) == [16, 17]
     assert task_classes("tiny-imagenet", 0) == [0, 1, 2, 3]
     assert task_classes("tiny-imagenet", 49) == [196, 197, 198, 199]
     assert task_classes("cifar100", 3) == [6, 7] and task_classes("cifar100-standin", 49) == [98, 99]

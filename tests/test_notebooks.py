@@ -117,3 +117,16 @@ def test_summary_has_every_reported_number_with_ours(smoke):
     # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
     row = table[(table.figure == "Fig. 2") & (table.item == "PlainNet-5 classification top-1, C2")]
     assert row.quoted.iloc[0] == "99.3%"
+
+def test_table1_has_its_four_cells_with_the_papers_numbers(smoke):
+    _, df = smoke
+    t1 = df[df.figure == "Table 1"]
+    assert len(t1) == 4 and (t1.architecture == "GRU-2").all() and (t1.depth == 1).all()
+    from wsm import paper
+    for (protocol, kind), value in paper.TABLE1.items():
+        cell = t1[(t1.protocol == protocol) & (t1.kind == kind)]
+        assert len(cell) == 1 and cell.paper.iloc[0] == value
+    assert dict(zip(zip(t1.protocol, t1.kind), t1.paper)) == paper.TABLE1
+    assert t1.ours.between(0, 100).all() and set(t1.profile) == {"smoke"}
+    assert (t1.ci_low <= t1.ours + 1e-9).all() and (t1.ours <= t1.ci_high + 1e-9).all()
+    assert len(df[(df.figure == "Section 4.3, chain 2")]) == 2

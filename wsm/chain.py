@@ -12,6 +12,10 @@ For a CNN (Appendix B, remark) ``W_1`` is reshaped to ``(n_0 h w) x n_1``; every
 reshaped to ``n_{l-1} x (n_l h w)`` and, after the product, the kernel positions are moved into the
 row dimension, so ``M_l`` is ``n_0 (hw)^{l-1} x n_l``: 27, 243, 2187 rows for PlainNet-5's chains 1-3.
 A Linear layer after a conv stack (after global pooling) continues the chain on the channels.
+
+**GRU-2** (Section 4.3; derivation in :func:`gru_weights`): chain 1 is ``W_ih_l0^T W_ih_l0`` (58 x 58,
+the authors' feature), chain 2 carries it through layer 2's input weights; the recurrent weights
+``W_hh``, the biases and the head are not part of a chain.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ KINDS = ("normalized", "unnormalized")
 
 
 def layer_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The Linear/Conv2d weights of a network (a module or its state_dict), in forward order."""
+    """The Linear/Conv2d weights of a network (a module or its state_dict), in forward order.
+    For a GRU-2 network (``nets.build("gru2")``): its chain weights, :func:`gru_weights`."""
+    if _is_gru(net):
+        return gru_weights(net)
     if isinstance(net, nn.Module):
         unsupported = [
             name for name, m in net.named_modules()
@@ -248,3 +255,75 @@ def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
                 if t is not None:
                     t.copy_(t[perm])
         mods[nxt].weight.copy_(mods[nxt].weight[:, perm])
+
+
+# ---------------------------------------------------------------- GRU-2 (Section 4.3)
+
+
+def _is_gru(net) -> bool:
+    """The GRU-2 of Section 4.3 (``nets.GRU2``) or a state_dict with recurrent input weights; any
+    other module holding a recurrent layer is refused by :func:`layer_weights`."""
+    from wsm.nets import GRU2
+
+    if isinstance(net, nn.Module):
+        return isinstance(net, GRU2)
+    return any(k.endswith("weight_ih_l0") for k in net)
+
+
+def gru_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The chain weights of a two-layer GRU (``nn.GRU(58, H, 2)`` + a head): ``[A_1, A_2]`` with
+    ``A_1 = W_ih_l0`` (3H x 58) and ``A_2 = I_3 (x) W_ih_l1`` (block-diagonal, 9H x 3H), so that
+    :func:`chain_factor`, :func:`phi`, :func:`feature` and :func:`gram` treat a GRU like an MLP.
+
+    *Derivation.* PyTorch stacks each layer's gates r, z, n as row blocks: ``W_ih_l0 = [W_ir; W_iz;
+    W_in]`` (each H x 58), ``W_hh_l0`` (3H x H), ``W_ih_l1``, ``W_hh_l1`` (3H x H), biases (3H).
+    Permuting the H hidden units of layer 1 by P (and the H units of layer 2 by Q) leaves the
+    network's function unchanged when every tied weight moves with them: each gate block of
+    ``W_ih_l0``, ``b_ih_l0``, ``b_hh_l0`` is multiplied by P on the left; each gate block of
+    ``W_hh_l0`` becomes ``P W P^T`` (the recurrent weight is permuted on both sides); each gate
+    block of ``W_ih_l1`` becomes ``Q W P^T``; of ``W_hh_l1``, ``Q W Q^T``; the head ``W_fc Q^T``.
+    Write ``P_3 = I_3 (x) P``, a permutation of all 3H rows of a layer.
+
+    * Chain 1: the chain factor ``M_1 = W_ih_l0^T`` (58 x 3H) becomes ``M_1 P_3^T``, hence
+      ``phi^1 = M_1 M_1^T = W_ih_l0^T W_ih_l0 = sum_g W_ig^T W_ig`` (58 x 58) is invariant. This is
+      exactly the authors' feature (the Gram matrix of ``weight_ih_l0``).
+    * Chain 2: the input of layer 2 is layer 1's hidden state, reached through each of the three
+      gates; carrying every gate's path through ``W_ih_l1`` gives the 58 x 9H factor
+      ``M_2 = [W_ir^T W_ih_l1^T, W_iz^T W_ih_l1^T, W_in^T W_ih_l1^T] = M_1 (I_3 (x) W_ih_l1)^T``.
+      Under the permutations each block becomes ``W_ig^T P^T P W_ih_l1^T Q_3^T`` = the old block
+      times ``Q_3^T``, so ``M_2 -> M_2 (I_3 (x) Q_3)^T`` and ``phi^2 = M_2 M_2^T`` (58 x 58) is invariant.
+    * ``W_hh`` (permuted on both sides), the biases and the head are left out, as the paper's chains
+      leave out biases. Like the MLP chains, this ignores the nonlinearities (Eq. 6-7).
+
+    The unnormalized baseline is the raw ``W_ih_l0`` flattened (``feature(..., 1, "unnormalized")``);
+    depth 2 of the unnormalized kind would be the block-diagonal ``A_2`` and is not reported.
+    """
+    sd = net.state_dict() if isinstance(net, nn.Module) else net
+    prefix = next((k[: -len("weight_ih_l0")] for k in sd if k.endswith("weight_ih_l0")), None)
+    if prefix is None or prefix + "weight_ih_l1" not in sd:
+        raise WsmError("gru_weights needs a two-layer GRU's weights (weight_ih_l0 and weight_ih_l1)")
+    w0, w1 = sd[prefix + "weight_ih_l0"].detach(), sd[prefix + "weight_ih_l1"].detach()
+    gates = w0.shape[0] // w1.shape[1]
+    return [w0, torch.block_diag(*[w1] * gates)]
+
+
+def permute_gru_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
+    """Permute the hidden units of GRU layer ``layer`` (1 or 2) of a GRU + Linear head in place,
+    with every tied weight (see :func:`gru_weights`), so the network computes the same function."""
+    rnn = next(m for m in net.modules() if isinstance(m, nn.GRU))
+    head = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+    h, k = rnn.hidden_size, layer - 1
+    if not 0 <= k < rnn.num_layers or sorted(perm.tolist()) != list(range(h)):
+        raise WsmError(f"need a GRU layer 1..{rnn.num_layers} and a permutation of its {h} units")
+    rows = torch.cat([perm + g * h for g in range(3)])          # the same permutation in every gate block
+    with torch.no_grad():
+        for name in (f"weight_ih_l{k}", f"bias_ih_l{k}", f"bias_hh_l{k}"):
+            t = getattr(rnn, name)
+            t.copy_(t[rows])
+        w = getattr(rnn, f"weight_hh_l{k}")
+        w.copy_(w[rows][:, perm])
+        if k + 1 < rnn.num_layers:
+            w = getattr(rnn, f"weight_ih_l{k + 1}")
+            w.copy_(w[:, perm])
+        else:
+            head.weight.copy_(head.weight[:, perm])

@@ -98,7 +98,7 @@ def zoo_settings(args):
     """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments."""
     from wsm import data, profiles, reproduce
 
-    p = profiles.parameters(args.profile, NOTEBOOK)
+    p = profiles.parameters(args.profile, "s4_3_namedata" if args.arch == "gru2" else NOTEBOOK)
     if args.device:
         p["device"] = args.device
     tasks = args.tasks if args.tasks is not None else p["n_tasks"]
@@ -106,7 +106,8 @@ def zoo_settings(args):
     n_available = data.n_tasks(p["dataset"])
     if tasks > n_available:
         raise WsmError(f"--tasks {tasks} is too many: {p['dataset']} has {n_available} learning tasks")
-    cfg = profiles.zoo_config(p, args.arch, tasks, runs)
+    cfg = (profiles.gru_zoo_config(p | dict(n_tasks=tasks, runs=runs)) if args.arch == "gru2"
+           else profiles.zoo_config(p, args.arch, tasks, runs))
     out = args.out
     if out is None:      # a trial with fewer tasks/runs never blocks the notebook's zoo
         suffix = "" if (tasks, runs) == (p["n_tasks"], p["runs"]) else f"-t{tasks}r{runs}"

@@ -28,15 +28,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wsm import namedata
 from wsm.errors import WsmError
 from wsm.storage import atomic_write
 
 TINY_MEAN = (0.507, 0.487, 0.441)  # the authors' code normalizes both datasets with these
 TINY_STD = (0.267, 0.256, 0.276)
-DATASETS = ("tiny-imagenet", "cifar100", "cifar100-standin")
+DATASETS = ("tiny-imagenet", "cifar100", "cifar100-standin", "namedata")
 TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 N_TASKS = 50
-_PER_TASK = {"tiny-imagenet": 4, "cifar100": 2, "cifar100-standin": 2}
+_PER_TASK = {"tiny-imagenet": 4, "cifar100": 2, "cifar100-standin": 2, "namedata": 2}
 _REPO = Path(__file__).resolve().parent.parent
 _CACHE_FORMAT = "rgb-bilinear-32x32-v1"  # part of every cache key
 _BROKEN = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error)
@@ -75,9 +76,9 @@ class TaskData:
 
 
 def n_tasks(dataset) -> int:
-    """Number of learning tasks of ``dataset`` (50 for each)."""
+    """Number of learning tasks of ``dataset`` (50 for each image dataset, 9 for NameData)."""
     _check_dataset(dataset)
-    return N_TASKS
+    return _n_tasks(dataset)
 
 
 def task_classes(dataset, task) -> list[int]:
@@ -87,15 +88,19 @@ def task_classes(dataset, task) -> list[int]:
         t = operator.index(task)
     except TypeError:
         t = -1
-    if not 0 <= t < N_TASKS:
-        raise WsmError(f"task {task!r} is out of range for {dataset}: valid tasks are 0..{N_TASKS - 1}")
+    if not 0 <= t < _n_tasks(dataset):
+        raise WsmError(f"task {task!r} is out of range for {dataset}: valid tasks are 0..{_n_tasks(dataset) - 1}")
     return list(range(k * t, k * t + k))
 
 
 def load_task(dataset, task, root=None, download=False) -> TaskData:
     """Train and test images of one learning task, read from :func:`data_root` (``root``).
 
-    A missing archive is downloaded only when allowed: ``download=True`` or ``WSM_DOWNLOAD=1``."""
+    A missing archive is downloaded only when allowed: ``download=True`` or ``WSM_DOWNLOAD=1``.
+    NameData comes back as a :class:`wsm.namedata.NameTask` (names, not images)."""
+    if dataset == "namedata":
+        task_classes(dataset, task)
+        return namedata.load_task(int(task), root)
     download = download or os.environ.get("WSM_DOWNLOAD") == "1"
     classes = task_classes(dataset, task)
     root = data_root(root)
@@ -313,3 +318,10 @@ def _unpickle(path: Path, *keys):
     except (*_BROKEN, pickle.UnpicklingError, TypeError, AttributeError, ImportError, IndexError) as e:
         raise WsmError(f"cannot read {path} as CIFAR-100 ({type(e).__name__}: {e}); it looks truncated or "
                        f"garbled: {_REPLACE_CIFAR}") from None
+
+
+# ---------------------------------------------------------------- NameData (text: see wsm.namedata)
+
+
+def _n_tasks(dataset) -> int:
+    return namedata.N_TASKS if dataset == "namedata" else N_TASKS

@@ -6,6 +6,9 @@
   Linear layer. Channels 32, 64, 128, 256 and the pooling (2x2 max-pool after units 1-3, global
   average pool after unit 4) follow the authors' code; the unit order conv -> ReLU -> BN follows the
   paper's text (the code puts BN before ReLU). Both choices are on the book's Deviations page.
+* **GRU-2** (Section 4.3, Appendix F): ``nn.GRU(58, 128, num_layers=2)`` over one-hot characters
+  (sequence first), then ``Linear(128, 2)`` on the last time step, as in the authors' code (their
+  log-softmax is folded into the cross-entropy loss).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from torch import nn
 
 from wsm.errors import WsmError
 
-ARCHITECTURES = ("mlp4", "plainnet5")
-LABELS = {"mlp4": "MLP-4", "plainnet5": "PlainNet-5"}
+ARCHITECTURES = ("mlp4", "plainnet5", "gru2")
+LABELS = {"mlp4": "MLP-4", "plainnet5": "PlainNet-5", "gru2": "GRU-2"}
 
 
 class MLP4(nn.Module):
@@ -46,10 +49,24 @@ class PlainNet5(nn.Module):
         return self.fc(self.features(x).flatten(1))
 
 
+class GRU2(nn.Module):
+    def __init__(self, n_classes: int = 2, n_in: int = 58, hidden: int = 128):
+        super().__init__()
+        self.gru = nn.GRU(n_in, hidden, num_layers=2)
+        self.fc = nn.Linear(hidden, n_classes)
+
+    def forward(self, x):
+        """``x``: ``(L, B, 58)`` one-hot characters (all names of the batch of length L) -> ``(B, C)`` logits."""
+        out, _ = self.gru(x)
+        return self.fc(out[-1])
+
+
 def build(arch: str, n_classes: int) -> nn.Module:
     """A freshly initialised network (PyTorch's default initialisation)."""
     if arch == "mlp4":
         return MLP4(n_classes)
     if arch == "plainnet5":
         return PlainNet5(n_classes)
+    if arch == "gru2":
+        return GRU2(n_classes)
     raise WsmError(f"unknown architecture {arch!r}: valid ones are {', '.join(ARCHITECTURES)}")

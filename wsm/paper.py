@@ -51,3 +51,13 @@ for (_arch, _protocol), _panel in sorted(FIG2_PANELS.items(), key=lambda kv: kv[
                 figure="Fig. 2", panel=_panel, item=f"{_FIG2_TITLES[_panel]}, {_letter}{_depth}",
                 quoted=f"{_value}%", value=_value, source="Section 4.1",
                 match={"figure": "Fig. 2", "panel": _panel, "kind": _kind, "depth": _depth}))
+
+# Table 1 (Section 4.3; repeated as Table 3 and in Appendix F.2), NameData, GRU-2, percent.
+# Key: (protocol, kind). "Weight classification: 17.2% top-1 | 100.0% top-1;
+# Weight retrieval: 21.3% rank-1 | 95.7% rank-1" (columns: unnormalized | normalized).
+TABLE1 = {
+    ("classification", "unnormalized"): 17.2,
+    ("classification", "normalized"): 100.0,
+    ("retrieval", "unnormalized"): 21.3,
+    ("retrieval", "normalized"): 95.7,
+}

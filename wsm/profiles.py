@@ -19,11 +19,21 @@ from wsm.errors import WsmError
 
 NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "summary")
 
+NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "s4_3_namedata")
+
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
     mlp_epochs=100, mlp_milestones=[70], cnn_epochs=50, cnn_milestones=[30],
     chains=3, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
+)
+
+# Table 1 (Appendix F): 9 tasks x 100 GRU-2 runs, 10,000 single-name SGD steps at lr 0.1, / 10 after
+# 7,000; retrieval trains the classifier on 5 tasks (the authors' code) and tests 4 unseen ones.
+_TABLE1_PAPER = dict(
+    dataset="namedata", n_tasks=9, runs=100, steps=10_000, step_milestones=[7_000], lr=0.1,
+    chains=2, train_fraction=0.6, retrieval_train_fraction=5 / 9, query_fraction=0.2,
+    clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="cpu",
 )
 
 PROFILES: dict[str, dict[str, dict]] = {
@@ -33,6 +43,8 @@ PROFILES: dict[str, dict[str, dict]] = {
             n_tasks=4, runs=5, train_per_class=50, mlp_epochs=1, mlp_milestones=[],
             cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu"),
         "summary": dict(alpha=0.05),
+
+        "s4_3_namedata": _TABLE1_PAPER | dict(runs=4, steps=100, step_milestones=[70]),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
@@ -40,11 +52,18 @@ PROFILES: dict[str, dict[str, dict]] = {
             n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], cnn_epochs=4, cnn_milestones=[3],
             clf_epochs=500, clf_milestones=[300], device="cpu"),
         "summary": dict(alpha=0.05),
+
+        # 1,500 GRU steps (drop at 70%) fit ~4 minutes on 2 cores with the batched trainer; 108 training
+        # networks: 50 epochs keep the paper's 5,400 classifier steps (10 epochs x 540)
+        "s4_3_namedata": _TABLE1_PAPER | dict(runs=20, steps=1_500, step_milestones=[1_050],
+                                              clf_epochs=50, clf_milestones=[30]),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": dict(_FIG2_PAPER),
         "summary": dict(alpha=0.05),
+
+        "s4_3_namedata": dict(_TABLE1_PAPER),
     },
 }
 
@@ -76,7 +95,7 @@ def check(notebook: str, params: dict) -> dict:
         raise WsmError(f"unknown dataset {params['dataset']!r}: valid datasets are {', '.join(data.DATASETS)}")
     if "device" in params and params["device"] not in ("cpu", "cuda", "auto"):
         raise WsmError(f"unknown device {params['device']!r}: valid devices are cpu, cuda, auto")
-    for name in ("n_tasks", "runs", "epochs", "mlp_epochs", "cnn_epochs", "clf_epochs", "chains"):
+    for name in ("n_tasks", "runs", "epochs", "mlp_epochs", "cnn_epochs", "clf_epochs", "chains", "steps"):
         if name in params and not (isinstance(params[name], int) and params[name] >= 1):
             raise WsmError(f"parameter {name} must be a positive integer, got {params[name]!r}")
     for name in ("train_fraction", "retrieval_train_fraction", "query_fraction", "alpha"):
@@ -95,6 +114,16 @@ def zoo_config(params: dict, arch: str, tasks: int | None = None, runs: int | No
                          runs=runs or params["runs"], epochs=params[f"{prefix}_epochs"],
                          milestones=tuple(params[f"{prefix}_milestones"]), train_per_class=params["train_per_class"],
                          seed=params["seed"], device=device(params["device"]))
+
+
+def gru_zoo_config(params: dict):
+    """The :class:`wsm.zoo.ZooConfig` of the GRU-2 NameData zoo (``epochs`` = single-name steps)."""
+    from wsm import zoo
+
+    return zoo.ZooConfig(dataset="namedata", arch="gru2", tasks=tuple(range(params["n_tasks"])), runs=params["runs"],
+                         epochs=params["steps"], milestones=tuple(params["step_milestones"]), lr=params["lr"],
+                         momentum=0.0, weight_decay=0.0, batch_size=1, augment=False, seed=params["seed"],
+                         device=device(params["device"]))
 
 
 def zoo_folder(zoo_root, params: dict, arch: str, suffix: str = ""):

@@ -33,7 +33,9 @@ from wsm.errors import WsmError
 @dataclass(frozen=True)
 class ZooConfig:
     """Everything that determines the weights of a zoo. Defaults: Section 4.1 with the authors'
-    code for what the paper leaves open (momentum 0.9, weight decay 1e-4, crop+flip augmentation)."""
+    code for what the paper leaves open (momentum 0.9, weight decay 1e-4, crop+flip augmentation).
+    For ``arch="gru2"`` (NameData, :mod:`wsm.gru`) ``epochs`` and ``milestones`` count single-name
+    SGD steps, as Appendix F counts batches."""
 
     dataset: str
     arch: str
@@ -58,6 +60,12 @@ class ZooConfig:
         if self.runs < 1 or self.epochs < 1 or not self.tasks:
             raise WsmError(f"a zoo needs at least one task, run and epoch (got tasks={self.tasks}, "
                            f"runs={self.runs}, epochs={self.epochs})")
+        if (self.arch == "gru2") != (self.dataset == "namedata"):
+            raise WsmError(f"architecture {self.arch!r} does not fit dataset {self.dataset!r}: NameData "
+                           "zoos are GRU-2 (arch='gru2'), image zoos are mlp4/plainnet5")
+        if self.arch == "gru2":
+            from wsm import gru
+            gru.check_config(self)
 
     def seed_of(self, task: int, run: int) -> int:
         """Distinct, reproducible seed of one run (the authors set none)."""
@@ -244,6 +252,12 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
         stale.unlink()
     with bar(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
              desc=label, disable=not progress) as pbar:
+        if cfg.arch == "gru2":   # NameData: many runs trained at once (wsm.gru), each saved as its chunk ends
+            from wsm import gru
+            for run in gru.train_runs(cfg, todo, data_root, progress=progress):
+                _save_run(path, run)
+                pbar.update()
+            todo = []
         loaded = {}
         batched = _use_vectorized(cfg, vectorized)
         for t, runs in _chunks(cfg, todo, vectorized):
@@ -288,6 +302,12 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
                                "that file and build the zoo again; only that run is retrained")
             runs.append(run)
     return Zoo(path, cfg, runs)
+
+
+def _save_run(path: Path, run: Run) -> None:
+    record = dataclasses.asdict(run)
+    record["sha256"] = _digest(run.state_dict)
+    atomic_write(_run_file(path, run.task, run.run), lambda f: torch.save(record, f))
 
 
 def _digest(state_dict: dict) -> str:

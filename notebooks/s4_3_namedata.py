@@ -1,0 +1,149 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Section 4.3: hypothesis-training-testing on NameData (GRU-2)
+#
+# **Reproduces** Table 1 (Section 4.3, Appendix F): weight classification (top-1) and weight
+# retrieval (rank-1) of GRU-2 networks trained on 9 two-language NameData tasks, unnormalized
+# (the raw `weight_ih_l0`) against chain-normalized, with the paper's numbers beside ours.
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"
+dataset = "namedata"
+n_tasks = 9
+runs = 20
+steps = 1500
+step_milestones = [1050]
+lr = 0.1
+chains = 2
+train_fraction = 0.6
+retrieval_train_fraction = 5 / 9
+query_fraction = 0.2
+clf_epochs = 50
+clf_lr = 0.001
+clf_milestones = [30]
+alpha = 0.05
+seed = 0
+device = "cpu"
+data_root = None
+zoo_root = "zoos"
+results_dir = "results"
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from wsm import htt, namedata, paper, plots, profiles, results, zoo
+
+device = profiles.device(device)
+scale = (f"{n_tasks} tasks x {runs} runs; GRU-2 {steps} single-name SGD steps, lr {lr} / 10 after "
+         f"{', '.join(map(str, step_milestones)) or 'never'}; device {device}")
+results.banner(profile, "NameData (PyTorch tutorial names, 18 languages), 2-language tasks", scale)
+
+# %% [markdown]
+# ## The weight sets
+# Task i holds the languages 2i and 2i+1 in sorted file-name order; each language's names are split
+# half train / half test once per task. Each run trains GRU-2 (`nn.GRU(58, 128, 2)` + `Linear(128, 2)`)
+# from its own seed, one random name per step (a random language, then a random name of it). The runs
+# are trained many at a time by `wsm.gru.train_batched`, which a test checks against the one-at-a-time loop.
+
+# %%
+params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, steps=steps, step_milestones=step_milestones, lr=lr,
+              seed=seed, device=device, profile=profile)
+t0 = time.time()
+z = zoo.build_zoo(profiles.zoo_folder(zoo_root, params, "gru2"), profiles.gru_zoo_config(params), data_root)
+build_seconds = time.time() - t0
+langs = namedata.languages(data_root)
+per_task = z.table().groupby("task")[["train_acc", "test_acc", "final_loss"]].mean().round(3)
+per_task.insert(0, "languages", [f"{langs[2 * t]} / {langs[2 * t + 1]}" for t in per_task.index])
+display(Markdown(f"{len(z)} networks, built in {build_seconds:.0f} s; accuracy on up to 100 names of each "
+                 "language of the task's train and test halves, mean over runs:"))
+per_task
+
+# %% [markdown]
+# ## Chains of a GRU
+# PyTorch stacks the gates r, z, n of a layer as row blocks: $W_{ih,0} = [W_{ir}; W_{iz}; W_{in}]$ (each
+# 128 × 58). Permuting layer 1's hidden units by $P$ and layer 2's by $Q$ keeps the function when every tied
+# weight moves along: each gate block of $W_{ih,0}$ and of both biases becomes $P\,W$, of $W_{hh,0}$
+# $P W P^\top$ (permuted on both sides), of $W_{ih,1}$ $Q W P^\top$, of $W_{hh,1}$ $Q W Q^\top$, and the head
+# $W_{fc} Q^\top$. With $P_3 = I_3 \otimes P$:
+#
+# * chain 1: $M_1 = W_{ih,0}^\top \mapsto M_1 P_3^\top$, so $\varphi^1 = M_1 M_1^\top = \sum_g W_{ig}^\top W_{ig}$
+#   (58 × 58) is invariant; it is the authors' feature, Table 1's "normalized" column;
+# * chain 2 (beyond Table 1): every gate's path into layer 2, $M_2 = M_1 (I_3 \otimes W_{ih,1})^\top$, becomes
+#   $M_2 (I_3 \otimes Q_3)^\top$, so $\varphi^2 = M_2 M_2^\top$ (58 × 58) is invariant too.
+#
+# $W_{hh}$, the biases and the head are not part of a chain. `tests/test_namedata.py` checks with random
+# permutations (hypothesis) that outputs and both chains are unchanged while the raw weights change.
+
+# %% [markdown]
+# ## Weight classification and retrieval
+# Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chains 1 and 2
+# above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification holds out
+# 40% of each task's runs; retrieval trains the classifier on 5 tasks and queries the 4 unseen ones. Each
+# accuracy carries its exact 95% interval and the p-value of "error < α".
+
+# %%
+clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
+weights, labels = z.usable()          # a diverged run is excluded with a warning, never used
+common = dict(train_fraction=train_fraction, retrieval_train_fraction=retrieval_train_fraction,
+              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha)
+ours = pd.concat([htt.evaluate(weights, labels, depths=[1], kinds=["unnormalized"], **common),
+                  htt.evaluate(weights, labels, depths=range(1, chains + 1), kinds=["normalized"], **common)],
+                 ignore_index=True)
+ours["ours"] = 100 * ours.accuracy
+ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
+ours["paper"] = [paper.TABLE1.get((p, k)) if d == 1 else float("nan")
+                 for p, k, d in zip(ours.protocol, ours.kind, ours.depth)]
+ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
+ours["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)]
+cells = ours[ours.depth == 1]
+table1 = pd.DataFrame({
+    (kind, src): {f"weight {p} ({'top-1' if p == 'classification' else 'rank-1'})":
+                  cells[(cells.kind == kind) & (cells.protocol == p)][src].iloc[0]
+                  for p in ("classification", "retrieval")}
+    for kind in ("unnormalized", "normalized") for src in ("paper", "ours")})
+display(Markdown("**Table 1**, paper beside ours (percent):"))
+display(table1.round(1))
+detail = ours.assign(**{"95% CI": [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(ours.ci_low, ours.ci_high)],
+                        "p(error < α)": ours.p_error_below_alpha.map("{:.2g}".format)})
+detail[["protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)", "decision"]].round(1)
+
+# %%
+fig_rows = cells.assign(panel=cells.protocol.map({"classification": "a", "retrieval": "b"}))
+fig = plots.protocol_panels(fig_rows, {"a": "GRU-2 weight classification", "b": "GRU-2 weight retrieval"}, alpha,
+                            suptitle=f"Table 1, NameData: paper vs ours (profile {profile}: {scale})")
+plots.save(fig, "table1_namedata", results_dir)
+plt.show()
+
+# %%
+rows = ours.assign(figure=["Table 1" if d == 1 else "Section 4.3, chain 2" for d in ours.depth],
+                   panel=ours.protocol, architecture="GRU-2", profile=profile, dataset="NameData", scale=scale)
+results.write(rows, results_dir, "s4_3_namedata")
+
+c = {(p, k): cells[(cells.protocol == p) & (cells.kind == k)].ours.iloc[0]
+     for p in ("classification", "retrieval") for k in ("normalized", "unnormalized")}
+accepted = [p for p in ("classification", "retrieval") if htt.decide(c[(p, "normalized")] / 100, alpha) == "accept H0"]
+display(Markdown(
+    f"**Conclusion ({profile} profile).** Chain normalization gives {c[('classification', 'normalized')]:.1f}% "
+    f"top-1 and {c[('retrieval', 'normalized')]:.1f}% rank-1 (paper: 100.0% and 95.7%) against "
+    f"{c[('classification', 'unnormalized')]:.1f}% and {c[('retrieval', 'unnormalized')]:.1f}% for the raw weights "
+    f"(paper: 17.2% and 21.3%); H0 is accepted at α = {alpha:.0%} for "
+    f"{' and '.join(accepted) if accepted else 'neither protocol'}. "
+    f"Chance is about {100 / n_tasks:.0f}% for classification ({n_tasks} tasks) and "
+    f"{100 / round((1 - retrieval_train_fraction) * n_tasks):.0f}% for retrieval "
+    f"({round((1 - retrieval_train_fraction) * n_tasks)} unseen tasks), as in the paper."))

@@ -24,6 +24,7 @@ _FIG2_PAPER = dict(
     mlp_epochs=100, mlp_milestones=[70], cnn_epochs=50, cnn_milestones=[30],
     chains=3, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
+    null_repeats=100,
 )
 
 PROFILES: dict[str, dict[str, dict]] = {
@@ -31,13 +32,14 @@ PROFILES: dict[str, dict[str, dict]] = {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=1, train_per_class=50, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=4, runs=5, train_per_class=50, mlp_epochs=1, mlp_milestones=[],
-            cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu"),
+            cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu",
+            null_repeats=20),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], cnn_epochs=4, cnn_milestones=[3],
-            clf_epochs=500, clf_milestones=[300], device="cpu"),
+            clf_epochs=500, clf_milestones=[300], device="cpu", null_repeats=100),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),
@@ -76,6 +78,9 @@ def check(notebook: str, params: dict) -> dict:
     for name in ("n_tasks", "runs", "epochs", "mlp_epochs", "cnn_epochs", "clf_epochs", "chains"):
         if name in params and not (isinstance(params[name], int) and params[name] >= 1):
             raise WsmError(f"parameter {name} must be a positive integer, got {params[name]!r}")
+    if "null_repeats" in params and not (isinstance(params["null_repeats"], int) and params["null_repeats"] >= 0):
+        raise WsmError(f"parameter null_repeats must be a non-negative integer (0: no permutation null), "
+                       f"got {params['null_repeats']!r}")
     for name in ("train_fraction", "retrieval_train_fraction", "query_fraction", "alpha"):
         if name in params and not 0 < params[name] < 1:
             raise WsmError(f"parameter {name} must lie strictly between 0 and 1, got {params[name]!r}")

@@ -50,6 +50,9 @@ def test_rotation_keeps_phi_but_changes_the_function():
     net = net.double()
     for d in (1, 2, 3):
         assert controls.phi_difference(net, rot, d) < 1e-10
+        assert controls.phi_difference_probe(net, rot, d) < 1e-10
+    other = _mlp(seed=5).double()
+    assert controls.phi_difference_probe(net, other, 2) > 0.1         # the probe sees a real difference
     assert controls.weight_difference(net, rot, 1) > 0.1
     assert controls.output_difference(net, rot, x) > 1e-2      # ReLU: a different function
     # without the nonlinearity the rotation is an exact symmetry
@@ -79,3 +82,13 @@ def test_shuffled_labels_and_subsampling():
     assert len(idx) == 6 and (np.bincount(labels[idx]) == 2).all()
     with pytest.raises(WsmError, match="fewer than"):
         controls.subsample_runs(labels, 6)
+
+
+def test_rotation_check_on_an_mlp4():
+    from wsm import nets
+    torch.manual_seed(0)
+    sd = nets.build("mlp4", 4).state_dict()
+    x = torch.randn(20, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    r = controls.rotation_check(sd, "mlp4", 4, x, seed=0, depths=(1, 2))
+    assert r["phi_change"] < 1e-10 and r["weight_change"] > 0.1 and r["output_change"] > 1e-3
+    assert 0 <= r["same_prediction"] <= 1

@@ -44,8 +44,9 @@ def weight_matching(weights, reference, max_sweeps: int = 20) -> list[np.ndarray
     """Permutations ``p[l]`` of the hidden units of layers 1..L-1 of ``weights`` that best align them
     with ``reference`` (lists of Linear/Conv2d weights in forward order): unit ``p[l][i]`` of the
     network takes the place of unit ``i``. Maximises ``sum_l <W_l^ref, P_l W_l P_{l-1}^T>``."""
-    w = [np.asarray(x, dtype=np.float64) for x in weights]
-    ref = [np.asarray(x, dtype=np.float64) for x in reference]
+    dtype = np.result_type(np.asarray(weights[0]).dtype, np.float32)    # float32 zoo weights stay float32
+    w = [np.asarray(x, dtype=dtype) for x in weights]
+    ref = [np.asarray(x, dtype=dtype) for x in reference]
     if [x.shape for x in w] != [x.shape for x in ref]:
         raise WsmError("weight matching needs two networks of the same architecture (same weight shapes)")
     perms = [np.arange(x.shape[0]) for x in w[:-1]]
@@ -68,7 +69,7 @@ def apply_permutation(weights, perms) -> list[np.ndarray]:
     """The weights with hidden units permuted: ``W_l[p_l][:, p_{l-1}]``."""
     out = []
     for l, w in enumerate(weights):
-        w = np.asarray(w, dtype=np.float64)
+        w = np.asarray(w)
         if l < len(perms):
             w = w[perms[l]]
         if l:
@@ -77,15 +78,17 @@ def apply_permutation(weights, perms) -> list[np.ndarray]:
     return out
 
 
-def aligned_features(zoo_weights, depth: int, reference: int = 0) -> np.ndarray:
-    """Every network's layer ``depth`` weight after weight matching to network ``reference``
-    (n x features, float32)."""
+def aligned_features(zoo_weights, depths, reference: int = 0, max_sweeps: int = 20) -> dict[int, np.ndarray]:
+    """Every network's layer weights after weight matching to network ``reference`` (one matching
+    per network): ``{depth: n x features}`` for each requested layer ``depth``."""
     ref = [w.numpy() for w in zoo_weights[reference]]
-    feats = []
+    feats = {d: [] for d in depths}
     for ws in zoo_weights:
         ws = [w.numpy() for w in ws]
-        feats.append(apply_permutation(ws, weight_matching(ws, ref))[depth - 1].reshape(-1))
-    return np.stack(feats).astype(np.float32)
+        aligned = apply_permutation(ws, weight_matching(ws, ref, max_sweeps))
+        for d in depths:
+            feats[d].append(aligned[d - 1].reshape(-1))
+    return {d: np.stack(f) for d, f in feats.items()}
 
 
 def cosine_matrix(features: np.ndarray, center: bool = True) -> np.ndarray:

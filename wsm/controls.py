@@ -106,6 +106,17 @@ def phi_difference(a, b, depth: int) -> float:
     return float((pa - pb).abs().max() / pa.abs().max())
 
 
+def phi_difference_probe(a, b, depth: int, probes: int = 16, seed: int = 0) -> float:
+    """:func:`phi_difference` without forming the ``n0 x n0`` matrices: ``max |phi_a V - phi_b V| /
+    max |phi_a V|`` for ``probes`` random Gaussian vectors V, with ``phi V = M (M^T V)`` in float64
+    (two different matrices differ on random vectors with probability 1)."""
+    ma = chain.chain_factor([w.double() for w in chain.layer_weights(a)], depth)
+    mb = chain.chain_factor([w.double() for w in chain.layer_weights(b)], depth)
+    v = torch.randn(ma.shape[0], probes, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    pa, pb = ma @ (ma.T @ v), mb @ (mb.T @ v)
+    return float((pa - pb).abs().max() / pa.abs().max())
+
+
 def weight_difference(a, b, layer: int) -> float:
     """``max |W_a - W_b| / max |W_a|`` of weight layer ``layer`` (the unnormalized feature)."""
     wa, wb = chain.layer_weights(a)[layer - 1].double(), chain.layer_weights(b)[layer - 1].double()
@@ -133,3 +144,46 @@ def subsample_runs(labels, runs_per_task: int, seed: int = 0) -> np.ndarray:
             raise WsmError(f"task {t} has {len(idx)} runs, fewer than the {runs_per_task} asked for")
         keep += list(rng.choice(idx, runs_per_task, replace=False))
     return np.sort(np.array(keep))
+
+
+# ----------------------------------------------------------------------------------------------
+# the chapter's experiments (each returns plain rows)
+
+
+def train_shuffled_runs(cfg, task: int, runs: int, per_class: int | None, data_root=None,
+                        progress: bool = True) -> list[list[torch.Tensor]]:
+    """``runs`` networks of zoo ``cfg``'s architecture and schedule trained on task ``task`` with its
+    image labels shuffled (:func:`shuffle_task_labels`), ``per_class`` images per class. Seeds are
+    the zoo's seeds of a task id 999 (distinct from every real run). Kept in memory only."""
+    from wsm import zoo
+    from wsm.progress import bar
+
+    td = data.load_task(cfg.dataset, task, data_root)
+    if per_class is not None:
+        keep = torch.cat([torch.nonzero(td.y_train == c).flatten()[:per_class] for c in range(len(td.classes))])
+        td = dataclasses.replace(td, x_train=td.x_train[keep], y_train=td.y_train[keep])
+    td = dataclasses.replace(shuffle_task_labels(td, seed=cfg.seed_of(999, 0)), task=999)
+    out = []
+    for r in bar(range(runs), desc="shuffled-label runs", disable=not progress):
+        out.append(zoo.train_network(cfg, td, r).weights)
+    return out
+
+
+def rotation_check(state_dict, arch: str, n_classes: int, x: torch.Tensor, seed: int, depths=(1, 2, 3)) -> dict:
+    """Rotate every hidden layer of one MLP by a random orthogonal matrix and measure what changes:
+    the largest relative change of ``phi^1..phi^3`` (on random probe vectors, :func:`phi_difference_probe`)
+    and of the raw weights, of the outputs on ``x``,
+    and the share of inputs whose predicted class is unchanged."""
+    import copy
+
+    net = nets.build(arch, n_classes).double()
+    net.load_state_dict({k: v.double() for k, v in state_dict.items()})
+    rot = copy.deepcopy(net)
+    widths = [w.shape[0] for w in chain.layer_weights(net)[:-1]]
+    for layer, n in enumerate(widths, start=1):
+        rotate_hidden(rot, layer, random_rotation(n, seed + layer))
+    with torch.no_grad():
+        same = float((net(x.double()).argmax(1) == rot(x.double()).argmax(1)).float().mean())
+    return dict(phi_change=max(phi_difference_probe(net, rot, d, seed=seed) for d in depths),
+                weight_change=max(weight_difference(net, rot, d) for d in depths),
+                output_change=output_difference(net, rot, x), same_prediction=same)

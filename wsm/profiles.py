@@ -17,7 +17,7 @@ from __future__ import annotations
 from wsm import data
 from wsm.errors import WsmError
 
-NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet")
+NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "beyond_the_paper")
 
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
@@ -26,6 +26,10 @@ _FIG2_PAPER = dict(
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
     null_repeats=100,
 )
+
+# "Beyond the paper" reuses the s4_1 zoos (same zoo parameters), plus its controls' sizes.
+_BEYOND = dict(copies=5, shuffled_runs=10, shuffled_per_class=None, rotation_nets=5, probe_per_task=25,
+               runs_grid=[3, 5, 10, 30, 60, 100], wm_sweeps=20)
 
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
@@ -46,6 +50,14 @@ PROFILES: dict[str, dict[str, dict]] = {
         "s4_1_tiny_imagenet": dict(_FIG2_PAPER),
     },
 }
+
+PROFILES["smoke"]["beyond_the_paper"] = PROFILES["smoke"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
+    copies=2, shuffled_runs=3, shuffled_per_class=50, rotation_nets=1, probe_per_task=10, runs_grid=[3, 5],
+    wm_sweeps=5)
+PROFILES["quick"]["beyond_the_paper"] = PROFILES["quick"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
+    copies=5, shuffled_runs=5, shuffled_per_class=100, rotation_nets=3, probe_per_task=20, runs_grid=[3, 5, 10],
+    wm_sweeps=5)
+PROFILES["paper"]["beyond_the_paper"] = PROFILES["paper"]["s4_1_tiny_imagenet"] | _BEYOND
 
 # What every notebook receives besides its own parameters (filled in by wsm.reproduce).
 COMMON = ("profile", "data_root", "zoo_root", "results_dir")

@@ -29,7 +29,7 @@ _FIG2_PAPER = dict(
 
 # "Beyond the paper" reuses the s4_1 zoos (same zoo parameters), plus its controls' sizes.
 _BEYOND = dict(copies=5, shuffled_runs=10, shuffled_per_class=None, rotation_nets=5, probe_per_task=25,
-               runs_grid=[3, 5, 10, 30, 60, 100], wm_sweeps=20)
+               runs_grid=[3, 5, 10, 30, 60, 100], wm_sweeps=20, baseline_depths=[1, 2, 3])
 
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
@@ -53,7 +53,7 @@ PROFILES: dict[str, dict[str, dict]] = {
 
 PROFILES["smoke"]["beyond_the_paper"] = PROFILES["smoke"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
     copies=2, shuffled_runs=3, shuffled_per_class=50, rotation_nets=1, probe_per_task=10, runs_grid=[3, 5],
-    wm_sweeps=5)
+    wm_sweeps=2, baseline_depths=[1])
 PROFILES["quick"]["beyond_the_paper"] = PROFILES["quick"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
     copies=5, shuffled_runs=5, shuffled_per_class=100, rotation_nets=3, probe_per_task=20, runs_grid=[3, 5, 10],
     wm_sweeps=5)

@@ -38,6 +38,7 @@ clf_milestones = [300]
 alpha = 0.05
 seed = 0
 device = "cpu"
+null_repeats = 100
 data_root = None
 zoo_root = "zoos"
 results_dir = "results"
@@ -81,7 +82,9 @@ summary
 # For each chain (normalized) and layer (unnormalized) a weight classifier F_l is trained
 # (Eq. 8–9); classification holds out 40% of each task's runs, retrieval holds out 40% of the tasks.
 # Beyond the paper, each accuracy carries its exact 95% interval (Clopper–Pearson) and the p-value of
-# the one-sided exact binomial test of "error < α"; the decision column is the paper's rule.
+# the one-sided exact binomial test of "error < α"; and a permutation null: the same pipeline with
+# the task labels shuffled across networks `null_repeats` times (its mean, 95% band and p-value
+# p_null = (1 + #null ≥ ours) / (1 + R)). The decision column is the paper's rule.
 
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
@@ -90,12 +93,15 @@ for arch, z in zoos.items():
     weights, labels = z.usable()              # a diverged run is excluded with a warning, never used
     df = htt.evaluate(weights, labels, depths=range(1, chains + 1), train_fraction=train_fraction,
                       retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                      seed=seed, cfg=clf, alpha=alpha)
+                      seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats)
     df["architecture"] = arch
     frames.append(df)
 ours = pd.concat(frames, ignore_index=True)
 ours["ours"] = 100 * ours.accuracy
 ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
+for col in ("null_mean", "null_low", "null_high"):
+    if col in ours:
+        ours[col] = 100 * ours[col]
 ours["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
                  zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
 ours["panel"] = [paper.FIG2_PANELS[(a, p)] for a, p in zip(ours.architecture, ours.protocol)]
@@ -104,9 +110,15 @@ table = ours.assign(feature=[("C" if k == "normalized" else "L") + str(d) for k,
                     architecture=ours.architecture.map(nets.LABELS))
 table["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(table.ci_low, table.ci_high)]
 table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
+null_cols = []
+if "p_null" in table:
+    table["null mean [95%]"] = [f"{m:.0f} [{lo:.0f}–{hi:.0f}]" for m, lo, hi in
+                                zip(table.null_mean, table.null_low, table.null_high)]
+    table["p_null"] = table.p_null.map("{:.2g}".format)
+    null_cols = ["null mean [95%]", "p_null"]
 (table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True])
- [["panel", "architecture", "protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)", "decision"]]
- .round(1).set_index("panel"))
+ [["panel", "architecture", "protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)"] + null_cols
+  + ["decision"]].round(1).set_index("panel"))
 
 # %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
@@ -129,4 +141,8 @@ display(Markdown(
     f"(paper: {norm.paper.min():.1f}–{norm.paper.max():.1f}%) and H0 is accepted at α = {alpha:.0%} for "
     f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
     f"{unnorm.ours.max():.1f}% (paper: {unnorm.paper.min():.1f}–{unnorm.paper.max():.1f}%). "
-    f"Chance is {100 / n_tasks:.0f}% for classification here ({n_tasks} tasks) against 2% in the paper (50 tasks)."))
+    f"Chance is {100 / n_tasks:.0f}% for classification here ({n_tasks} tasks) against 2% in the paper (50 tasks)"
+    + ("." if "p_null" not in ours else
+       f"; with labels shuffled {null_repeats} times the same pipeline reaches {ours.null_mean.min():.0f}–"
+       f"{ours.null_mean.max():.0f}% on average, and {(ours.p_null <= 0.05).sum()} of {len(ours)} cells beat their "
+       f"null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")))

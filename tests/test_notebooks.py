@@ -130,3 +130,29 @@ def test_table1_has_its_four_cells_with_the_papers_numbers(smoke):
     assert t1.ours.between(0, 100).all() and set(t1.profile) == {"smoke"}
     assert (t1.ci_low <= t1.ours + 1e-9).all() and (t1.ours <= t1.ci_high + 1e-9).all()
     assert len(df[(df.figure == "Section 4.3, chain 2")]) == 2
+
+def test_fig2_rows_carry_the_permutation_null(smoke):
+    _, df = smoke
+    fig2 = df[df.figure == "Fig. 2"]
+    assert fig2[["null_mean", "null_low", "null_high", "p_null"]].notna().all().all()
+    assert (fig2.null_low <= fig2.null_mean + 1e-9).all() and (fig2.null_mean <= fig2.null_high + 1e-9).all()
+    r = profiles.parameters("smoke", "s4_1_tiny_imagenet")["null_repeats"]
+    assert fig2.p_null.between(1 / (1 + r) - 1e-9, 1).all()
+    clf = fig2[fig2.protocol == "classification"]        # null mean of top-1 near chance (1 / tasks)
+    assert (clf.null_mean - 100 / profiles.parameters("smoke", "s4_1_tiny_imagenet")["n_tasks"]).abs().max() < 15
+
+
+def test_beyond_the_paper_records_controls_and_baselines(smoke):
+    _, df = smoke
+    b = df[df.figure == "Beyond"]
+    assert b.paper.isna().all() and set(b.profile) == {"smoke"}
+    rot = b[b.protocol == "rotation"]
+    assert (rot[rot.metric == "phi_change"].ours < 1e-10).all()         # phi cannot see a rotation
+    assert (rot[rot.metric == "output_change"].ours > 1e-3).all()       # the function changes
+    pc = b[b.panel == "permuted copies"]
+    assert pc[pc.kind == "normalized"].ours.iloc[0] == 100              # identical phi: always recognised
+    base = b[b.panel == "baselines"]
+    methods = {"raw weights, cosine", "weight matching, cosine", "linear CKA", "chain normalization φ, cosine"}
+    assert methods <= set(base.kind)
+    assert set(base.protocol) == {"classification", "retrieval"} and base.ours.between(0, 100).all()
+    assert {"epochs", "runs per task", "shuffled-label task recall"} <= set(b.panel)

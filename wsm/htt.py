@@ -67,8 +67,72 @@ def train_classifier(z: torch.Tensor, y: torch.Tensor, n_classes: int,
                      cfg: ClassifierConfig = ClassifierConfig()) -> torch.nn.Linear:
     """Train ``F_l``: a Linear layer (zero init) + softmax + cross-entropy, by SGD (Eq. 8-9).
 
-    Runs on one thread: its steps are far too small to gain from more, and lose a lot when another
-    process holds a core."""
+    The SGD of :func:`train_classifiers` with one replicate (the same steps as ``torch.optim.SGD``
+    on ``nn.Linear`` and ``cross_entropy``, written out so a step costs a few small tensor ops
+    instead of an autograd graph; :func:`train_classifier_autograd` is that reference)."""
+    w, b = train_classifiers(z, torch.as_tensor(y)[None], n_classes, cfg)
+    lin = torch.nn.Linear(z.shape[1], n_classes)
+    with torch.no_grad():
+        lin.weight.copy_(w[0])
+        lin.bias.copy_(b[0])
+    return lin
+
+
+def train_classifiers(z: torch.Tensor, y: torch.Tensor, n_classes: int,
+                      cfg: ClassifierConfig = ClassifierConfig()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train R weight classifiers at once, one per row of ``y`` (R x n labels), on the same
+    features ``z`` (n x d): weights ``R x m x d`` and biases ``R x m``.
+
+    Every replicate sees the samples in the SAME order (one ``randperm`` per epoch from
+    ``cfg.seed``, as :func:`train_classifier_autograd`); only the labels differ. Each step is
+    SGD with momentum on the mean cross-entropy of the batch, for all replicates by batched
+    matmuls. Runs on one thread: the steps are far too small to gain from more, and lose a lot
+    when another process holds a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _batched_sgd(z.float(), torch.as_tensor(y).long(), n_classes, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _batched_sgd(z, y, m, cfg):
+    if y.dim() != 2 or y.shape[1] != len(z):
+        raise WsmError(f"labels must be R x n with n = {len(z)} networks, got shape {tuple(y.shape)}")
+    r, n = y.shape[0], len(z)
+    za = torch.cat([z, torch.ones(n, 1)], 1)                # the bias is the last column of w
+    onehot = torch.nn.functional.one_hot(y, m).float()      # R x n x m
+    w = torch.zeros(r, m, za.shape[1])
+    v = torch.zeros_like(w)                                  # momentum buffer
+    gen = torch.Generator().manual_seed(cfg.seed)
+    lr, mu = cfg.lr, cfg.momentum
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(n, generator=gen)
+        xs, ys = za[order], onehot[:, order]
+        # momentum SGD exactly as torch.optim.SGD (dampening 0): v = mu v + grad; w -= lr v, with
+        # grad = (softmax - onehot)^T x / B, the gradient of the batch's mean cross-entropy
+        if cfg.batch_size == 1:
+            for i in range(n):
+                x = xs[i]
+                g = torch.softmax(w @ x, dim=1)
+                g -= ys[:, i]
+                v.mul_(mu).addcmul_(g[:, :, None], x)
+                w.sub_(v, alpha=lr)
+        else:
+            for i in range(0, n, cfg.batch_size):
+                x = xs[i:i + cfg.batch_size]
+                g = torch.softmax(torch.einsum("bd,rmd->rbm", x, w), dim=2)
+                g -= ys[:, i:i + cfg.batch_size]
+                v.mul_(mu).add_(torch.einsum("rbm,bd->rmd", g, x), alpha=1 / len(x))
+                w.sub_(v, alpha=lr)
+        lr *= 0.1 ** list(cfg.milestones).count(epoch + 1)   # MultiStepLR, gamma 0.1
+    return w[:, :, :-1].contiguous(), w[:, :, -1].contiguous()
+
+
+def train_classifier_autograd(z: torch.Tensor, y: torch.Tensor, n_classes: int,
+                              cfg: ClassifierConfig = ClassifierConfig()) -> torch.nn.Linear:
+    """Reference implementation of :func:`train_classifier` with ``nn.Linear``, autograd and
+    ``torch.optim.SGD`` + ``MultiStepLR`` (slower; kept to test the fast path against)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -123,11 +187,30 @@ class ClassificationResult:
     n_correct: int
     predictions: np.ndarray
     truth: np.ndarray
+    null: np.ndarray | None = None    # top-1 of each label-shuffled replicate (see null_labels)
+
+
+def null_rng(seed: int) -> np.random.Generator:
+    """The generator of a protocol's label shuffles (independent of its splits' generator)."""
+    return np.random.default_rng([seed, 7919])
+
+
+def _shuffled(y: np.ndarray, repeats: int, rng: np.random.Generator) -> np.ndarray:
+    """``repeats`` independent uniform permutations of ``y`` (R x n)."""
+    return np.stack([y[rng.permutation(len(y))] for _ in range(repeats)]) if repeats else np.zeros((0, len(y)), y.dtype)
 
 
 def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
-                   cfg: ClassifierConfig = ClassifierConfig()) -> ClassificationResult:
-    """Weight classification protocol: top-1 of ``F_l`` on held-out runs of the same tasks."""
+                   cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> ClassificationResult:
+    """Weight classification protocol: top-1 of ``F_l`` on held-out runs of the same tasks.
+
+    With ``null_repeats = R > 0`` the same protocol is repeated R times with the task labels
+    shuffled across networks: within the training networks (so each shuffled classifier is trained
+    on the same networks, in the same order, with permuted labels; all R as one batched SGD program,
+    :func:`train_classifiers`) and within the test networks. The splits and the embedding are those of
+    the observed run, so only labels differ; ``null`` holds the R top-1 values. Under the null
+    hypothesis (a network's weights say nothing about its task) the observed top-1 is one more draw
+    from this distribution. The observed top-1 does not depend on R."""
     labels = np.asarray(labels)
     train, test = split_runs(labels, train_fraction, seed)
     z = embed(k, train)
@@ -137,7 +220,16 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     with torch.no_grad():
         pred = classes[lin(z[test]).argmax(1).numpy()]
     correct = int((pred == labels[test]).sum())
-    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test])
+    null = None
+    if null_repeats:
+        rng = null_rng(seed)
+        ys = torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))
+        w, b = train_classifiers(z[train], ys, m, cfg)
+        with torch.no_grad():
+            null_pred = classes[(torch.einsum("nd,rmd->rnm", z[test], w) + b[:, None]).argmax(2).numpy()]
+        truth = _shuffled(labels[test], null_repeats, rng)
+        null = (null_pred == truth).mean(1)
+    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test], null)
 
 
 @dataclass
@@ -148,6 +240,7 @@ class RetrievalResult:
     n_gallery: int
     train_tasks: np.ndarray
     test_tasks: np.ndarray
+    null: np.ndarray | None = None    # rank-1 of each label-shuffled replicate
 
 
 def split_tasks(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +265,12 @@ def cmc(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -
 
 
 def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
-              seed: int = 0, cfg: ClassifierConfig = ClassifierConfig()) -> RetrievalResult:
-    """Weight retrieval protocol: ``F_l`` learnt on some tasks represents networks of unseen tasks."""
+              seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> RetrievalResult:
+    """Weight retrieval protocol: ``F_l`` learnt on some tasks represents networks of unseen tasks.
+
+    With ``null_repeats = R > 0``: R replicates with labels shuffled within the training networks
+    (R classifiers, one batched program), within the queries and within the gallery (same splits,
+    so every query keeps a gallery match); ``null`` holds their rank-1."""
     labels = np.asarray(labels)
     train_tasks, test_tasks = split_tasks(labels, train_task_fraction, seed)
     train = np.flatnonzero(np.isin(labels, train_tasks))
@@ -184,9 +281,19 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     with torch.no_grad():
         rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
     q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1)
+    q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
     sim = rep[q_local] @ rep[g_local].T
-    curve = cmc(sim, labels[unseen][q_local], labels[unseen][g_local])
-    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks)
+    curve = cmc(sim, q_lab, g_lab)
+    null = None
+    if null_repeats:
+        rng = null_rng(seed)
+        ys = torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))
+        w, _ = train_classifiers(z[train], ys, m, cfg)
+        with torch.no_grad():
+            reps = torch.nn.functional.normalize(torch.einsum("nd,rmd->rnm", z[unseen], w), dim=2).numpy()
+        qs, gs = _shuffled(q_lab, null_repeats, rng), _shuffled(g_lab, null_repeats, rng)
+        null = np.array([cmc(rp[q_local] @ rp[g_local].T, q, g)[0] for rp, q, g in zip(reps, qs, gs)])
+    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null)
 
 
 def decide(accuracy: float, alpha: float = 0.05) -> str:
@@ -197,10 +304,14 @@ def decide(accuracy: float, alpha: float = 0.05) -> str:
 def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normalized"),
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
-             alpha: float = 0.05, progress: bool = True):
+             alpha: float = 0.05, progress: bool = True, null_repeats: int = 0):
     """Both protocols for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
-    interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`)."""
+    interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
+
+    With ``null_repeats = R > 0`` every row also gets the permutation null of its accuracy (labels
+    shuffled R times, see :func:`classification`): ``null_mean``, ``null_low``, ``null_high`` (mean
+    and central 95% band, fractions) and ``p_null`` = (1 + #{null >= observed}) / (1 + R)."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -211,14 +322,18 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
             k = chain.gram(weights, depth, kind, center=True, progress=progress)
-            c = classification(k, labels, train_fraction, seed, cfg)
-            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg)
+            c = classification(k, labels, train_fraction, seed, cfg, null_repeats)
+            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats)
             rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
-                             accuracy=c.top1, n=c.n_test, correct=c.n_correct))
+                             accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
-                             gallery=r.n_gallery))
+                             gallery=r.n_gallery, null=r.null))
     for row in rows:
         row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
         row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
+        null = row.pop("null")
+        if null is not None:
+            row["null_mean"], row["null_low"], row["null_high"] = stats.null_band(null)
+            row["p_null"] = stats.permutation_p(row["accuracy"], null)
     return pd.DataFrame(rows)

@@ -32,7 +32,8 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
     percent), and the 1 - alpha acceptance line.
 
     ``rows`` needs columns panel, kind, depth, ours, paper (percent); ``titles`` maps a panel
-    letter to its title.
+    letter to its title. Where ``null_low``/``null_mean``/``null_high`` (percent) are given, each of
+    our bars also gets its permutation null: a grey band (central 95%) with a tick at the null mean.
     """
     style()
     letters = sorted(titles)
@@ -57,6 +58,13 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
             ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], sub.ours,
                         yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none", ecolor="k",
                         elinewidth=0.8, capsize=2)
+        if {"null_low", "null_mean", "null_high"} <= set(sub.columns) and sub.null_mean.notna().any():
+            bars = ax.containers[1]
+            for i, (bar, lo, mid, hi) in enumerate(zip(bars, sub.null_low, sub.null_mean, sub.null_high)):
+                x0, w = bar.get_x(), bar.get_width()
+                ax.fill_between([x0, x0 + w], lo, hi, color="0.35", alpha=0.35, lw=0, zorder=3,
+                                label="null 95% band (shuffled labels)" if i == 0 else None)
+                ax.plot([x0, x0 + w], [mid, mid], color="0.2", lw=1.2, zorder=3)
         ax.legend(fontsize=7, loc="upper left") if ax is axes[0] else ax.get_legend().remove()
     if suptitle:
         fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)

@@ -21,11 +21,14 @@ NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "summary")
 
 NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "s4_3_namedata")
 
+NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "beyond_the_paper")
+
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
     mlp_epochs=100, mlp_milestones=[70], cnn_epochs=50, cnn_milestones=[30],
     chains=3, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
+    null_repeats=100,
 )
 
 # Table 1 (Appendix F): 9 tasks x 100 GRU-2 runs, 10,000 single-name SGD steps at lr 0.1, / 10 after
@@ -36,6 +39,10 @@ _TABLE1_PAPER = dict(
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="cpu",
 )
 
+# "Beyond the paper" reuses the s4_1 zoos (same zoo parameters), plus its controls' sizes.
+_BEYOND = dict(copies=5, shuffled_runs=10, shuffled_per_class=None, rotation_nets=5, probe_per_task=25,
+               runs_grid=[3, 5, 10, 30, 60, 100], wm_sweeps=20, baseline_depths=[1, 2, 3])
+
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=1, train_per_class=50, seed=0),
@@ -45,6 +52,9 @@ PROFILES: dict[str, dict[str, dict]] = {
         "summary": dict(alpha=0.05),
 
         "s4_3_namedata": _TABLE1_PAPER | dict(runs=4, steps=100, step_milestones=[70]),
+
+            cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu",
+            null_repeats=20),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
@@ -57,6 +67,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         # networks: 50 epochs keep the paper's 5,400 classifier steps (10 epochs x 540)
         "s4_3_namedata": _TABLE1_PAPER | dict(runs=20, steps=1_500, step_milestones=[1_050],
                                               clf_epochs=50, clf_milestones=[30]),
+
+            clf_epochs=500, clf_milestones=[300], device="cpu", null_repeats=100),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),
@@ -66,6 +78,14 @@ PROFILES: dict[str, dict[str, dict]] = {
         "s4_3_namedata": dict(_TABLE1_PAPER),
     },
 }
+
+PROFILES["smoke"]["beyond_the_paper"] = PROFILES["smoke"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
+    copies=2, shuffled_runs=3, shuffled_per_class=50, rotation_nets=1, probe_per_task=10, runs_grid=[3, 5],
+    wm_sweeps=2, baseline_depths=[1])
+PROFILES["quick"]["beyond_the_paper"] = PROFILES["quick"]["s4_1_tiny_imagenet"] | _BEYOND | dict(
+    copies=5, shuffled_runs=5, shuffled_per_class=100, rotation_nets=3, probe_per_task=20, runs_grid=[3, 5, 10],
+    wm_sweeps=5)
+PROFILES["paper"]["beyond_the_paper"] = PROFILES["paper"]["s4_1_tiny_imagenet"] | _BEYOND
 
 # What every notebook receives besides its own parameters (filled in by wsm.reproduce).
 COMMON = ("profile", "data_root", "zoo_root", "results_dir")
@@ -98,6 +118,9 @@ def check(notebook: str, params: dict) -> dict:
     for name in ("n_tasks", "runs", "epochs", "mlp_epochs", "cnn_epochs", "clf_epochs", "chains", "steps"):
         if name in params and not (isinstance(params[name], int) and params[name] >= 1):
             raise WsmError(f"parameter {name} must be a positive integer, got {params[name]!r}")
+    if "null_repeats" in params and not (isinstance(params["null_repeats"], int) and params["null_repeats"] >= 0):
+        raise WsmError(f"parameter null_repeats must be a non-negative integer (0: no permutation null), "
+                       f"got {params['null_repeats']!r}")
     for name in ("train_fraction", "retrieval_train_fraction", "query_fraction", "alpha"):
         if name in params and not 0 < params[name] < 1:
             raise WsmError(f"parameter {name} must lie strictly between 0 and 1, got {params[name]!r}")

@@ -4,7 +4,8 @@ Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins the
 ``results.csv``. Columns: figure, panel, architecture, depth (chain or layer number), kind
 (normalized / unnormalized), protocol, metric, ours and paper (percent), n (test networks or
 queries behind "ours"), profile, dataset, scale; then, where a number is an accuracy, its exact
-95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha".
+95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha"; where a permutation
+null was run, its mean and 95% band (null_mean, null_low, null_high, percent) and p-value (p_null).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from wsm.storage import atomic_write
 
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
-OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha"]     # percent, percent, p-value
+OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha",      # percent, percent, p-value
+            "null_mean", "null_low", "null_high", "p_null"]  # permutation null: percent x 3, p-value
 
 
 def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:

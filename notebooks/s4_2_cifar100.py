@@ -24,12 +24,13 @@
 profile = "quick"
 dataset = "cifar100"
 n_tasks = 8
-runs = 8
-train_per_class = 150
+runs = 5
+train_per_class = 300
+batch_size = 32
 mlp_epochs = 4
 mlp_milestones = [3]
-cnn_epochs = 2
-cnn_milestones = [1]
+cnn_epochs = 1
+cnn_milestones = []
 chains = 3
 train_fraction = 0.6
 retrieval_train_fraction = 0.6
@@ -56,7 +57,7 @@ from wsm import data, htt, nets, paper, plots, profiles, results, zoo
 device = profiles.device(device)
 dataset = data.resolve_cifar100(profile, data_root) if dataset == "cifar100" else dataset
 scale = (f"{n_tasks} tasks x {runs} runs per architecture; MLP-4 {mlp_epochs} epochs, "
-         f"PlainNet-5 {cnn_epochs} epochs" + ("" if train_per_class is None else f", {train_per_class} images/class")
+         f"PlainNet-5 {cnn_epochs} epochs" + ("" if train_per_class is None else f", {train_per_class} images/class") + f", batch {batch_size}"
          + f"; device {device}")
 results.banner(profile, data.describe(dataset), scale)
 if dataset == "cifar100-standin":
@@ -68,7 +69,7 @@ if dataset == "cifar100-standin":
 # training from its own seed. The PlainNet-5 zoo is also the Baseline of Fig. 4 and Net A of Fig. 5.
 
 # %%
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
+params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, batch_size=batch_size, seed=seed,
               device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
               cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
 zoos, seconds = {}, {}

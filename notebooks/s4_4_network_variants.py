@@ -24,10 +24,11 @@
 profile = "quick"
 dataset = "cifar100"
 n_tasks = 8
-runs = 8
-train_per_class = 150
-cnn_epochs = 2
-cnn_milestones = [1]
+runs = 5
+train_per_class = 300
+batch_size = 32
+cnn_epochs = 1
+cnn_milestones = []
 adam_lr = 0.001
 chains = 3
 train_fraction = 0.6
@@ -55,7 +56,7 @@ from wsm import data, htt, nets, paper, plots, profiles, results, zoo
 device = profiles.device(device)
 dataset = data.resolve_cifar100(profile, data_root) if dataset == "cifar100" else dataset
 scale = (f"{n_tasks} tasks x {runs} runs per zoo, {cnn_epochs} epochs"
-         + ("" if train_per_class is None else f", {train_per_class} images/class") + f"; device {device}")
+         + ("" if train_per_class is None else f", {train_per_class} images/class") + f", batch {batch_size}" + f"; device {device}")
 results.banner(profile, data.describe(dataset), scale)
 if dataset == "cifar100-standin":
     display(Markdown(f"### {data.STANDIN_LABEL}"))
@@ -65,7 +66,7 @@ if dataset == "cifar100-standin":
 # Each zoo changes one factor of the Baseline; all share its tasks, runs, schedule and seeds.
 
 # %%
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
+params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, batch_size=batch_size, seed=seed,
               device=device, profile=profile, cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, adam_lr=adam_lr)
 zoos, seconds = {}, {}
 for name in profiles.VARIANTS:

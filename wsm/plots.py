@@ -103,8 +103,9 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
             sub = rows[(rows.kind == kind) & (rows.protocol == protocol)].copy()
             sub["x"] = [("C" if kind == "normalized" else "L") + str(d) for d in sub.depth]
             xs = sorted(set(sub.x))
-            sns.barplot(sub, x="x", y="ours", hue=hue, hue_order=order, order=xs, ax=ax,
-                        palette="tab10", errorbar=None)
+            colors = dict(zip(["Baseline", "Depth", "Res5", "Leaky", "Adam"], sns.color_palette("tab10")))
+            sns.barplot(sub, x="x", y="ours", hue=hue, hue_order=order, order=xs, ax=ax, errorbar=None,
+                        palette=colors if set(order) <= set(colors) else "tab10")   # one colour per zoo on every page
             for c, name in zip(ax.containers, order):
                 part = sub[sub[hue] == name].set_index("x").reindex(xs)
                 centres = [b.get_x() + b.get_width() / 2 for b in c]

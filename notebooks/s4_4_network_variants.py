@@ -106,7 +106,7 @@ wide.round(1)
 
 # %%
 claims = pd.DataFrame([dict(zoo=n, paper=paper.FIG4_CLAIMS.get(n, "(the reference zoo)"),
-                            ours_chains=", ".join(f"{p[:5]}. C{d}: {v:.0f}%" for p, d, v in
+                            ours_chains=", ".join(f"{p} C{d}: {v:.0f}%" for p, d, v in
                                                   ours[(ours.zoo == n) & (ours.kind == "normalized")]
                                                   [["protocol", "depth", "ours"]].itertuples(index=False)))
                        for n in zoos]).set_index("zoo")

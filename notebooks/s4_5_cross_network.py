@@ -101,7 +101,7 @@ claims = pd.DataFrame([dict(protocol=p, zoo=n, paper=paper.FIG5_CLAIMS[(p, n)],
                                            norm[(norm.zoo == n) & (norm.protocol == p)][["depth", "ours"]]
                                            .itertuples(index=False)))
                        for p in ("classification", "retrieval") for n in zoos if n != "Baseline"])
-claims.set_index(["protocol", "zoo"])
+claims.set_index(["protocol", "zoo"]).style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
 
 # %%
 label = "CIFAR-100" if dataset == "cifar100" else "CIFAR-100 STAND-IN (Tiny ImageNet classes)"

@@ -30,8 +30,16 @@ from wsm.errors import WsmError
 KINDS = ("normalized", "unnormalized")
 
 
+SKIP = ("shortcut",)   # residual projections (Res5's 1x1 convs) are not part of the chain
+
+
+def _in_chain(name: str) -> bool:
+    return not any(part in SKIP for part in name.split("."))
+
+
 def layer_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The Linear/Conv2d weights of a network (a module or its state_dict), in forward order.
+    """The Linear/Conv2d weights of a network (a module or its state_dict), in forward order;
+    weights under a module named ``shortcut`` (a residual projection) are skipped.
     For a GRU-2 network (``nets.build("gru2")``): its chain weights, :func:`gru_weights`."""
     if _is_gru(net):
         return gru_weights(net)
@@ -43,8 +51,9 @@ def layer_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Ten
         if unsupported:
             raise WsmError(f"layer {unsupported[0]!r} is not supported by chain normalization here: "
                            "use networks built from nn.Linear and nn.Conv2d")
-        return [m.weight.detach() for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    return [w.detach() for k, w in net.items() if k.endswith("weight") and w.dim() in (2, 4)]
+        return [m.weight.detach() for name, m in net.named_modules()
+                if isinstance(m, (nn.Linear, nn.Conv2d)) and _in_chain(name)]
+    return [w.detach() for k, w in net.items() if k.endswith("weight") and w.dim() in (2, 4) and _in_chain(k)]
 
 
 def chain_factor(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:

@@ -325,3 +325,34 @@ def _unpickle(path: Path, *keys):
 
 def _n_tasks(dataset) -> int:
     return namedata.N_TASKS if dataset == "namedata" else N_TASKS
+
+# ---------------------------------------------------------------- which CIFAR-100
+
+
+STANDIN_LABEL = ("CIFAR-100 STAND-IN (Tiny ImageNet classes 0-99 cut to CIFAR-100's shape: 100 classes at 32x32, "
+                 "500 training images each, 50 two-class tasks; CIFAR-100 is not available here)")
+
+
+def resolve_cifar100(profile: str, root=None, download=False) -> str:
+    """The dataset to use when a page asks for CIFAR-100 under ``profile``.
+
+    ``"cifar100"`` when ``<data root>/cifar-100-python/{train,test,meta}`` are present (or may be
+    downloaded: ``download=True`` or ``WSM_DOWNLOAD=1``); otherwise ``"cifar100-standin"`` for the
+    scaled-down profiles. The ``paper`` profile never substitutes: it raises a :class:`WsmError`."""
+    download = download or os.environ.get("WSM_DOWNLOAD") == "1"
+    folder = data_root(root) / "cifar-100-python"
+    if download or all((folder / n).is_file() for n in ("train", "test", "meta")):
+        return "cifar100"
+    if profile == "paper":
+        raise WsmError(f"CIFAR-100 is missing: expected {folder}/ with files train, test and meta (the official "
+                       "python release, cifar-100-python.tar.gz extracted). Put it there, point WSM_DATA at the "
+                       "folder that holds it, or allow downloading (WSM_DOWNLOAD=1). The paper profile never "
+                       "substitutes the Tiny ImageNet stand-in for CIFAR-100.")
+    return "cifar100-standin"
+
+
+def describe(dataset: str) -> str:
+    """How a page names ``dataset`` in its banner and headings (the stand-in always says so)."""
+    return {"cifar100": "CIFAR-100 (official python release), 2-class tasks",
+            "cifar100-standin": STANDIN_LABEL,
+            "tiny-imagenet": "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks"}[_check_dataset(dataset)]

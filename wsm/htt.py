@@ -337,3 +337,89 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
             row["null_mean"], row["null_low"], row["null_high"] = stats.null_band(null)
             row["p_null"] = stats.permutation_p(row["accuracy"], null)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- cross-network (Section 4.5)
+
+
+def cross_classification(k: torch.Tensor, labels, source, train_fraction: float = 0.6, seed: int = 0,
+                         cfg: ClassifierConfig = ClassifierConfig()) -> ClassificationResult:
+    """Cross-network weight classification (Section 4.5, Fig. 5 (a)).
+
+    ``k`` is the Gram matrix over the networks of two zoos together, ``labels`` their tasks and
+    ``source`` a boolean mask of the zoo of Net A (Baseline). ``F_l`` is trained on Net A's training
+    runs (the split of :func:`classification`) and predicts the tasks of Net B's held-out runs (the
+    same split of Net B's runs, so the runs held out are the same run numbers of the same tasks)."""
+    labels, source = np.asarray(labels), np.asarray(source, dtype=bool)
+    a, b = np.flatnonzero(source), np.flatnonzero(~source)
+    if not len(a) or not len(b):
+        raise WsmError("cross-network classification needs networks of both zoos (source True and False)")
+    train = a[split_runs(labels[a], train_fraction, seed)[0]]
+    test = b[split_runs(labels[b], train_fraction, seed)[1]]
+    z = embed(k, train)
+    y, m = _relabel(labels, train)
+    lin = train_classifier(z[train], y, m, cfg)
+    classes = np.unique(labels[train])
+    with torch.no_grad():
+        pred = classes[lin(z[test]).argmax(1).numpy()]
+    correct = int((pred == labels[test]).sum())
+    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test])
+
+
+def cross_retrieval(k: torch.Tensor, labels, source, train_task_fraction: float = 0.6,
+                    query_fraction: float = 0.2, seed: int = 0,
+                    cfg: ClassifierConfig = ClassifierConfig()) -> RetrievalResult:
+    """Cross-network weight retrieval (Section 4.5, Fig. 5 (b)): ``F_l`` is trained on Net A's
+    networks of the training tasks (the split of :func:`retrieval`); its representation ranks Net B's
+    networks of the unseen tasks (queries and gallery both from Net B)."""
+    labels, source = np.asarray(labels), np.asarray(source, dtype=bool)
+    if not source.any() or source.all():
+        raise WsmError("cross-network retrieval needs networks of both zoos (source True and False)")
+    train_tasks, test_tasks = split_tasks(labels[source], train_task_fraction, seed)
+    train = np.flatnonzero(source & np.isin(labels, train_tasks))
+    unseen = np.flatnonzero(~source & np.isin(labels, test_tasks))
+    z = embed(k, train)
+    y, m = _relabel(labels, train)
+    lin = train_classifier(z[train], y, m, cfg)
+    with torch.no_grad():
+        rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
+    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1)
+    sim = rep[q_local] @ rep[g_local].T
+    curve = cmc(sim, labels[unseen][q_local], labels[unseen][g_local])
+    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks)
+
+
+def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
+                  kinds=("unnormalized", "normalized"), train_fraction: float = 0.6,
+                  retrieval_train_fraction: float = 0.6, query_fraction: float = 0.2, seed: int = 0,
+                  cfg: ClassifierConfig = ClassifierConfig(), alpha: float = 0.05, progress: bool = True):
+    """Both cross-network protocols of Section 4.5 for every chain/layer: classifiers trained on
+    Net A (``weights_a``, the Baseline zoo) tested on Net B (``weights_b``). One Gram matrix over
+    the union of both zoos' networks per chain/layer. A table shaped like :func:`evaluate`'s."""
+    import pandas as pd
+    from wsm.progress import bar
+
+    from wsm import chain, stats
+
+    weights = list(weights_a) + list(weights_b)
+    labels = np.concatenate([np.asarray(labels_a), np.asarray(labels_b)])
+    source = np.arange(len(weights)) < len(weights_a)
+    rows = []
+    for kind in kinds:
+        for depth in bar(depths, desc=f"cross {kind}", disable=not progress, leave=False):
+            shapes = {tuple(tuple(x.shape) for x in w[:depth]) for w in weights}
+            if len(shapes) != 1:
+                raise WsmError(f"the first {depth} weight layers have different shapes in the two zoos "
+                               f"({sorted(shapes)}): cross-network testing needs the same weight shapes")
+            k = chain.gram(weights, depth, kind, center=True, progress=progress)
+            c = cross_classification(k, labels, source, train_fraction, seed, cfg)
+            r = cross_retrieval(k, labels, source, retrieval_train_fraction, query_fraction, seed, cfg)
+            rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
+                             accuracy=c.top1, n=c.n_test, correct=c.n_correct))
+            rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
+                             accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
+                             gallery=r.n_gallery))
+    for row in rows:
+        row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
+        row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
+    return pd.DataFrame(rows)

@@ -61,3 +61,48 @@ TABLE1 = {
     ("retrieval", "unnormalized"): 21.3,
     ("retrieval", "normalized"): 95.7,
 }
+
+# Fig. 3, CIFAR-100 (Section 4.2 and Appendix E.2): the text gives one approximate number for the
+# chains of both architectures and both protocols: "our method obtains about 98.0% top-1 accuracy and
+# 98.0% rank-1 accuracy, as shown in Fig. 3." The bar values of Fig. 3 are not in our copy of the
+# text; the ICLR OCR shows loose fragments ("98.0 97.8", "99,3 99.6 99.2") that cannot be tied to a
+# panel or a bar reliably, so they are not used. Unnormalized cells: not reported in the text (None).
+FIG3_QUOTE = ("In both weight classification and retrieval, our method obtains about 98.0% top-1 accuracy "
+              "and 98.0% rank-1 accuracy, as shown in Fig. 3. The errors are lower than the significance "
+              "level of 5%. Hence, we accept the null hypothesis.")
+FIG3_APPROXIMATE = True     # "about 98.0%": one value for every chain, not per-bar values
+FIG3 = {(arch, protocol, kind): ([98.0, 98.0, 98.0] if kind == "normalized" else [None, None, None])
+        for arch in ("mlp4", "plainnet5") for protocol in ("classification", "retrieval")
+        for kind in ("normalized", "unnormalized")}
+FIG3_PANELS = FIG2_PANELS
+
+# Fig. 4 (Section 4.4; ICLR Section 4.4 adds the Adam zoo): claims only, no numbers in the text.
+FIG4_CLAIMS = {
+    "Depth": "using the residual network structure, using leaky ReLU activation function, or adding one more "
+             "layer can still obtain high accuracy. Therefore, the hypothesis still holds.",
+    "Res5": "using the residual network structure, using leaky ReLU activation function, or adding one more "
+            "layer can still obtain high accuracy. Therefore, the hypothesis still holds.",
+    "Leaky": "using the residual network structure, using leaky ReLU activation function, or adding one more "
+             "layer can still obtain high accuracy. Therefore, the hypothesis still holds.",
+    "Adam": "(ICLR) The Adam optimizer cannot achieve good performance, the reason could be that the Adam "
+            "optimizer converges to unstable structures of local solutions and thus leads to dissimilar local "
+            "solutions. Therefore, the assumption in this setting does not hold.",
+}
+ADAM_LR = 0.001   # ICLR Section 4.4: "Adam is implemented by replacing the SGD optimizer with an Adam
+                  # optimizer. The initial learning rate is 0.001."
+
+# Fig. 5 (Section 4.5; ICLR Section 4.4 "Effect of four factors"): claims only.
+FIG5_CLAIMS = {
+    ("classification", "Res5"): "when using the weight representation of PlainNet-5 as that of ResNet-5, the "
+                                "accuracy drops",
+    ("classification", "Leaky"): "replacing ReLU by Leaky ReLU or adding one layer to PlainNet-5 nearly preserves "
+                                 "the weight structure of the local solutions because the accuracy is still high",
+    ("classification", "Depth"): "replacing ReLU by Leaky ReLU or adding one layer to PlainNet-5 nearly preserves "
+                                 "the weight structure of the local solutions because the accuracy is still high",
+    ("classification", "Adam"): "(ICLR) it is observed that Adam obtains low accuracy",
+    ("retrieval", "Res5"): "the three factors (i.e., Res5, Leaky, and Depth) do not affect the hypothesis",
+    ("retrieval", "Leaky"): "the three factors (i.e., Res5, Leaky, and Depth) do not affect the hypothesis",
+    ("retrieval", "Depth"): "the three factors (i.e., Res5, Leaky, and Depth) do not affect the hypothesis",
+    ("retrieval", "Adam"): "(ICLR) Local solutions of Adam optimizer could converge to an unstable structure "
+                           "... function feature learning cannot extract shared features from them",
+}

@@ -51,8 +51,11 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
         ax.axhline(100 * (1 - alpha), color="crimson", lw=1, ls="--", label=f"1 - α = {1 - alpha:.0%}")
         ax.set(title=f"({letter}) {titles[letter]}", xlabel="layer L / chain C", ylim=(0, 105),
                ylabel="accuracy (%)")
-        for c in ax.containers:
-            ax.bar_label(c, fmt="%.0f", fontsize=7, padding=1)
+        for c in ax.containers:      # a value the paper does not report: no bar, "n/r" at its foot
+            ax.bar_label(c, labels=["" if v != v else f"{v:.0f}" for v in c.datavalues], fontsize=7, padding=1)
+        for b, v in zip(ax.containers[0], ax.containers[0].datavalues):
+            if v != v:
+                ax.text(b.get_x() + b.get_width() / 2, 1, "n/r", ha="center", va="bottom", fontsize=7, color="dimgray")
         if {"ci_low", "ci_high"} <= set(sub.columns):             # exact 95% intervals on our bars
             bars = ax.containers[1]
             ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], sub.ours,
@@ -90,3 +93,41 @@ def fig1_network(ax, w1, w2, h1, title: str) -> None:
         ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
     ax.set(title=title, xticks=range(3), xticklabels=["x", "h1", "h2"], yticks=[])
     ax.grid(False)
+
+
+def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: str = ""):
+    """Fig. 4-5 layout: columns = protocol (classification top-1, retrieval rank-1), rows = chains
+    C1..C3 (normalized) and layers L1..L3 (unnormalized); bars = ``hue`` (one per zoo), with exact 95%
+    intervals; the 1 - alpha acceptance line. ``rows`` needs protocol, kind, depth, ours, ci_low, ci_high."""
+    style()
+    kinds = [k for k in ("normalized", "unnormalized") if k in set(rows.kind)]
+    protocols = [p for p in ("classification", "retrieval") if p in set(rows.protocol)]
+    order = list(dict.fromkeys(rows[hue]))
+    fig, axes = plt.subplots(len(kinds), len(protocols), figsize=(5.2 * len(protocols), 3.2 * len(kinds)),
+                             sharey=True, squeeze=False)
+    for i, kind in enumerate(kinds):
+        for j, protocol in enumerate(protocols):
+            ax = axes[i, j]
+            sub = rows[(rows.kind == kind) & (rows.protocol == protocol)].copy()
+            sub["x"] = [("C" if kind == "normalized" else "L") + str(d) for d in sub.depth]
+            xs = sorted(set(sub.x))
+            colors = dict(zip(["Baseline", "Depth", "Res5", "Leaky", "Adam"], sns.color_palette("tab10")))
+            sns.barplot(sub, x="x", y="ours", hue=hue, hue_order=order, order=xs, ax=ax, errorbar=None,
+                        palette=colors if set(order) <= set(colors) else "tab10")   # one colour per zoo on every page
+            for c, name in zip(ax.containers, order):
+                part = sub[sub[hue] == name].set_index("x").reindex(xs)
+                centres = [b.get_x() + b.get_width() / 2 for b in c]
+                ax.errorbar(centres, part.ours, yerr=[part.ours - part.ci_low, part.ci_high - part.ours],
+                            fmt="none", ecolor="k", elinewidth=0.7, capsize=1.5)
+            ax.axhline(100 * (1 - alpha), color="crimson", lw=1, ls="--")
+            metric = "top-1" if protocol == "classification" else "rank-1"
+            ax.set(title=f"({'ab'[j]}) {protocol}, {'chains' if kind == 'normalized' else 'layers (unnormalized)'}",
+                   xlabel="layer L / chain C", ylabel=f"{metric} (%)", ylim=(0, 105))
+            if (i, j) == (0, 0):
+                ax.legend(fontsize=7, loc="lower left", ncol=len(order))
+            else:
+                ax.get_legend().remove()
+    if suptitle:
+        fig.suptitle(textwrap.fill(suptitle, 100), fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -30,6 +30,9 @@ from wsm.storage import atomic_write
 from wsm.errors import WsmError
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
 @dataclass(frozen=True)
 class ZooConfig:
     """Everything that determines the weights of a zoo. Defaults: Section 4.1 with the authors'
@@ -51,8 +54,12 @@ class ZooConfig:
     train_per_class: int | None = None   # None: every training image of the class
     seed: int = 0
     device: str = "cpu"
+    optimizer: str = "sgd"               # "adam": Section 4.4 (ICLR), lr 0.001; momentum unused
 
     def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise WsmError(f"unknown optimizer {self.optimizer!r}: valid ones are {', '.join(OPTIMIZERS)} "
+                           "(Adam with lr=0.001 for Section 4.4's \"Adam\" zoo)")
         if self.dataset not in data.DATASETS:
             raise WsmError(f"unknown dataset {self.dataset!r}: valid ones are {', '.join(data.DATASETS)}")
         if self.arch not in nets.ARCHITECTURES:
@@ -72,7 +79,10 @@ class ZooConfig:
         return self.seed * 1_000_000 + task * 1_000 + run
 
     def as_dict(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
+        d = json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
+        if d["optimizer"] == "sgd":
+            del d["optimizer"]        # zoos trained before the field existed stay valid
+        return d
 
 
 @dataclass
@@ -127,14 +137,17 @@ def _accuracy(net, x, y, device, batch_size=500) -> float:
 
 
 def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
-    """Train one network on one task with SGD and the step schedule (lr / 10 at each milestone)."""
+    """Train one network on one task with SGD (or Adam) and the step schedule (lr / 10 at each milestone)."""
     t0 = time.time()
     seed = cfg.seed_of(task_data.task, run)
     torch.manual_seed(seed)
     net = nets.build(cfg.arch, len(task_data.classes)).to(cfg.device)
     fmt = torch.channels_last if cfg.arch != "mlp4" else torch.contiguous_format
     net = net.to(memory_format=fmt)
-    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
     gen = torch.Generator().manual_seed(seed)
     x, y = task_data.x_train, task_data.y_train

@@ -313,3 +313,17 @@ def _unpickle(path: Path, *keys):
     except (*_BROKEN, pickle.UnpicklingError, TypeError, AttributeError, ImportError, IndexError) as e:
         raise WsmError(f"cannot read {path} as CIFAR-100 ({type(e).__name__}: {e}); it looks truncated or "
                        f"garbled: {_REPLACE_CIFAR}") from None
+
+
+def resolve_cifar(profile: str, root=None) -> str:
+    """The dataset a CIFAR-100 experiment runs on under ``profile``: ``"cifar100"`` when the official
+    python release is in :func:`data_root` (``root``); otherwise ``"cifar100-standin"`` for the
+    ``smoke`` and ``quick`` profiles, and an error for ``paper`` (its numbers need the real data)."""
+    folder = data_root(root) / "cifar-100-python"
+    if all((folder / n).is_file() for n in ("train", "test", "meta")):
+        return "cifar100"
+    if profile in ("smoke", "quick"):
+        return "cifar100-standin"
+    raise WsmError(f"the {profile} profile needs CIFAR-100, which is not in {folder}/ (files train, test, meta of "
+                   "the official python release). Put it there or point WSM_DATA at the folder that holds it; "
+                   "the smoke and quick profiles use the Tiny ImageNet stand-in instead.")

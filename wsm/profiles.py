@@ -17,7 +17,7 @@ from __future__ import annotations
 from wsm import data
 from wsm.errors import WsmError
 
-NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet")
+NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "appendix_d_resnet_mlp", "iclr_bottom_up")
 
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
@@ -26,22 +26,42 @@ _FIG2_PAPER = dict(
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
 )
 
+# Appendix D (Table 2): ResNet-MLP-12 on 2-class CIFAR-100 tasks, weight classification only; the
+# CIFAR schedule of the authors' code (SGD lr 0.1, momentum 0.9, wd 1e-4, batch 128, 50 epochs, / 10
+# after 30). The dataset is chosen by wsm.data.resolve_cifar (the stand-in outside `paper`).
+_TABLE2_PAPER = dict(
+    n_tasks=50, runs=100, train_per_class=None, epochs=50, milestones=[30], chain_numbers=[3, 5, 7, 9, 11],
+    train_fraction=0.6, clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
+)
+# The ICLR "bottom-up" page reuses s4_1's zoos (the first n_tasks tasks of them).
+_ICLR_PAPER = dict(n_tasks=50, chains=3, mixed_depths=[2, 3], train_fraction=0.6, clf_epochs=10, clf_lr=0.001,
+                   clf_milestones=[6], alpha=0.05, seed=0)
+
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=1, train_per_class=50, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=4, runs=5, train_per_class=50, mlp_epochs=1, mlp_milestones=[],
             cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu"),
+        "appendix_d_resnet_mlp": _TABLE2_PAPER | dict(
+            n_tasks=2, runs=5, train_per_class=50, epochs=1, milestones=[], clf_epochs=10, clf_milestones=[6],
+            device="cpu"),
+        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=4, mixed_depths=[2], clf_epochs=10, clf_milestones=[6]),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
             n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], cnn_epochs=4, cnn_milestones=[3],
             clf_epochs=500, clf_milestones=[300], device="cpu"),
+        "appendix_d_resnet_mlp": _TABLE2_PAPER | dict(
+            n_tasks=4, runs=10, epochs=5, milestones=[3], clf_epochs=200, clf_milestones=[120], device="cpu"),
+        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=5, mixed_depths=[2], clf_epochs=200, clf_milestones=[120]),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),
         "s4_1_tiny_imagenet": dict(_FIG2_PAPER),
+        "appendix_d_resnet_mlp": dict(_TABLE2_PAPER),
+        "iclr_bottom_up": dict(_ICLR_PAPER),
     },
 }
 
@@ -87,10 +107,10 @@ def zoo_config(params: dict, arch: str, tasks: int | None = None, runs: int | No
     ``mlp_*``/``cnn_*`` epochs and milestones, ...), optionally with fewer tasks or runs."""
     from wsm import zoo
 
-    prefix = "mlp" if arch == "mlp4" else "cnn"
+    prefix = "mlp_" if arch == "mlp4" else "" if "epochs" in params else "cnn_"   # one schedule: epochs
     return zoo.ZooConfig(dataset=params["dataset"], arch=arch, tasks=tuple(range(tasks or params["n_tasks"])),
-                         runs=runs or params["runs"], epochs=params[f"{prefix}_epochs"],
-                         milestones=tuple(params[f"{prefix}_milestones"]), train_per_class=params["train_per_class"],
+                         runs=runs or params["runs"], epochs=params[f"{prefix}epochs"],
+                         milestones=tuple(params[f"{prefix}milestones"]), train_per_class=params["train_per_class"],
                          seed=params["seed"], device=device(params["device"]))
 
 

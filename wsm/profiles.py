@@ -55,7 +55,7 @@ PROFILES: dict[str, dict[str, dict]] = {
             clf_epochs=500, clf_milestones=[300], device="cpu"),
         "appendix_d_resnet_mlp": _TABLE2_PAPER | dict(
             n_tasks=4, runs=10, epochs=5, milestones=[3], clf_epochs=200, clf_milestones=[120], device="cpu"),
-        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=5, mixed_depths=[2], clf_epochs=200, clf_milestones=[120]),
+        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=3, mixed_depths=[2], clf_epochs=200, clf_milestones=[120]),
     },
     "paper": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=100, train_per_class=None, seed=0),

@@ -206,13 +206,23 @@ def _check_config(path: Path, cfg: ZooConfig) -> None:
 
 
 def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
-              progress: bool = True) -> Zoo:
-    """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo."""
+              progress: bool = True, only_tasks=None) -> Zoo:
+    """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo.
+
+    ``only_tasks``: train and load only these tasks of ``cfg`` (the folder stays ``cfg``'s, and a
+    run's weights do not depend on which tasks are built, so a later full build completes it)."""
     path = Path(path)
-    _check_config(path, cfg)
+    if only_tasks is not None:
+        if not set(only_tasks) <= set(cfg.tasks):
+            raise WsmError(f"tasks {sorted(set(only_tasks) - set(cfg.tasks))} are not tasks of the zoo in {path}")
+        full, cfg = cfg, dataclasses.replace(cfg, tasks=tuple(only_tasks))
+        _check_config(path, full)
+    else:
+        full = cfg
+        _check_config(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
     if not (path / "zoo.json").exists():
-        atomic_write(path / "zoo.json", lambda f: f.write(json.dumps(cfg.as_dict(), indent=1).encode()))
+        atomic_write(path / "zoo.json", lambda f: f.write(json.dumps(full.as_dict(), indent=1).encode()))
     todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
     label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
     for stale in (path / "runs").glob(".*.tmp"):     # left by a run killed while saving
@@ -228,11 +238,12 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
             record["sha256"] = _digest(run.state_dict)
             atomic_write(_run_file(path, t, r), lambda f: torch.save(record, f))
             pbar.update()
-    return load_zoo(path, cfg)
+    return load_zoo(path, full, only_tasks)
 
 
-def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
-    """Load a zoo; with ``cfg``, refuse a folder trained with another configuration."""
+def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) -> Zoo:
+    """Load a zoo (only the tasks ``only_tasks`` of it, if given); with ``cfg``, refuse a folder
+    trained with another configuration."""
     path = Path(path)
     if not (path / "zoo.json").exists():
         raise WsmError(f"no zoo in {path} (zoo.json missing): build it with wsm.zoo.build_zoo")
@@ -240,6 +251,8 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
         _check_config(path, cfg)
     stored = json.loads((path / "zoo.json").read_text())
     cfg = cfg or ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    if only_tasks is not None:
+        cfg = dataclasses.replace(cfg, tasks=tuple(only_tasks))
     runs = []
     for t in cfg.tasks:
         for r in range(cfg.runs):

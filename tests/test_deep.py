@@ -1,6 +1,8 @@
 """ResNet-MLP-12 (Appendix D): shapes, the chain's weights, the permutation symmetry that survives
 the skip connections; the out-of-order chains of wsm.semantics (ICLR "bottom-up"); resolve_cifar."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -177,3 +179,24 @@ def test_resolve_cifar(tmp_path):
     for name in ("train", "test", "meta"):
         (folder / name).write_bytes(b"x")
     assert data.resolve_cifar("paper", tmp_path) == data.resolve_cifar("smoke", tmp_path) == "cifar100"
+
+
+# ---------------------------------------------------------------------------------- zoo subsets
+
+
+def test_a_zoo_built_for_some_tasks_is_the_full_zoo_in_part(tmp_path, monkeypatch):
+    from test_zoo import cfg, fake_task
+    from wsm import zoo
+
+    calls = []
+    monkeypatch.setattr(data, "load_task", lambda *a, **k: calls.append(a[1]) or fake_task(*a, **k))
+    part = zoo.build_zoo(tmp_path / "a", cfg(), progress=False, only_tasks=[1])
+    assert calls == [1] and part.labels.tolist() == [1, 1]
+    assert json.loads((tmp_path / "a" / "zoo.json").read_text())["tasks"] == [0, 1]   # the full configuration
+    full = zoo.build_zoo(tmp_path / "a", cfg(), progress=False)                        # completes it: task 0 only
+    assert calls == [1, 0] and full.labels.tolist() == [0, 0, 1, 1]
+    fresh = zoo.build_zoo(tmp_path / "b", cfg(), progress=False)
+    for a, b in zip(full.runs, fresh.runs):
+        assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
+    with pytest.raises(WsmError, match=r"tasks \[5\] are not tasks"):
+        zoo.build_zoo(tmp_path / "a", cfg(), progress=False, only_tasks=[5])

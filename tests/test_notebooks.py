@@ -198,3 +198,27 @@ def test_beyond_the_paper_records_controls_and_baselines(smoke):
     assert methods <= set(base.kind)
     assert set(base.protocol) == {"classification", "retrieval"} and base.ours.between(0, 100).all()
     assert {"epochs", "runs per task", "shuffled-label task recall"} <= set(b.panel)
+
+def test_table2_resnet_mlp12_has_every_chain_with_the_papers_numbers(smoke):
+    _, df = smoke
+    t2 = df[df.figure == "Table 2"]
+    norm, unnorm = t2[t2.kind == "normalized"], t2[t2.kind == "unnormalized"]
+    assert sorted(norm.depth) == sorted(unnorm.depth) == [3, 5, 7, 9, 11]
+    assert dict(zip(norm.depth, norm.paper)) == {3: 100.0, 5: 100.0, 7: 100.0, 9: 99.7, 11: 100.0}
+    assert unnorm.paper.isna().all()                  # the paper reports no baseline for Table 2
+    assert (t2.protocol == "classification").all() and (t2.architecture == "ResNet-MLP-12").all()
+    assert t2.dataset.str.contains("STAND-IN").all()  # CIFAR-100 is absent here: the page says so
+    assert t2.ours.between(0, 100).all() and (t2.ci_low <= t2.ours + 1e-9).all() and (t2.ours <= t2.ci_high + 1e-9).all()
+
+
+def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
+    _, df = smoke
+    iclr = df[df.figure.str.startswith("ICLR")]
+    assert set(iclr.architecture) == {"MLP-4", "PlainNet-5"}
+    mlp = iclr[iclr.architecture == "MLP-4"]
+    assert sorted(mlp[mlp.panel == "in order"].depth) == [1, 2, 3]
+    assert list(mlp[mlp.panel == "layers 2, 3 swapped"].depth) == [3]       # W2/W3 swap: MLP-4 only
+    assert "layers 2, 3 swapped" not in set(iclr[iclr.architecture == "PlainNet-5"].panel)
+    assert (iclr.groupby("architecture").panel.apply(lambda p: (p == "layer 2 from another run").sum()) == 1).all()
+    assert iclr.paper.isna().all()                    # the claim has no number in the paper
+    assert iclr.ours.between(0, 100).all() and (iclr.ci_low <= iclr.ours + 1e-9).all()

@@ -304,8 +304,9 @@ def decide(accuracy: float, alpha: float = 0.05) -> str:
 def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normalized"),
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
-             alpha: float = 0.05, progress: bool = True, null_repeats: int = 0):
-    """Both protocols for every chain/layer of one zoo: a table with one row per
+             alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
+             protocols=("classification", "retrieval")):
+    """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
 
@@ -322,10 +323,13 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
             k = chain.gram(weights, depth, kind, center=True, progress=progress)
-            c = classification(k, labels, train_fraction, seed, cfg, null_repeats)
+            if "classification" in protocols:
+                c = classification(k, labels, train_fraction, seed, cfg, null_repeats)
+                rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
+                                 accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
+            if "retrieval" not in protocols:
+                continue
             r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats)
-            rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
-                             accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
                              gallery=r.n_gallery, null=r.null))

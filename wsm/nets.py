@@ -22,6 +22,9 @@ Section 4.4's variants of PlainNet-5 ("Baseline"):
   and Kaiming-normal (fan-out) initialisation, as in the authors' code. Its 3x3 conv weights have
   PlainNet-5's shapes; the 1x1 shortcut convs (modules named ``shortcut``) are not part of the chain
   (:func:`wsm.chain.layer_weights` skips them, as the authors' code uses only 3x3 convs).
+
+* **ResNet-MLP-12** (Appendix D): 6 building blocks of two layers (Linear -> ReLU -> BN) each, width
+  256, then a Linear head; see :class:`ResMLP12` for the layout and its permutation symmetry.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from torch import nn
 from wsm.errors import WsmError
 
 
-ARCHITECTURES = ("mlp4", "plainnet5", "plainnet6", "res5", "leaky", "gru2")
+ARCHITECTURES = ("mlp4", "plainnet5", "plainnet6", "res5", "leaky", "gru2", "resmlp12")
 LABELS = {"mlp4": "MLP-4", "plainnet5": "PlainNet-5", "plainnet6": "PlainNet-6", "res5": "Res5", "leaky": "Leaky",
-          "gru2": "GRU-2"}
+          "gru2": "GRU-2", "resmlp12": "ResNet-MLP-12"}
+
 
 
 class MLP4(nn.Module):
@@ -107,6 +111,66 @@ class Res5(nn.Module):
     def forward(self, x):
         return self.fc(self.blocks(self.stem(x)).mean((2, 3)))
 
+class ResMLP12(nn.Module):
+    """ResNet-MLP-12 (Appendix D): 12 layers Linear -> ReLU -> BatchNorm1d in 6 blocks of two, and a
+    Linear head (width -> C), 13 weight layers in all.
+
+    The paper gives no widths and no skip layout. Ours: block 1 is the stem, 3072 -> 256 -> 256 with
+    no skip (an identity skip cannot map 3072 inputs to 256 units and a projection skip would carry
+    weights outside the chain); blocks 2-6 are ``x = x + f(x)`` with identity skips on a 256-unit
+    residual stream. :func:`wsm.chain.layer_weights` returns the 12 block weights then the head's,
+    in forward order: chain ``l`` is the product along the non-skip path, layers 1..l.
+
+    **Permutation symmetry that survives the skips.** The outputs of layers 2, 4, ..., 12 (the
+    second layer of every block) are all added into the residual stream, so they must be permuted
+    *together*, by one permutation ``S`` (which the inputs of layers 3, 5, ..., 11 and of the head
+    then undo); the outputs of layers 1, 3, 5, 7, 9, 11 feed only the next layer and can each be
+    permuted freely. The group is ``P1 x S x P3 x P5 x P7 x P9 x P11``: 7 permutations, not 12.
+    Every weight layer's input permutation is its predecessor's output permutation along the chain,
+    so ``M_l -> M_l Q`` and ``phi^l`` is invariant (tested in ``tests/test_deep.py``).
+    """
+
+    N_LAYERS = 12
+
+    def __init__(self, n_classes: int, n_in: int = 3 * 32 * 32, width: int = 256):
+        super().__init__()
+        dims = [n_in] + [width] * self.N_LAYERS
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(self.N_LAYERS))
+        self.head = nn.Linear(width, n_classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for block in range(self.N_LAYERS // 2):
+            h = x
+            for i in (2 * block, 2 * block + 1):
+                h = self.norms[i](self.layers[i](h).relu())
+            x = h if block == 0 else x + h
+        return self.head(x)
+
+    def symmetry_groups(self) -> list[list[int]]:
+        """The output units that must share one permutation: lists of 1-based layer numbers."""
+        return [[1], list(range(2, self.N_LAYERS + 1, 2))] + [[i] for i in range(3, self.N_LAYERS, 2)]
+
+    def permute_units(self, perms: dict[int, "torch.Tensor"]) -> None:
+        """Apply the symmetry in place: ``perms[g]`` permutes the units of group ``g`` of
+        :meth:`symmetry_groups` (missing groups stay put); the function is unchanged."""
+        import torch
+
+        out = {}
+        for g, layers in enumerate(self.symmetry_groups()):
+            for layer in layers:
+                out[layer] = perms.get(g)
+        with torch.no_grad():
+            for layer in range(1, self.N_LAYERS + 1):
+                lin, bn, p = self.layers[layer - 1], self.norms[layer - 1], out[layer]
+                if p is not None:
+                    for t in (lin.weight, lin.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
+                        t.copy_(t[p])
+                nxt = self.layers[layer] if layer < self.N_LAYERS else self.head
+                if p is not None:
+                    nxt.weight.copy_(nxt.weight[:, p])
+
 
 def build(arch: str, n_classes: int) -> nn.Module:
     """A freshly initialised network (PyTorch's default initialisation; Res5: the authors' Kaiming)."""
@@ -122,4 +186,7 @@ def build(arch: str, n_classes: int) -> nn.Module:
         return PlainNet5(n_classes, act=lambda: nn.LeakyReLU(0.01))
     if arch == "res5":
         return Res5(n_classes)
+
+    if arch == "resmlp12":
+        return ResMLP12(n_classes)
     raise WsmError(f"unknown architecture {arch!r}: valid ones are {', '.join(ARCHITECTURES)}")

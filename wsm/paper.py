@@ -106,3 +106,15 @@ FIG5_CLAIMS = {
     ("retrieval", "Adam"): "(ICLR) Local solutions of Adam optimizer could converge to an unstable structure "
                            "... function feature learning cannot extract shared features from them",
 }
+
+# Appendix D, Table 2 ("Weight similarity measure on CIFAR-100 using ResNet-MLP-12"):
+# weight classification top-1 accuracy (%) by chain number.
+TABLE2 = {3: 100.0, 5: 100.0, 7: 100.0, 9: 99.7, 11: 100.0}
+
+# ICLR-2020 version (Function Feature Learning of Neural Networks), Section 4.1, "Local solution
+# classification". A qualitative claim: the paper gives no number for it.
+ICLR_BOTTOM_UP = (
+    "We also observed that all types of chains can achieve high performance. This suggests that semantics "
+    "of neural networks are hierarchical in a bottom-up way. In other words, the projection directions of "
+    "neural networks are arranged in order. Otherwise, the out-of-order projection directions confuse the "
+    "system and thus lead to poor performance.")

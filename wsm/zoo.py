@@ -245,7 +245,7 @@ def _chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None
 
 
 def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
-              progress: bool = True, vectorized: bool | None = None) -> Zoo:
+              progress: bool = True, vectorized: bool | None = None, only_tasks=None) -> Zoo:
     """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo.
 
     ``vectorized``: train the runs of a task in chunks as one batched program
@@ -253,12 +253,21 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     uses it where it is faster (:func:`wsm.vectorized.preferred`); configurations it does not support
     (other architectures or optimizers) always train one network at a time (:func:`train_network`).
     Every run is saved atomically as soon as its chunk finishes.
+
+    ``only_tasks``: train and load only these tasks of ``cfg`` (the folder stays ``cfg``'s, and a
+    run's weights do not depend on which tasks are built, so a later full build completes it).
     """
     path = Path(path)
-    _check_config(path, cfg)
+    if only_tasks is not None:
+        if not set(only_tasks) <= set(cfg.tasks):
+            raise WsmError(f"tasks {sorted(set(only_tasks) - set(cfg.tasks))} are not tasks of the zoo in {path}")
+        full, cfg = cfg, dataclasses.replace(cfg, tasks=tuple(only_tasks))
+    else:
+        full = cfg
+    _check_config(path, full)
     path.mkdir(parents=True, exist_ok=True)
     if not (path / "zoo.json").exists():
-        atomic_write(path / "zoo.json", lambda f: f.write(json.dumps(cfg.as_dict(), indent=1).encode()))
+        atomic_write(path / "zoo.json", lambda f: f.write(json.dumps(full.as_dict(), indent=1).encode()))
     todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs) if not _run_file(path, t, r).exists()]
     label = f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset})"
     for stale in (path / "runs").glob(".*.tmp"):     # left by a run killed while saving
@@ -281,15 +290,14 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
             else:
                 trained = [train_network(cfg, loaded[t], runs[0])]
             for run in trained:
-                record = dataclasses.asdict(run)
-                record["sha256"] = _digest(run.state_dict)
-                atomic_write(_run_file(path, t, run.run), lambda f: torch.save(record, f))
+                _save_run(path, run)
                 pbar.update()
-    return load_zoo(path, cfg)
+    return load_zoo(path, full, only_tasks)
 
 
-def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
-    """Load a zoo; with ``cfg``, refuse a folder trained with another configuration."""
+def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) -> Zoo:
+    """Load a zoo (only the tasks ``only_tasks`` of it, if given); with ``cfg``, refuse a folder
+    trained with another configuration."""
     path = Path(path)
     if not (path / "zoo.json").exists():
         raise WsmError(f"no zoo in {path} (zoo.json missing): build it with wsm.zoo.build_zoo")
@@ -297,6 +305,8 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None) -> Zoo:
         _check_config(path, cfg)
     stored = json.loads((path / "zoo.json").read_text())
     cfg = cfg or ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    if only_tasks is not None:
+        cfg = dataclasses.replace(cfg, tasks=tuple(only_tasks))
     runs = []
     for t in cfg.tasks:
         for r in range(cfg.runs):

@@ -1,0 +1,108 @@
+"""The ICLR-2020 version's claim that "semantics are bottom-up" (Section 4.1), made testable.
+
+The claim (quoted in :data:`wsm.paper.ICLR_BOTTOM_UP`): every chain classifies well, so "the
+projection directions of neural networks are arranged in order. Otherwise, the out-of-order
+projection directions confuse the system and thus lead to poor performance". The text shows only
+the first half (accuracy per chain). We add the second half as an experiment on the same zoo: the
+weight classifier is trained and tested on chains whose layers are *out of order*, and compared
+with the in-order chain of the same depth:
+
+* **swapped**: chain 3 formed as ``W1 W3 W2`` (:func:`swap_layers`; MLP-4's 500x500 layers 2 and 3
+  allow it). The chain is still a product of the network's own weights, but the hidden units of
+  layer 1 now meet the *input* side of layer 3: the permutations no longer cancel.
+* **mixed**: chain ``l`` with layer ``l`` taken from another run of the same task
+  (:func:`mix_layer`): the same layers, in the right order and with the right statistics, but the
+  two runs' hidden units are in unrelated orders.
+
+Both keep every shape, so the classifier, its training and the test split are exactly those of the
+in-order chain; only the order of the projection directions differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wsm.errors import WsmError
+
+
+def swap_layers(weights, i: int, j: int) -> list:
+    """The weight list with layers ``i`` and ``j`` (1-based) exchanged."""
+    if not (1 <= i <= len(weights) and 1 <= j <= len(weights)):
+        raise WsmError(f"cannot swap layers {i} and {j}: the network has {len(weights)} weight layers")
+    if weights[i - 1].shape != weights[j - 1].shape:
+        raise WsmError(f"cannot swap layers {i} {tuple(weights[i - 1].shape)} and {j} "
+                       f"{tuple(weights[j - 1].shape)}: their shapes differ, so the chain would not multiply")
+    out = list(weights)
+    out[i - 1], out[j - 1] = weights[j - 1], weights[i - 1]
+    return out
+
+
+def mix_layer(nets, labels, layer: int, seed: int = 0) -> list[list]:
+    """Every network with its weight layer ``layer`` (1-based) replaced by that of another run of
+    the same task (a random cyclic shift within each task, so no network keeps its own)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    donor = np.arange(len(nets))
+    for t in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == t))
+        if len(idx) < 2:
+            raise WsmError(f"task {t} has a single run: mixing layers needs at least two runs per task")
+        donor[idx] = np.roll(idx, 1)
+    out = []
+    for n, d in zip(nets, donor):
+        w = list(n)
+        w[layer - 1] = nets[d][layer - 1]
+        out.append(w)
+    return out
+
+
+@dataclass
+class Variant:
+    name: str          # "in order", "layers 2, 3 swapped", "layer 2 from another run"
+    order: str         # "in order" or "out of order"
+    depth: int
+    nets: list
+
+
+def variants(nets, labels, depths, mixed_depths=(2,), seed: int = 0) -> list[Variant]:
+    """In-order chains at ``depths``; chain 3 with layers 2 and 3 swapped where their shapes allow;
+    chain ``l`` with layer ``l`` from another run of the same task for each ``l`` in ``mixed_depths``."""
+    out = [Variant("in order", "in order", d, nets) for d in depths]
+    if len(nets[0]) >= 3 and nets[0][1].shape == nets[0][2].shape:
+        out.append(Variant("layers 2, 3 swapped", "out of order", 3, [swap_layers(w, 2, 3) for w in nets]))
+    for d in mixed_depths:
+        out.append(Variant(f"layer {d} from another run", "out of order", d, mix_layer(nets, labels, d, seed)))
+    return out
+
+
+def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.6, seed: int = 0,
+             cfg=None, alpha: float = 0.05, progress: bool = True):
+    """Weight classification (:func:`wsm.htt.evaluate`, normalized chains) of every variant: one
+    row per variant with its accuracy, sample size, exact interval and p-value."""
+    import pandas as pd
+
+    from wsm import htt
+    from wsm.progress import bar
+
+    cfg = cfg or htt.ClassifierConfig()
+    rows = []
+    for v in bar(variants(nets, labels, depths, mixed_depths, seed), desc="chain variants", disable=not progress,
+                 leave=False):
+        df = htt.evaluate(v.nets, labels, depths=[v.depth], kinds=("normalized",), train_fraction=train_fraction,
+                          seed=seed, cfg=cfg, alpha=alpha, progress=False, protocols=("classification",))
+        rows.append(df.assign(variant=v.name, order=v.order))
+    return pd.concat(rows, ignore_index=True)
+
+
+def against_in_order(rows):
+    """Each out-of-order row of :func:`evaluate`'s table (with ``architecture``, accuracies and
+    intervals in percent) beside the in-order chain of the same depth; ``below`` is true when the
+    two exact 95% intervals are disjoint with the out-of-order chain lower."""
+    keys = ["architecture", "depth"]
+    cols = keys + ["ours", "ci_low", "ci_high"]
+    inorder = rows[rows.order == "in order"][cols]
+    out = rows[rows.order == "out of order"][cols + ["variant"]].merge(inorder, on=keys, suffixes=("", "_in_order"))
+    out["below"] = out.ci_high < out.ci_low_in_order
+    return out

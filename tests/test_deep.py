@@ -1,5 +1,5 @@
 """ResNet-MLP-12 (Appendix D): shapes, the chain's weights, the permutation symmetry that survives
-the skip connections; the out-of-order chains of wsm.semantics (ICLR "bottom-up"); resolve_cifar."""
+the skip connections; the out-of-order chains of wsm.semantics (ICLR "bottom-up")."""
 
 import json
 

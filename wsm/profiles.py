@@ -88,7 +88,7 @@ VARIANTS = {"Baseline": ("plainnet5", "sgd"), "Depth": ("plainnet6", "sgd"), "Re
 
 # Appendix D (Table 2): ResNet-MLP-12 on 2-class CIFAR-100 tasks, weight classification only; the
 # CIFAR schedule of the authors' code (SGD lr 0.1, momentum 0.9, wd 1e-4, batch 128, 50 epochs, / 10
-# after 30). The dataset is chosen by wsm.data.resolve_cifar (the stand-in outside `paper`).
+# after 30). The dataset is chosen by wsm.data.resolve_cifar100 (the stand-in outside `paper`).
 _TABLE2_PAPER = dict(
     n_tasks=50, runs=100, train_per_class=None, epochs=50, milestones=[30], chain_numbers=[3, 5, 7, 9, 11],
     train_fraction=0.6, clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
@@ -206,11 +206,11 @@ def zoo_config(params: dict, arch: str, tasks: int | None = None, runs: int | No
     ``optimizer="adam"`` Adam at ``params["adam_lr"]`` (Section 4.4)."""
     from wsm import zoo
 
-    prefix = "mlp" if arch == "mlp4" else "cnn"
+    prefix = "mlp_" if arch == "mlp4" else "" if "epochs" in params else "cnn_"   # one schedule: epochs
     extra = dict(optimizer="adam", lr=params["adam_lr"]) if optimizer == "adam" else {}
     return zoo.ZooConfig(dataset=params["dataset"], arch=arch, tasks=tuple(range(tasks or params["n_tasks"])),
-                         runs=runs or params["runs"], epochs=params[f"{prefix}_epochs"],
-                         milestones=tuple(params[f"{prefix}_milestones"]), train_per_class=params["train_per_class"],
+                         runs=runs or params["runs"], epochs=params[f"{prefix}epochs"],
+                         milestones=tuple(params[f"{prefix}milestones"]), train_per_class=params["train_per_class"],
                          seed=params["seed"], device=device(params["device"]),
                          batch_size=params.get("batch_size", 128), **extra)
 

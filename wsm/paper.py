@@ -118,3 +118,15 @@ ICLR_BOTTOM_UP = (
     "of neural networks are hierarchical in a bottom-up way. In other words, the projection directions of "
     "neural networks are arranged in order. Otherwise, the out-of-order projection directions confuse the "
     "system and thus lead to poor performance.")
+
+# Table 1 (NameData, GRU-2) and Table 2 (ResNet-MLP-12) in the summary.
+for (_protocol, _kind), _value in TABLE1.items():
+    REPORTED.append(dict(
+        figure="Table 1", panel=_protocol, item=f"GRU-2 {_protocol} {'top-1' if _protocol == 'classification' else 'rank-1'}, {_kind}",
+        quoted=f"{_value}%", value=_value, source="Section 4.3, Appendix F.2",
+        match={"figure": "Table 1", "protocol": _protocol, "kind": _kind}))
+for _chain, _value in TABLE2.items():
+    REPORTED.append(dict(
+        figure="Table 2", panel="", item=f"ResNet-MLP-12 classification top-1, chain {_chain}",
+        quoted=f"{_value}%", value=_value, source="Appendix D",
+        match={"figure": "Table 2", "kind": "normalized", "depth": _chain}))

@@ -130,7 +130,8 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     if not bookcheck.chromium_available() and os.environ.get("WSM_REQUIRE_BROWSER") != "1":
         pytest.skip("no chromium/chromium-driver for the browser check (set WSM_REQUIRE_BROWSER=1 to fail)")
     rows = bookcheck.check_book(html, book, tmp_path / "screenshots")
-    assert {r["page"] for r in rows} == {"intro", "results", "deviations"} | {f"executed/{n}" for n in profiles.NOTEBOOKS}
+    assert {r["page"] for r in rows} == {"intro", "performance", "results", "deviations"} | {
+        f"executed/{n}" for n in profiles.NOTEBOOKS}
     assert sum(r["images"] for r in rows) >= 2
     assert all(Path(r["screenshot"]).stat().st_size > 10_000 for r in rows)
 
@@ -142,6 +143,9 @@ def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
     again = tmp_path / "executed"
     assert reproduce.main(["--profile", "smoke", "--out", str(again)]) == 0
     for name in profiles.NOTEBOOKS:
+        if name == "summary":      # writes no numbers of its own: it reads the others' CSVs
+            assert (again / "summary.ipynb").exists()
+            continue
         first = (out / "results" / f"{name}.csv").read_text()
         second = (again / "results" / f"{name}.csv").read_text()
         assert first == second, name

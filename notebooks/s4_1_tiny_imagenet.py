@@ -44,8 +44,6 @@ zoo_root = "zoos"
 results_dir = "results"
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
@@ -56,7 +54,7 @@ device = profiles.device(device)
 scale = (f"{n_tasks} tasks x {runs} runs per architecture; MLP-4 {mlp_epochs} epochs, "
          f"PlainNet-5 {cnn_epochs} epochs" + ("" if train_per_class is None else f", {train_per_class} images/class")
          + f"; device {device}")
-results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks", scale)
+results.banner(profile, dataset, scale)
 
 # %% [markdown]
 # ## The weight sets
@@ -66,16 +64,9 @@ results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-c
 params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
               device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
               cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
-zoos, seconds = {}, {}
-for arch in ("mlp4", "plainnet5"):
-    t0 = time.time()
-    zoos[arch] = zoo.build_zoo(profiles.zoo_folder(zoo_root, params, arch), profiles.zoo_config(params, arch), data_root)
-    seconds[arch] = time.time() - t0
-summary = pd.DataFrame([
-    dict(architecture=nets.LABELS[a], networks=len(z), **z.table()[["train_acc", "test_acc"]].mean().round(3).to_dict(),
-         diverged=int((~z.table().finite).sum()), build_seconds=round(seconds[a]))
-    for a, z in zoos.items()]).set_index("architecture")
-summary
+zoos, built = zoo.build_zoos({a: (profiles.zoo_folder(zoo_root, params, a), profiles.zoo_config(params, a))
+                              for a in ("mlp4", "plainnet5")}, data_root)
+built
 
 # %% [markdown]
 # ## Weight classification and retrieval
@@ -88,37 +79,17 @@ summary
 
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-frames = []
-for arch, z in zoos.items():
-    weights, labels = z.usable()              # a diverged run is excluded with a warning, never used
-    df = htt.evaluate(weights, labels, depths=range(1, chains + 1), train_fraction=train_fraction,
-                      retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                      seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats)
-    df["architecture"] = arch
-    frames.append(df)
-ours = pd.concat(frames, ignore_index=True)
-ours["ours"] = 100 * ours.accuracy
-ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
-for col in ("null_mean", "null_low", "null_high"):
-    if col in ours:
-        ours[col] = 100 * ours[col]
+ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
+                               retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
+                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats).assign(architecture=arch)
+                  for arch, z in zoos.items()], ignore_index=True)   # a diverged run is excluded with a warning
+ours = htt.percent(ours, alpha)
 ours["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
                  zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
 ours["panel"] = [paper.FIG2_PANELS[(a, p)] for a, p in zip(ours.architecture, ours.protocol)]
-ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
-table = ours.assign(feature=[("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)],
-                    architecture=ours.architecture.map(nets.LABELS))
-table["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(table.ci_low, table.ci_high)]
-table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
-null_cols = []
-if "p_null" in table:
-    table["null mean [95%]"] = [f"{m:.0f} [{lo:.0f}–{hi:.0f}]" for m, lo, hi in
-                                zip(table.null_mean, table.null_low, table.null_high)]
-    table["p_null"] = table.p_null.map("{:.2g}".format)
-    null_cols = ["null mean [95%]", "p_null"]
-(table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True])
- [["panel", "architecture", "protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)"] + null_cols
-  + ["decision"]].round(1).set_index("panel"))
+results.accuracy_table(ours.assign(architecture=ours.architecture.map(nets.LABELS))
+                       .sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
+                       ["panel"], ["architecture", "protocol", "feature", "paper"], alpha)
 
 # %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
@@ -141,8 +112,5 @@ display(Markdown(
     f"(paper: {norm.paper.min():.1f}–{norm.paper.max():.1f}%) and H0 is accepted at α = {alpha:.0%} for "
     f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
     f"{unnorm.ours.max():.1f}% (paper: {unnorm.paper.min():.1f}–{unnorm.paper.max():.1f}%). "
-    f"Chance is {100 / n_tasks:.0f}% for classification here ({n_tasks} tasks) against 2% in the paper (50 tasks)"
-    + ("." if "p_null" not in ours else
-       f"; with labels shuffled {null_repeats} times the same pipeline reaches {ours.null_mean.min():.0f}–"
-       f"{ours.null_mean.max():.0f}% on average, and {(ours.p_null <= 0.05).sum()} of {len(ours)} cells beat their "
-       f"null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")))
+    f"Chance is {100 / n_tasks:.0f}% for classification here ({n_tasks} tasks) against 2% in the paper (50 tasks)."
+    + results.null_sentence(ours, null_repeats)))

@@ -36,6 +36,7 @@ clf_milestones = [30]
 alpha = 0.05
 seed = 0
 device = "cpu"
+null_repeats = 100
 data_root = None
 zoo_root = "zoos"
 results_dir = "results"
@@ -95,22 +96,20 @@ per_task
 # Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chains 1 and 2
 # above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification holds out
 # 40% of each task's runs; retrieval trains the classifier on 5 tasks and queries the 4 unseen ones. Each
-# accuracy carries its exact 95% interval and the p-value of "error < α".
+# accuracy carries its exact 95% interval, the p-value of "error < α" and the permutation null (task
+# labels shuffled `null_repeats` times: mean, 95% band, p-value).
 
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 weights, labels = z.usable()          # a diverged run is excluded with a warning, never used
 common = dict(train_fraction=train_fraction, retrieval_train_fraction=retrieval_train_fraction,
-              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha)
+              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats)
 ours = pd.concat([htt.evaluate(weights, labels, depths=[1], kinds=["unnormalized"], **common),
                   htt.evaluate(weights, labels, depths=range(1, chains + 1), kinds=["normalized"], **common)],
                  ignore_index=True)
-ours["ours"] = 100 * ours.accuracy
-ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
+ours = htt.percent(ours, alpha)
 ours["paper"] = [paper.TABLE1.get((p, k)) if d == 1 else float("nan")
                  for p, k, d in zip(ours.protocol, ours.kind, ours.depth)]
-ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
-ours["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)]
 cells = ours[ours.depth == 1]
 table1 = pd.DataFrame({
     (kind, src): {f"weight {p} ({'top-1' if p == 'classification' else 'rank-1'})":
@@ -119,9 +118,7 @@ table1 = pd.DataFrame({
     for kind in ("unnormalized", "normalized") for src in ("paper", "ours")})
 display(Markdown("**Table 1**, paper beside ours (percent):"))
 display(table1.round(1))
-detail = ours.assign(**{"95% CI": [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(ours.ci_low, ours.ci_high)],
-                        "p(error < α)": ours.p_error_below_alpha.map("{:.2g}".format)})
-detail[["protocol", "feature", "paper", "ours", "95% CI", "n", "p(error < α)", "decision"]].round(1)
+results.accuracy_table(ours, ["protocol"], ["feature", "paper"], alpha)
 
 # %%
 fig_rows = cells.assign(panel=cells.protocol.map({"classification": "a", "retrieval": "b"}))
@@ -146,4 +143,5 @@ display(Markdown(
     f"{' and '.join(accepted) if accepted else 'neither protocol'}. "
     f"Chance is about {100 / n_tasks:.0f}% for classification ({n_tasks} tasks) and "
     f"{100 / round((1 - retrieval_train_fraction) * n_tasks):.0f}% for retrieval "
-    f"({round((1 - retrieval_train_fraction) * n_tasks)} unseen tasks), as in the paper."))
+    f"({round((1 - retrieval_train_fraction) * n_tasks)} unseen tasks), as in the paper."
+    + results.null_sentence(ours, null_repeats)))

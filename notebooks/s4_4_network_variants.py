@@ -40,26 +40,23 @@ clf_milestones = [60]
 alpha = 0.05
 seed = 0
 device = "cpu"
+null_repeats = 100
 data_root = None
 zoo_root = "zoos"
 results_dir = "results"
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import data, htt, nets, paper, plots, profiles, results, zoo
+from wsm import data, htt, nets, paper, plots, profiles, results, summary, zoo
 
 device = profiles.device(device)
 dataset = data.resolve_cifar100(profile, data_root) if dataset == "cifar100" else dataset
 scale = (f"{n_tasks} tasks x {runs} runs per zoo, {cnn_epochs} epochs"
-         + ("" if train_per_class is None else f", {train_per_class} images/class") + f", batch {batch_size}" + f"; device {device}")
-results.banner(profile, data.describe(dataset), scale)
-if dataset == "cifar100-standin":
-    display(Markdown(f"### {data.STANDIN_LABEL}"))
+         + ("" if train_per_class is None else f", {train_per_class} images/class") + f", batch {batch_size}; device {device}")
+results.banner(profile, dataset, scale)
 
 # %% [markdown]
 # ## The five zoos
@@ -68,71 +65,61 @@ if dataset == "cifar100-standin":
 # %%
 params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, batch_size=batch_size, seed=seed,
               device=device, profile=profile, cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, adam_lr=adam_lr)
-zoos, seconds = {}, {}
-for name in profiles.VARIANTS:
-    t0 = time.time()
-    folder, cfg = profiles.variant_zoo(zoo_root, params, name)
-    zoos[name] = zoo.build_zoo(folder, cfg, data_root)
-    seconds[name] = time.time() - t0
-summary = pd.DataFrame([
-    dict(zoo=n, architecture=nets.LABELS[z.config.arch], optimizer=z.config.optimizer, lr=z.config.lr,
-         networks=len(z), **z.table()[["train_acc", "test_acc"]].mean().round(3).to_dict(),
-         diverged=int((~z.table().finite).sum()), build_seconds=round(seconds[n]))
-    for n, z in zoos.items()]).set_index("zoo")
-summary
+zoos, built = zoo.build_zoos({name: profiles.variant_zoo(zoo_root, params, name) for name in profiles.VARIANTS},
+                             data_root)
+built
 
 # %% [markdown]
 # ## Both protocols on every zoo
-# Chains C1–C3 (normalized) and layers L1–L3 (unnormalized), each with its exact 95% interval.
+# Chains C1–C3 (normalized) and layers L1–L3 (unnormalized), each with its exact 95% interval and the
+# permutation null (task labels shuffled `null_repeats` times).
 
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-frames = []
-for name, z in zoos.items():
-    weights, labels = z.usable()
-    df = htt.evaluate(weights, labels, depths=range(1, chains + 1), train_fraction=train_fraction,
-                      retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                      seed=seed, cfg=clf, alpha=alpha)
-    df["zoo"] = name
-    df["architecture"] = nets.LABELS[z.config.arch] + (" + Adam" if z.config.optimizer == "adam" else "")
-    frames.append(df)
-ours = pd.concat(frames, ignore_index=True)
-ours["ours"] = 100 * ours.accuracy
-ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
-ours["decision"] = [htt.decide(a, alpha) for a in ours.accuracy]
-ours["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(ours.kind, ours.depth)]
-wide = ours.pivot_table(index=["protocol", "feature"], columns="zoo", values="ours", sort=False)[list(zoos)]
-wide.round(1)
+ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
+                               retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
+                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats)
+                  .assign(zoo=name, architecture=nets.LABELS[z.config.arch]
+                          + (" + Adam" if z.config.optimizer == "adam" else ""))
+                  for name, z in zoos.items()], ignore_index=True)
+ours = htt.percent(ours, alpha)
+results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], alpha)
+
+# %% [markdown]
+# ## The paper's claims beside ours
+# The paper words Fig. 4 without numbers. A "holds" claim agrees when every chain cell of the zoo
+# accepts H0; Adam's "does not hold" agrees when some chain cell rejects H0 and Adam's mean chain
+# accuracy is below the Baseline's (`wsm.summary.claim_row`).
 
 # %%
-claims = pd.DataFrame([dict(zoo=n, paper=paper.FIG4_CLAIMS.get(n, "(the reference zoo)"),
-                            ours_chains=", ".join(f"{p} C{d}: {v:.0f}%" for p, d, v in
-                                                  ours[(ours.zoo == n) & (ours.kind == "normalized")]
-                                                  [["protocol", "depth", "ours"]].itertuples(index=False)))
-                       for n in zoos]).set_index("zoo")
-claims.style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
+claims = pd.DataFrame([summary.claim_row(ours, "Fig. 4", name, "fails" if name == "Adam" else "holds",
+                                         below=["Baseline"], alpha=alpha) for name in zoos if name != "Baseline"])
+claims["paper"] = [paper.FIG4_CLAIMS[n] for n in claims.architecture]
+(claims.rename(columns={"architecture": "zoo", "ours": "ours (mean over chains, %)"})
+ [["zoo", "paper", "ours (mean over chains, %)", "agrees"]].round(1).set_index("zoo")
+ .style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 # %%
-label = "CIFAR-100" if dataset == "cifar100" else "CIFAR-100 STAND-IN (Tiny ImageNet classes)"
 fig = plots.variant_panels(ours, hue="zoo", alpha=alpha,
-                           suptitle=f"Fig. 4, {label}: five zoos, ours (profile {profile}: {scale}); the paper "
-                                    "gives claims, not numbers")
+                           suptitle=f"Fig. 4, {data.short_name(dataset)}: five zoos, ours (profile {profile}: "
+                                    f"{scale}); the paper gives claims, not numbers")
 plots.save(fig, "fig4_network_variants", results_dir)
 plt.show()
 
 # %%
 rows = ours.assign(figure="Fig. 4", panel=ours.protocol.map({"classification": "a", "retrieval": "b"}),
-                   paper=float("nan"), profile=profile, dataset=data.describe(dataset),
-                   scale=ours.zoo.map(lambda n: f"{n}: {scale}"))
-results.write(rows, results_dir, "s4_4_network_variants")
+                   paper=float("nan"), scale=ours.zoo.map(lambda n: f"{n}: {scale}"))
+rows = pd.concat([rows, claims.drop(columns="paper").assign(paper=float("nan"), scale=scale)], ignore_index=True)
+results.write(rows.assign(profile=profile, dataset=data.describe(dataset)), results_dir, "s4_4_network_variants")
 
 norm = ours[ours.kind == "normalized"]
 sgd = norm[norm.zoo != "Adam"]
 adam = norm[norm.zoo == "Adam"]
 accepted = (sgd.decision == "accept H0").sum()
 display(Markdown(
-    f"**Conclusion ({profile} profile, {label}).** With SGD, the chains of the Baseline, Depth, Res5 and Leaky zoos "
-    f"give {sgd.ours.min():.1f}–{sgd.ours.max():.1f}% (H0 accepted at α = {alpha:.0%} in {accepted} of {len(sgd)} "
-    f"cells; the paper: \"can still obtain high accuracy\"); the Adam zoo gives {adam.ours.min():.1f}–"
-    f"{adam.ours.max():.1f}% (the ICLR text: \"The Adam optimizer cannot achieve good performance\"). "
-    f"Chance is {100 / n_tasks:.0f}% for classification here ({n_tasks} tasks)."))
+    f"**Conclusion ({profile} profile, {data.short_name(dataset)}).** With SGD, the chains of the Baseline, Depth, "
+    f"Res5 and Leaky zoos give {sgd.ours.min():.1f}–{sgd.ours.max():.1f}% (H0 accepted at α = {alpha:.0%} in "
+    f"{accepted} of {len(sgd)} cells; the paper: \"can still obtain high accuracy\"); the Adam zoo gives "
+    f"{adam.ours.min():.1f}–{adam.ours.max():.1f}% (the ICLR text: \"The Adam optimizer cannot achieve good "
+    f"performance\"). Of the paper's four claims, ours agrees with {(claims.agrees == 'yes').sum()}. Chance is "
+    f"{100 / n_tasks:.0f}% for classification here ({n_tasks} tasks)." + results.null_sentence(ours, null_repeats)))

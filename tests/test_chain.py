@@ -402,7 +402,7 @@ def test_gram_is_matrix_of_feature_inner_products(zoo, kind, depth):
 def test_gram_blocked_equals_unblocked(kind, block):
     weights = _mlp_zoo(7, 11)
     depth = 2
-    size = 4 * chain.feature_size(weights[0], depth, kind)
+    size = 8 * chain.feature_size(weights[0], depth, kind)   # bytes per network, as gram counts them
     memory_gb = block * 2 * size / 2**30             # gram picks memory // (2 * size) networks
     assert 7 * size > memory_gb * 2**30              # ...and really takes the blocked path
     full = chain.gram(weights, depth, kind, progress=False)
@@ -412,6 +412,20 @@ def test_gram_blocked_equals_unblocked(kind, block):
     torch.testing.assert_close(blocked, feats @ feats.T, rtol=1e-5,
                                atol=1e-5 * full.abs().max().item())
     assert torch.equal(blocked, blocked.T)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_gram_of_huge_features_does_not_overflow(center):
+    # ResNet-MLP-12's chain 11 reaches entries of 1e17 and more after training: float32 products of
+    # such features overflow to inf unless each row is scaled first
+    weights = [[w * 1000.0 for w in ws] for ws in _mlp_zoo(5, 3)]
+    feats = torch.stack([chain.feature([w.double() for w in ws], 3, "normalized") for ws in weights])
+    assert feats.abs().max() > 1e15 and (feats.float() @ feats.float().T).isinf().any()
+    k = chain.gram(weights, 3, "normalized", center=center, progress=False, method="explicit")
+    f = feats - feats.mean(0) if center else feats
+    expected = f @ f.T
+    assert torch.isfinite(k).all()
+    torch.testing.assert_close(k, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
 
 
 # ----------------------------------------------------------------------------------------------

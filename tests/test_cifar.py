@@ -265,3 +265,50 @@ def test_paper_profile_holds_the_cifar_settings():
     assert (p["dataset"], p["n_tasks"], p["runs"], p["train_per_class"]) == ("cifar100", 50, 100, None)
     assert (p["cnn_epochs"], p["cnn_milestones"], p["mlp_epochs"], p["mlp_milestones"]) == (50, [30], 100, [70])
     assert (p["clf_epochs"], p["clf_lr"], p["clf_milestones"]) == (10, 0.001, [6])
+
+
+def test_cross_network_null_sits_at_chance_while_ours_is_perfect():
+    means = [torch.randn(5, 8, generator=_gen(300 + t)) for t in range(6)]
+    wa, la = _zoo(means, list(range(6)), 5, seed=6)
+    wb, lb = _zoo(means, list(range(6)), 5, seed=7)
+    df = htt.cross_network(wa, la, wb, lb, depths=(1,), kinds=("normalized",), cfg=CFG, progress=False,
+                           null_repeats=40)
+    cls = df[df.protocol == "classification"].iloc[0]
+    assert cls.accuracy == 1.0
+    assert cls.null_mean < 0.4 and cls.p_null == pytest.approx(1 / 41)   # chance is 1/6; no shuffle reaches 100%
+    # the observed numbers do not depend on whether a null was run
+    plain = htt.cross_network(wa, la, wb, lb, depths=(1,), kinds=("normalized",), cfg=CFG, progress=False)
+    assert list(plain.accuracy) == list(df.accuracy)
+
+
+def _cells(**zoos):
+    """A percent table like a Fig. 4/5 page's: zoo -> [(protocol, ours)] chain cells."""
+    import pandas as pd
+    rows = [dict(zoo=z, kind="normalized", protocol=p, ours=v, n=10,
+                 decision=htt.decide(v / 100, 0.05)) for z, cells in zoos.items() for p, v in cells]
+    return pd.DataFrame(rows)
+
+
+def test_claim_rules():
+    from wsm import summary
+    ours = _cells(Baseline=[("classification", 100), ("retrieval", 100)],
+                  Depth=[("classification", 100), ("retrieval", 96)],
+                  Leaky=[("classification", 90), ("retrieval", 100)],
+                  Res5=[("classification", 40), ("retrieval", 100)],
+                  Adam=[("classification", 100), ("retrieval", 30)])
+    assert summary.claim_row(ours, "Fig. 4", "Depth", "holds")["agrees"] == "yes"
+    assert summary.claim_row(ours, "Fig. 4", "Leaky", "holds")["agrees"] == "no"        # one cell below 95%
+    assert summary.claim_row(ours, "Fig. 5", "Res5", "holds", protocol="retrieval")["agrees"] == "yes"
+    drop = summary.claim_row(ours, "Fig. 5", "Res5", "fails", protocol="classification", below=["Depth", "Leaky"])
+    assert drop["agrees"] == "yes" and drop["ours"] == 40 and drop["panel"] == "claim"
+    # Adam's classification (100%) rejects nothing and is not below Depth's: "low" does not agree...
+    assert summary.claim_row(ours, "Fig. 5", "Adam", "fails", protocol="classification",
+                             below=["Depth"])["agrees"] == "no"
+    assert summary.claim_row(ours, "Fig. 5", "Adam", "fails", protocol="retrieval",
+                             below=["Depth", "Leaky"])["agrees"] == "yes"
+    # ...and when everything fails alike, a "drops" claim is not confirmed by default
+    flat = _cells(Depth=[("classification", 30)], Leaky=[("classification", 30)], Res5=[("classification", 30)])
+    assert summary.claim_row(flat, "Fig. 5", "Res5", "fails", protocol="classification",
+                             below=["Depth", "Leaky"])["agrees"] == "no"
+    with pytest.raises(ValueError, match="no chain cells"):
+        summary.claim_row(ours, "Fig. 4", "Missing", "holds")

@@ -122,7 +122,7 @@ def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float
       (blocks of features in ``memory_gb``: each network's phi is formed once per block pass);
     * ``factors``: ``||M_i^T M_j||_F^2`` costs ``2 n k^2`` per pair; factors are cheap to form.
     """
-    size = 4 * n * n
+    size = 8 * n * n
     block = n_nets if n_nets * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
     passes = -(-n_nets // block)
     pairs = n_nets * (n_nets + 1) / 2
@@ -195,7 +195,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the explicit
     features where they are small.
 
-    Explicit features are formed in float32. When all of them fit in ``memory_gb`` they are formed once;
+    Explicit features are formed in float64 and multiplied in float32, each row scaled to a largest
+    entry of 1 (the scales are put back in float64), so deep chains cannot overflow. When all of them fit in ``memory_gb`` they are formed once;
     otherwise a block at a time (two blocks in memory), trading recomputation for a bounded
     footprint. With ``center=True`` the mean feature of all networks is subtracted first: the
     classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
@@ -213,28 +214,30 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     elif method == "factors":
         raise WsmError("the kernel identity applies to chain-normalized features only: use kind='normalized'")
     n = len(nets)
-    size = 4 * feature_size(nets[0], depth, kind)
+    size = 8 * feature_size(nets[0], depth, kind)
     block = n if n * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
     starts = list(range(0, n, block))
     mean = 0.0
     if center and block < n:
         mean = sum(feature(w, depth, kind).double() for w in nets) / n
-    feats = lambda s: torch.stack([feature(w, depth, kind).float() for w in nets[s:s + block]])
+
+    def feats(s, centre_here):
+        """Features of a block as float32 rows of largest entry 1, and those scales (float64): deep
+        chains reach 1e17 and more (ResNet-MLP-12's chain 11), whose float32 products overflow."""
+        f = torch.stack([feature(w, depth, kind).double() for w in nets[s:s + block]])
+        if center:
+            f -= f.mean(0) if centre_here else mean
+        scale = f.abs().amax(1).clamp_min(torch.finfo(torch.float64).tiny)
+        return (f / scale[:, None]).float(), scale
+
     k = torch.zeros(n, n, dtype=torch.float64)
     pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram {kind} {depth}",
                disable=not progress, leave=False)
     for bi, a in enumerate(starts):
-        fa = feats(a)
-        if center:
-            fa -= (fa.double().mean(0) if block == n else mean).float()
+        fa, sa = feats(a, block == n)
         for b in starts[bi:]:
-            if b == a:
-                fb = fa
-            else:
-                fb = feats(b)
-                if center:
-                    fb -= mean.float()
-            kab = (fa @ fb.t()).double()
+            fb, sb = (fa, sa) if b == a else feats(b, False)
+            kab = (fa @ fb.t()).double() * sa[:, None] * sb[None, :]
             if b == a:
                 kab = (kab + kab.t()) / 2
             k[a:a + block, b:b + block] = kab

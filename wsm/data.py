@@ -351,8 +351,15 @@ def resolve_cifar100(profile: str, root=None, download=False) -> str:
     return "cifar100-standin"
 
 
+def short_name(dataset: str) -> str:
+    """A dataset's name in figure titles (the stand-in always says so)."""
+    return {"cifar100": "CIFAR-100", "cifar100-standin": "CIFAR-100 STAND-IN (Tiny ImageNet classes)",
+            "tiny-imagenet": "Tiny ImageNet", "namedata": "NameData"}[_check_dataset(dataset)]
+
+
 def describe(dataset: str) -> str:
     """How a page names ``dataset`` in its banner and headings (the stand-in always says so)."""
     return {"cifar100": "CIFAR-100 (official python release), 2-class tasks",
             "cifar100-standin": STANDIN_LABEL,
-            "tiny-imagenet": "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks"}[_check_dataset(dataset)]
+            "tiny-imagenet": "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks",
+            "namedata": "NameData (surnames by language), 2-language tasks"}[_check_dataset(dataset)]

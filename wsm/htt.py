@@ -48,7 +48,8 @@ def embed(k: torch.Tensor, train: np.ndarray, rtol: float = 1e-10) -> torch.Tens
     the orthogonal projection onto the span, which is all a linear map trained from zero can see.
     """
     k = k.double()
-    kt = k[np.ix_(train, train)]
+    k = k / k.diagonal().abs().max().clamp_min(1e-300)   # the result does not depend on K's scale;
+    kt = k[np.ix_(train, train)]                         # deep chains' Grams reach 1e70 and beyond
     n = len(train)
     h = torch.eye(n, dtype=torch.float64) - 1.0 / n
     kc = h @ kt @ h                                   # centred training Gram
@@ -200,9 +201,27 @@ def _shuffled(y: np.ndarray, repeats: int, rng: np.random.Generator) -> np.ndarr
     return np.stack([y[rng.permutation(len(y))] for _ in range(repeats)]) if repeats else np.zeros((0, len(y)), y.dtype)
 
 
+def _split_source(labels: np.ndarray, source, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test networks of the classification protocol; with ``source`` (a boolean mask of
+    Net A's networks, Section 4.5) the training runs are Net A's and the test runs Net B's (the same
+    split of each zoo's runs, so the same run numbers of the same tasks are held out)."""
+    if source is None:
+        return split_runs(labels, train_fraction, seed)
+    source = np.asarray(source, dtype=bool)
+    a, b = np.flatnonzero(source), np.flatnonzero(~source)
+    if not len(a) or not len(b):
+        raise WsmError("cross-network testing needs networks of both zoos (source True and False)")
+    return a[split_runs(labels[a], train_fraction, seed)[0]], b[split_runs(labels[b], train_fraction, seed)[1]]
+
+
 def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
-                   cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> ClassificationResult:
+                   cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0,
+                   source=None) -> ClassificationResult:
     """Weight classification protocol: top-1 of ``F_l`` on held-out runs of the same tasks.
+
+    With ``source`` (a boolean mask over the networks of ``k``): cross-network classification
+    (Section 4.5, Fig. 5 (a)): ``F_l`` is trained on the training runs of the source zoo (Net A) and
+    predicts the tasks of the other zoo's held-out runs.
 
     With ``null_repeats = R > 0`` the same protocol is repeated R times with the task labels
     shuffled across networks: within the training networks (so each shuffled classifier is trained
@@ -212,7 +231,7 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     hypothesis (a network's weights say nothing about its task) the observed top-1 is one more draw
     from this distribution. The observed top-1 does not depend on R."""
     labels = np.asarray(labels)
-    train, test = split_runs(labels, train_fraction, seed)
+    train, test = _split_source(labels, source, train_fraction, seed)
     z = embed(k, train)
     y, m = _relabel(labels, train)
     lin = train_classifier(z[train], y, m, cfg)
@@ -265,16 +284,25 @@ def cmc(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -
 
 
 def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
-              seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> RetrievalResult:
+              seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0,
+              source=None) -> RetrievalResult:
     """Weight retrieval protocol: ``F_l`` learnt on some tasks represents networks of unseen tasks.
+
+    With ``source`` (a boolean mask): cross-network retrieval (Section 4.5, Fig. 5 (b)): ``F_l`` is
+    trained on the source zoo's (Net A's) networks of the training tasks; its representation ranks the
+    other zoo's networks of the unseen tasks (queries and gallery both from Net B).
 
     With ``null_repeats = R > 0``: R replicates with labels shuffled within the training networks
     (R classifiers, one batched program), within the queries and within the gallery (same splits,
     so every query keeps a gallery match); ``null`` holds their rank-1."""
     labels = np.asarray(labels)
-    train_tasks, test_tasks = split_tasks(labels, train_task_fraction, seed)
-    train = np.flatnonzero(np.isin(labels, train_tasks))
-    unseen = np.flatnonzero(np.isin(labels, test_tasks))
+    a = np.ones(len(labels), bool) if source is None else np.asarray(source, dtype=bool)
+    b = a if source is None else ~a
+    if not a.any() or not b.any():
+        raise WsmError("cross-network testing needs networks of both zoos (source True and False)")
+    train_tasks, test_tasks = split_tasks(labels[a], train_task_fraction, seed)
+    train = np.flatnonzero(a & np.isin(labels, train_tasks))
+    unseen = np.flatnonzero(b & np.isin(labels, test_tasks))
     z = embed(k, train)
     y, m = _relabel(labels, train)
     lin = train_classifier(z[train], y, m, cfg)
@@ -305,14 +333,15 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
              alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
-             protocols=("classification", "retrieval")):
+             protocols=("classification", "retrieval"), source=None):
     """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
 
     With ``null_repeats = R > 0`` every row also gets the permutation null of its accuracy (labels
     shuffled R times, see :func:`classification`): ``null_mean``, ``null_low``, ``null_high`` (mean
-    and central 95% band, fractions) and ``p_null`` = (1 + #{null >= observed}) / (1 + R)."""
+    and central 95% band, fractions) and ``p_null`` = (1 + #{null >= observed}) / (1 + R).
+    With ``source`` (a boolean mask): the cross-network protocols (:func:`cross_network`)."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -324,12 +353,12 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
                           disable=not progress, leave=False):
             k = chain.gram(weights, depth, kind, center=True, progress=progress)
             if "classification" in protocols:
-                c = classification(k, labels, train_fraction, seed, cfg, null_repeats)
+                c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source)
                 rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
                                  accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
             if "retrieval" not in protocols:
                 continue
-            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats)
+            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source)
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
                              gallery=r.n_gallery, null=r.null))
@@ -347,83 +376,46 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
 
 
 def cross_classification(k: torch.Tensor, labels, source, train_fraction: float = 0.6, seed: int = 0,
-                         cfg: ClassifierConfig = ClassifierConfig()) -> ClassificationResult:
-    """Cross-network weight classification (Section 4.5, Fig. 5 (a)).
-
-    ``k`` is the Gram matrix over the networks of two zoos together, ``labels`` their tasks and
-    ``source`` a boolean mask of the zoo of Net A (Baseline). ``F_l`` is trained on Net A's training
-    runs (the split of :func:`classification`) and predicts the tasks of Net B's held-out runs (the
-    same split of Net B's runs, so the runs held out are the same run numbers of the same tasks)."""
-    labels, source = np.asarray(labels), np.asarray(source, dtype=bool)
-    a, b = np.flatnonzero(source), np.flatnonzero(~source)
-    if not len(a) or not len(b):
-        raise WsmError("cross-network classification needs networks of both zoos (source True and False)")
-    train = a[split_runs(labels[a], train_fraction, seed)[0]]
-    test = b[split_runs(labels[b], train_fraction, seed)[1]]
-    z = embed(k, train)
-    y, m = _relabel(labels, train)
-    lin = train_classifier(z[train], y, m, cfg)
-    classes = np.unique(labels[train])
-    with torch.no_grad():
-        pred = classes[lin(z[test]).argmax(1).numpy()]
-    correct = int((pred == labels[test]).sum())
-    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test])
+                         cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> ClassificationResult:
+    """Cross-network weight classification (Section 4.5, Fig. 5 (a)): :func:`classification` with
+    ``source``, the boolean mask of Net A's (the Baseline's) networks in ``k``."""
+    return classification(k, labels, train_fraction, seed, cfg, null_repeats, source)
 
 
 def cross_retrieval(k: torch.Tensor, labels, source, train_task_fraction: float = 0.6,
                     query_fraction: float = 0.2, seed: int = 0,
-                    cfg: ClassifierConfig = ClassifierConfig()) -> RetrievalResult:
-    """Cross-network weight retrieval (Section 4.5, Fig. 5 (b)): ``F_l`` is trained on Net A's
-    networks of the training tasks (the split of :func:`retrieval`); its representation ranks Net B's
-    networks of the unseen tasks (queries and gallery both from Net B)."""
-    labels, source = np.asarray(labels), np.asarray(source, dtype=bool)
-    if not source.any() or source.all():
-        raise WsmError("cross-network retrieval needs networks of both zoos (source True and False)")
-    train_tasks, test_tasks = split_tasks(labels[source], train_task_fraction, seed)
-    train = np.flatnonzero(source & np.isin(labels, train_tasks))
-    unseen = np.flatnonzero(~source & np.isin(labels, test_tasks))
-    z = embed(k, train)
-    y, m = _relabel(labels, train)
-    lin = train_classifier(z[train], y, m, cfg)
-    with torch.no_grad():
-        rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
-    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1)
-    sim = rep[q_local] @ rep[g_local].T
-    curve = cmc(sim, labels[unseen][q_local], labels[unseen][g_local])
-    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks)
+                    cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0) -> RetrievalResult:
+    """Cross-network weight retrieval (Section 4.5, Fig. 5 (b)): :func:`retrieval` with ``source``."""
+    return retrieval(k, labels, train_task_fraction, query_fraction, seed, cfg, null_repeats, source)
 
 
 def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
                   kinds=("unnormalized", "normalized"), train_fraction: float = 0.6,
                   retrieval_train_fraction: float = 0.6, query_fraction: float = 0.2, seed: int = 0,
-                  cfg: ClassifierConfig = ClassifierConfig(), alpha: float = 0.05, progress: bool = True):
+                  cfg: ClassifierConfig = ClassifierConfig(), alpha: float = 0.05, progress: bool = True,
+                  null_repeats: int = 0):
     """Both cross-network protocols of Section 4.5 for every chain/layer: classifiers trained on
     Net A (``weights_a``, the Baseline zoo) tested on Net B (``weights_b``). One Gram matrix over
-    the union of both zoos' networks per chain/layer. A table shaped like :func:`evaluate`'s."""
-    import pandas as pd
-    from wsm.progress import bar
-
-    from wsm import chain, stats
-
+    the union of both zoos' networks per chain/layer; :func:`evaluate`'s table (and its null)."""
     weights = list(weights_a) + list(weights_b)
     labels = np.concatenate([np.asarray(labels_a), np.asarray(labels_b)])
-    source = np.arange(len(weights)) < len(weights_a)
-    rows = []
-    for kind in kinds:
-        for depth in bar(depths, desc=f"cross {kind}", disable=not progress, leave=False):
-            shapes = {tuple(tuple(x.shape) for x in w[:depth]) for w in weights}
-            if len(shapes) != 1:
-                raise WsmError(f"the first {depth} weight layers have different shapes in the two zoos "
-                               f"({sorted(shapes)}): cross-network testing needs the same weight shapes")
-            k = chain.gram(weights, depth, kind, center=True, progress=progress)
-            c = cross_classification(k, labels, source, train_fraction, seed, cfg)
-            r = cross_retrieval(k, labels, source, retrieval_train_fraction, query_fraction, seed, cfg)
-            rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
-                             accuracy=c.top1, n=c.n_test, correct=c.n_correct))
-            rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
-                             accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
-                             gallery=r.n_gallery))
-    for row in rows:
-        row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
-        row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
-    return pd.DataFrame(rows)
+    deepest = max(depths)
+    shapes = {tuple(tuple(x.shape) for x in w[:deepest]) for w in weights}
+    if len(shapes) != 1:
+        raise WsmError(f"the first {deepest} weight layers have different shapes in the two zoos "
+                       f"({sorted(shapes)}): cross-network testing needs the same weight shapes")
+    return evaluate(weights, labels, depths, kinds, train_fraction, retrieval_train_fraction, query_fraction,
+                    seed, cfg, alpha, progress, null_repeats, source=np.arange(len(weights)) < len(weights_a))
+
+
+def percent(table, alpha: float = 0.05):
+    """:func:`evaluate`'s table as the pages show it: ``ours``, ``ci_low``, ``ci_high`` and the null's
+    columns in percent, the paper's ``decision`` and a ``feature`` label (C1.. chains, L1.. layers)."""
+    table = table.copy()
+    table["ours"] = 100 * table.accuracy
+    for col in ("ci_low", "ci_high", "null_mean", "null_low", "null_high"):
+        if col in table:
+            table[col] = 100 * table[col]
+    table["decision"] = [decide(a, alpha) for a in table.accuracy]
+    table["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(table.kind, table.depth)]
+    return table

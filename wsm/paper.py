@@ -130,3 +130,29 @@ for _chain, _value in TABLE2.items():
         figure="Table 2", panel="", item=f"ResNet-MLP-12 classification top-1, chain {_chain}",
         quoted=f"{_value}%", value=_value, source="Appendix D",
         match={"figure": "Table 2", "kind": "normalized", "depth": _chain}))
+
+# Fig. 3 (one approximate value for every chain), Figs. 4-5 and the ICLR claim (worded, no number:
+# value None; the page writes a row with its verdict, see wsm.summary.claim_row) in the summary.
+_FIG3_TITLES = {k: v.replace("PlainNet-5", "PlainNet-5 (2-class)").replace("MLP-4", "MLP-4 (2-class)")
+                for k, v in _FIG2_TITLES.items()}
+for (_arch, _protocol), _panel in sorted(FIG3_PANELS.items(), key=lambda kv: kv[1]):
+    for _depth, _value in enumerate(FIG3[(_arch, _protocol, "normalized")], start=1):
+        REPORTED.append(dict(
+            figure="Fig. 3", panel=_panel, item=f"{_FIG3_TITLES[_panel]}, C{_depth}",
+            quoted="about 98.0% (one value in the text for every chain)", value=_value, source="Section 4.2",
+            match={"figure": "Fig. 3", "panel": _panel, "kind": "normalized", "depth": _depth}))
+for _zoo in ("Depth", "Res5", "Leaky", "Adam"):
+    REPORTED.append(dict(
+        figure="Fig. 4", panel="claim", item=f"{_zoo} zoo: " + ("the hypothesis does not hold" if _zoo == "Adam"
+                                                                else "the hypothesis still holds"),
+        quoted=FIG4_CLAIMS[_zoo], value=None, source="Section 4.4" + (" (ICLR)" if _zoo == "Adam" else ""),
+        match={"figure": "Fig. 4", "panel": "claim", "architecture": _zoo}))
+for (_protocol, _zoo), _claim in FIG5_CLAIMS.items():
+    REPORTED.append(dict(
+        figure="Fig. 5", panel="claim", item=f"Baseline-trained {_protocol} on the {_zoo} zoo",
+        quoted=_claim, value=None, source="Section 4.5" + (" (ICLR)" if _zoo == "Adam" else ""),
+        match={"figure": "Fig. 5", "panel": "claim", "architecture": _zoo, "protocol": _protocol}))
+REPORTED.append(dict(
+    figure="ICLR Sec. 4.1 (bottom-up)", panel="claim", item="every chain classifies well; out-of-order chains do not",
+    quoted=ICLR_BOTTOM_UP, value=None, source="ICLR-2020 version, Section 4.1",
+    match={"figure": "ICLR Sec. 4.1 (bottom-up)", "panel": "claim"}))

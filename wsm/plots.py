@@ -61,18 +61,26 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
             ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], sub.ours,
                         yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none", ecolor="k",
                         elinewidth=0.8, capsize=2)
-        if {"null_low", "null_mean", "null_high"} <= set(sub.columns) and sub.null_mean.notna().any():
-            bars = ax.containers[1]
-            for i, (bar, lo, mid, hi) in enumerate(zip(bars, sub.null_low, sub.null_mean, sub.null_high)):
-                x0, w = bar.get_x(), bar.get_width()
-                ax.fill_between([x0, x0 + w], lo, hi, color="0.35", alpha=0.35, lw=0, zorder=3,
-                                label="null 95% band (shuffled labels)" if i == 0 else None)
-                ax.plot([x0, x0 + w], [mid, mid], color="0.2", lw=1.2, zorder=3)
+        null_band(ax, ax.containers[1], sub)
         ax.legend(fontsize=7, loc="upper left") if ax is axes[0] else ax.get_legend().remove()
     if suptitle:
         fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def null_band(ax, bars, part: pd.DataFrame, label: bool = True) -> None:
+    """Each bar's permutation null (``null_low``/``null_mean``/``null_high`` of ``part``, percent, in
+    bar order): a grey band (central 95%) with a tick at the null mean. Nothing where no null was run."""
+    if not {"null_low", "null_mean", "null_high"} <= set(part.columns) or not part.null_mean.notna().any():
+        return
+    for i, (bar, lo, mid, hi) in enumerate(zip(bars, part.null_low, part.null_mean, part.null_high)):
+        if mid != mid:
+            continue
+        x0, w = bar.get_x(), bar.get_width()
+        ax.fill_between([x0, x0 + w], lo, hi, color="0.35", alpha=0.35, lw=0, zorder=3,
+                        label="null 95% band (shuffled labels)" if label and i == 0 else None)
+        ax.plot([x0, x0 + w], [mid, mid], color="0.2", lw=1.2, zorder=3)
 
 
 def fig1_network(ax, w1, w2, h1, title: str) -> None:
@@ -98,7 +106,8 @@ def fig1_network(ax, w1, w2, h1, title: str) -> None:
 def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: str = ""):
     """Fig. 4-5 layout: columns = protocol (classification top-1, retrieval rank-1), rows = chains
     C1..C3 (normalized) and layers L1..L3 (unnormalized); bars = ``hue`` (one per zoo), with exact 95%
-    intervals; the 1 - alpha acceptance line. ``rows`` needs protocol, kind, depth, ours, ci_low, ci_high."""
+    intervals, the permutation null's band where one was run (:func:`null_band`), and the 1 - alpha
+    acceptance line. ``rows`` needs protocol, kind, depth, ours, ci_low, ci_high."""
     style()
     kinds = [k for k in ("normalized", "unnormalized") if k in set(rows.kind)]
     protocols = [p for p in ("classification", "retrieval") if p in set(rows.protocol)]
@@ -119,6 +128,7 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
                 centres = [b.get_x() + b.get_width() / 2 for b in c]
                 ax.errorbar(centres, part.ours, yerr=[part.ours - part.ci_low, part.ci_high - part.ours],
                             fmt="none", ecolor="k", elinewidth=0.7, capsize=1.5)
+                null_band(ax, c, part, label=False)
             ax.axhline(100 * (1 - alpha), color="crimson", lw=1, ls="--")
             metric = "top-1" if protocol == "classification" else "rank-1"
             ax.set(title=f"({'ab'[j]}) {protocol}, {'chains' if kind == 'normalized' else 'layers (unnormalized)'}",

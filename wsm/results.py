@@ -5,7 +5,8 @@ Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins the
 (normalized / unnormalized), protocol, metric, ours and paper (percent), n (test networks or
 queries behind "ours"), profile, dataset, scale; then, where a number is an accuracy, its exact
 95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha"; where a permutation
-null was run, its mean and 95% band (null_mean, null_low, null_high, percent) and p-value (p_null).
+null was run, its mean and 95% band (null_mean, null_low, null_high, percent) and p-value (p_null);
+where a row stands for a claim the paper words without a number, its verdict (agrees: yes / no).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from wsm.storage import atomic_write
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
 OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha",      # percent, percent, p-value
-            "null_mean", "null_low", "null_high", "p_null"]  # permutation null: percent x 3, p-value
+            "null_mean", "null_low", "null_high", "p_null",  # permutation null: percent x 3, p-value
+            "agrees"]                                        # a worded claim's verdict (wsm.summary.claim_row)
 
 
 def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:
@@ -57,10 +59,43 @@ def archive(results_dir: str | Path, table: pd.DataFrame) -> None:
 
 
 def banner(profile: str, dataset: str, scale: str) -> None:
-    """Show, at the top of an executed page, what it was executed with."""
+    """Show, at the top of an executed page, what it was executed with. ``dataset`` is a dataset key
+    of :mod:`wsm.data` (described by :func:`wsm.data.describe`; the CIFAR-100 stand-in also gets a
+    heading of its own) or a description."""
     from IPython.display import Markdown, display
 
-    display(Markdown(f"**Executed with profile `{profile}`** · dataset: {dataset} · scale: {scale}"))
+    from wsm import data
+
+    described = data.describe(dataset) if dataset in data.DATASETS else dataset
+    display(Markdown(f"**Executed with profile `{profile}`** · dataset: {described} · scale: {scale}"))
+    if dataset == "cifar100-standin":
+        display(Markdown(f"### {data.STANDIN_LABEL}"))
+
+
+def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """The accuracy table a page shows: ``index`` and ``columns`` of ``ours`` (percent, as from
+    :func:`wsm.htt.percent`), then ours with its exact 95% interval, n, the p-value of "error < alpha",
+    the permutation null's mean and band with its p-value (where one was run) and the decision."""
+    table = ours.copy()
+    table["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(table.ci_low, table.ci_high)]
+    table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
+    extra = []
+    if "p_null" in table:
+        table["null mean [95%]"] = [f"{m:.0f} [{lo:.0f}–{hi:.0f}]" for m, lo, hi in
+                                    zip(table.null_mean, table.null_low, table.null_high)]
+        table["p_null"] = table.p_null.map("{:.2g}".format)
+        extra = ["null mean [95%]", "p_null"]
+    cols = index + columns + ["ours", "95% CI", "n", "p(error < α)"] + extra + ["decision"]
+    return table[cols].round(1).set_index(index)
+
+
+def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:
+    """One sentence on the permutation null of a page's cells ('' when none was run)."""
+    if "p_null" not in ours or not null_repeats:
+        return ""
+    return (f" With the task labels shuffled {null_repeats} times the same pipeline reaches "
+            f"{ours.null_mean.min():.0f}–{ours.null_mean.max():.0f}% on average, and {(ours.p_null <= 0.05).sum()} "
+            f"of {len(ours)} cells beat their null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")
 
 
 def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: float) -> None:

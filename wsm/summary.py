@@ -84,3 +84,38 @@ def table(results_dir: str | Path, alpha: float = paper.ALPHA) -> pd.DataFrame:
         row["missing"] = ", ".join(missing)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- claims without numbers (Figs. 4-5)
+# The paper states what Figs. 4 and 5 show in words. Each claim becomes a rule on our chain cells
+# (normalized features) of the zoo it is about, so the summary can say yes or no:
+#   "holds"  -- the hypothesis holds / the accuracy stays high: EVERY chain cell accepts H0
+#               (test error below alpha, the paper's rule);
+#   "fails"  -- the hypothesis does not hold / the accuracy is low or drops: at least one chain cell
+#               rejects H0, AND the zoo's mean chain accuracy is below that of each zoo in ``below``
+#               (the contrast the paper draws), so that a page where everything fails does not
+#               confirm a "drops" claim by default.
+
+
+def claim_row(ours: pd.DataFrame, figure: str, zoo: str, expect: str, protocol: str | None = None,
+              below=(), alpha: float = paper.ALPHA) -> dict:
+    """One results row for a worded claim about ``zoo`` (rule ``expect``, see above), from a page's
+    percent table (columns zoo, kind, protocol, ours, decision, n). ``ours`` of the row is the mean
+    over the chain cells; ``agrees`` is yes or no."""
+    if expect not in ("holds", "fails"):
+        raise ValueError(f"expect must be 'holds' or 'fails', got {expect!r}")
+    cells = ours[(ours.zoo == zoo) & (ours.kind == "normalized")]
+    if protocol is not None:
+        cells = cells[cells.protocol == protocol]
+    if cells.empty:
+        raise ValueError(f"no chain cells of zoo {zoo!r}" + (f" for {protocol}" if protocol else ""))
+    mean = float(cells.ours.mean())
+    if expect == "holds":
+        agrees = bool((cells.decision == "accept H0").all())
+    else:
+        others = [ours[(ours.zoo == b) & (ours.kind == "normalized")
+                       & ((ours.protocol == protocol) if protocol else True)].ours.mean() for b in below]
+        agrees = bool((cells.decision == "reject H0").any() and all(mean < o for o in others))
+    return dict(figure=figure, panel="claim", architecture=zoo, depth=np.nan, kind="normalized",
+                protocol=protocol or "both", metric="mean over chains", ours=mean, paper=np.nan,
+                n=int(cells.n.sum()), agrees="yes" if agrees else "no")

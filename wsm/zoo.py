@@ -295,6 +295,26 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     return load_zoo(path, full, only_tasks)
 
 
+def build_zoos(specs: dict, data_root=None, download: bool = False, only_tasks=None):
+    """Build several zoos, ``specs = {name: (folder, config)}``: ``(zoos, table)`` with the zoos by
+    name and one row per zoo (architecture, optimizer, networks, mean train/test accuracy, how many
+    sit at chance on their training set, how many diverged, seconds spent building)."""
+    import pandas as pd
+
+    zoos, rows = {}, []
+    for name, (folder, cfg) in specs.items():
+        t0 = time.time()
+        z = zoos[name] = build_zoo(folder, cfg, data_root, download, only_tasks=only_tasks)
+        runs = z.table()
+        chance = 1 / len(z.runs[0].classes)
+        rows.append(dict(zoo=name, architecture=nets.LABELS[cfg.arch], optimizer=cfg.optimizer, lr=cfg.lr,
+                         networks=len(z), train_acc=round(runs.train_acc.mean(), 3),
+                         test_acc=round(runs.test_acc.mean(), 3),
+                         at_chance=int((runs.train_acc <= chance + 0.02).sum()),
+                         diverged=int((~runs.finite).sum()), build_seconds=round(time.time() - t0)))
+    return zoos, pd.DataFrame(rows).set_index("zoo")
+
+
 def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) -> Zoo:
     """Load a zoo (only the tasks ``only_tasks`` of it, if given); with ``cfg``, refuse a folder
     trained with another configuration."""

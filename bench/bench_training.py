@@ -8,6 +8,7 @@ weight gradient and input gradient (none for the first layer)."""
 
 from __future__ import annotations
 
+import os
 import time
 from unittest import mock
 
@@ -31,6 +32,31 @@ def train_flops(arch: str, batch: int = 128, n_classes: int = 10) -> float:
             continue
         first = False
     return sum(2 * batch * mac * (2 if is_first else 3) for mac, is_first in macs)
+
+
+def _worker(arch: str, steps: int, barrier) -> float:
+    """One process of the multi-process variant: one thread, one network at a time (the reference
+    loop); waits for every worker to be warm, then returns the seconds its timed training took."""
+    torch.set_num_threads(1)
+    cfg = zoo.ZooConfig(dataset="tiny-imagenet", arch=arch, tasks=(0,), runs=1, epochs=1, device="cpu")
+    task, warm = common.fake_task(128 * steps), common.fake_task(128)
+    with mock.patch.object(zoo, "_accuracy", lambda *a, **k: 0.0):
+        zoo.train_network(cfg, warm, 0)
+        barrier.wait()
+        return _time(lambda: zoo.train_network(cfg, task, 0))
+
+
+def multiprocess(arch: str, steps: int, processes: int) -> tuple[float, float]:
+    """Aggregate networks x steps per second of ``processes`` one-thread processes training at once
+    (spawned, so no OpenMP state is inherited; started together after their warm-up)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(processes, mp_context=ctx) as pool:
+        barrier = manager.Barrier(processes)
+        seconds = list(pool.map(_worker, [arch] * processes, [steps] * processes, [barrier] * processes))
+    return sum(steps / s for s in seconds), max(seconds)
 
 
 def _time(fn) -> float:
@@ -82,4 +108,12 @@ def run(quick: bool = True) -> list[dict]:
                                                  + ("; one of the cores idle: two such processes would "
                                                     "double the rate" if fmt == "1 thread" else "")))
                     torch.set_num_threads(threads)
+            procs = os.cpu_count() or 1
+            if dev == "cpu" and procs > 1:          # every core busy, one thread each
+                rate, sec = multiprocess(arch, steps, procs)
+                gf = rate * flops / 1e9
+                rows.append(common.row("training", f"{nets.LABELS[arch]} {procs} processes x 1 thread", procs, steps,
+                                       sec, dev, speedup=rate / base, gflops=gf,
+                                       notes=f"{flops / 1e9:.2f} GFLOP/step; matmul ref {ref:.0f} GFLOP/s; "
+                                             f"{procs} one-thread processes, one network each, at once"))
     return rows

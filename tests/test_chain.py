@@ -516,6 +516,33 @@ def test_gram_from_factors_equals_explicit_float64(center):
         assert torch.allclose(ex, want, rtol=1e-2, atol=1e-2 * want.abs().max().item())
 
 
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("sliced", [False, True])            # one slice; slices of 7 rows
+def test_gram_sliced_equals_explicit_float64(center, sliced):
+    nets_ = [[w * 1000.0 for w in n] for n in _nets("plainnet5", 5)]   # phi entries far beyond float32 products
+    for depth in (1, 2, 3):
+        n, k = chain.factor_rows_cols(nets_[0], depth)
+        memory_gb = (5 * n * k * 4 + 7 * 5 * n * 12) / 2**30 if sliced else 2.0
+        rows = chain._slice_rows(5, n, k, memory_gb)
+        assert rows == (7 if sliced else n)
+        f = torch.stack([chain.phi([w.double() for w in ws], depth).reshape(-1) for ws in nets_])
+        if center:
+            f = f - f.mean(0)
+        want = f @ f.t()
+        got = chain.gram(nets_, depth, center=center, progress=False, memory_gb=memory_gb, method="sliced")
+        assert got.dtype == torch.float64 and torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+
+
+def test_gram_sliced_is_chosen_for_mlp4_sized_chains_and_refused_when_factors_do_not_fit():
+    costs = chain.gram_costs(100, 3072, 500, 2.0)                  # MLP-4 chain 1-3, the quick zoo
+    assert min(costs, key=costs.get) == "sliced"
+    assert costs["sliced"] < costs["explicit"] / 5 and costs["sliced"] < costs["factors"] / 5
+    assert chain.gram_costs(5000, 3072, 500, 2.0)["sliced"] == float("inf")   # 30 GB of factors
+    with pytest.raises(WsmError, match="do not fit"):
+        chain.gram(_nets("mlp4", 2), 1, memory_gb=1e-4, method="sliced")
+
+
 def test_gram_from_factors_blocks_and_chain4_shape():
     nets_ = _nets("plainnet5", 3)
     m = chain.chain_factor(nets_[0], 4)
@@ -539,3 +566,5 @@ def test_gram_method_errors():
         chain.gram(nets_, 1, method="magic")
     with pytest.raises(WsmError, match="normalized"):
         chain.gram(nets_, 1, kind="unnormalized", method="factors")
+    with pytest.raises(WsmError, match="normalized"):
+        chain.gram(nets_, 1, kind="unnormalized", method="sliced")

@@ -85,3 +85,35 @@ def test_plainnet_trains_and_records_metadata(tmp_path, fake_data):
     assert t.task.tolist() == [3] and t.classes[0] == [12, 13, 14, 15]
     assert 0 <= t.test_acc[0] <= 1 and t.finite[0]
     assert [w.dim() for w in z.runs[0].weights] == [4, 4, 4, 4, 2]
+
+
+def test_worker_processes_give_the_weights_of_one_thread_training(tmp_path, fake_data):
+    # the default for a CPU zoo trained one network at a time: one one-thread process per core
+    c = cfg(arch="plainnet5", tasks=(0, 1), runs=2)
+    assert zoo.workers_for(c, 4, batched=False, workers=2) == 2
+    assert zoo.workers_for(c, 1, batched=False) == 1                       # one run: no pool
+    assert zoo.workers_for(cfg(), 4, batched=True) == 1                     # MLP-4 is trained batched
+    with pytest.raises(WsmError, match="positive integer"):
+        zoo.workers_for(c, 4, batched=False, workers=0)
+    pooled = zoo.build_zoo(tmp_path / "pool", c, progress=False, workers=2)
+    assert fake_data == [0, 1]                     # the tasks are loaded once, here, and handed out
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = zoo.build_zoo(tmp_path / "here", c, progress=False, workers=1)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(pooled.runs, here.runs):
+        assert (a.task, a.run) == (b.task, b.run)
+        assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
+
+
+def test_a_failing_worker_stops_the_build_with_its_message(tmp_path, monkeypatch):
+    def bad_task(dataset, task, root=None, download=False):
+        td = fake_task(dataset, task)
+        return data.TaskData(dataset, task, td.classes, td.class_names, td.x_train[:, :2], td.y_train,
+                             td.x_test, td.y_test, "synthetic")     # 2 channels: the network wants 3
+    monkeypatch.setattr(data, "load_task", bad_task)
+    with pytest.raises(IndexError, match="out of bounds"):     # the worker's own error, raised here
+        zoo.build_zoo(tmp_path, cfg(arch="plainnet5", runs=2), progress=False, workers=2)
+    assert not list((tmp_path / "runs").glob("*.pt"))

@@ -128,7 +128,54 @@ def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float
     pairs = n_nets * (n_nets + 1) / 2
     explicit = n_nets * 2 * n * n * k * (1 if block == n_nets else passes + 1) + pairs * 2 * n * n
     fits = n_nets == 1 or 2 * size <= memory_gb * 2**30          # two features at a time at least
-    return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k}
+    rows = _slice_rows(n_nets, n, k, memory_gb)
+    sliced = n_nets * 2 * n * n * k + n_nets * n_nets * n * n if rows else float("inf")
+    return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k, "sliced": sliced}
+
+
+def _slice_rows(n_nets: int, n: int, k: int, memory_gb: float) -> int:
+    """Rows of phi per slice in :func:`gram_sliced`: every network's float32 factor, and beside
+    them in ``memory_gb`` the row slices of phi (float32, and float64 for the product); 0 where not
+    even one row fits."""
+    left = memory_gb * 2**30 - n_nets * n * k * 4
+    return max(0, min(n, int(left // (n_nets * n * 12))))
+
+
+def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
+                center: bool = False, progress: bool = True) -> torch.Tensor:
+    """The Gram matrix of the chain-normalized features, phi formed exactly once per network, a
+    slice of its rows at a time: ``K = sum_s F_s F_s^T`` where ``F_s`` holds rows ``s`` of every
+    network's ``phi = M M^T`` (``M[s] M^T``). Centring the features is per coordinate, so centring
+    each slice is exactly centring the whole feature. The chain factors of all networks are kept
+    (float32, all scaled by one number so that every entry of every phi is at most 1: for a PSD
+    matrix ``max |phi_ab| = max_a phi_aa``, the largest squared row norm of ``M``); each slice of phi
+    is formed in float32 and centred and multiplied in float64; the scale is put back. Costs ``2 n^2 k`` per network plus ``n^2`` per pair, the explicit path's
+    arithmetic without its recomputation (MLP-4's 3072^2 chains over 100 networks: 275 s explicit or
+    by factors, a few seconds here)."""
+    from wsm.progress import bar
+
+    n_nets = len(nets)
+    n, k = factor_rows_cols(nets[0], depth)
+    rows = _slice_rows(n_nets, n, k, memory_gb)
+    if not rows:
+        raise WsmError(f"the chain factors of {n_nets} networks ({n} x {k}) do not fit in {memory_gb} GB: "
+                       "use method='factors' or more memory")
+    ms = torch.empty(n_nets, n, k)                                          # N x n x k, float32
+    scale = 0.0
+    for i, net in enumerate(nets):                    # formed in float64, kept in float32, one at a time
+        m = chain_factor([w.double() for w in net[:depth]], depth)
+        scale = max(scale, float(m.square().sum(1).max()))
+        ms[i] = m
+    scale = scale or 1.0
+    ms /= scale ** 0.5
+    kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
+    for r0 in bar(range(0, n, rows), desc=f"Gram normalized {depth} (slices)", disable=not progress, leave=False):
+        f = torch.einsum("nrk,nck->nrc", ms[:, r0:r0 + rows], ms).reshape(n_nets, -1).double()
+        if center:
+            f -= f.mean(0)
+        kmat += f @ f.t()
+    kmat = (kmat + kmat.t()) / 2
+    return kmat * scale ** 2
 
 
 def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
@@ -190,10 +237,11 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
 
     ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
-    (:func:`gram_from_factors`, normalized chains only); ``"auto"`` picks the one with fewer
-    estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors for long chains with
-    few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the explicit
-    features where they are small.
+    (:func:`gram_from_factors`, normalized chains only); ``"sliced"`` forms each phi once, a slice
+    of rows at a time (:func:`gram_sliced`, normalized chains whose factors fit); ``"auto"`` picks
+    the one with fewer estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors for
+    long chains with few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the
+    slices or the explicit features where phi is small enough.
 
     Explicit features are formed in float64 and multiplied in float32, each row scaled to a largest
     entry of 1 (the scales are put back in float64), so deep chains cannot overflow. When all of them fit in ``memory_gb`` they are formed once;
@@ -204,15 +252,18 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     """
     from wsm.progress import bar
 
-    if method not in ("auto", "explicit", "factors"):
-        raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors")
+    if method not in ("auto", "explicit", "factors", "sliced"):
+        raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors, sliced")
     if kind == "normalized" and method != "explicit":
         n_rows, k_cols = factor_rows_cols(nets[0], depth)
         costs = gram_costs(len(nets), n_rows, k_cols, memory_gb)
-        if method == "factors" or costs["factors"] < costs["explicit"]:
+        best = method if method != "auto" else min(costs, key=costs.get)
+        if best == "factors":
             return gram_from_factors(nets, depth, memory_gb, center, progress)
-    elif method == "factors":
-        raise WsmError("the kernel identity applies to chain-normalized features only: use kind='normalized'")
+        if best == "sliced":
+            return gram_sliced(nets, depth, memory_gb, center, progress)
+    elif method in ("factors", "sliced"):
+        raise WsmError(f"the {method} method applies to chain-normalized features only: use kind='normalized'")
     n = len(nets)
     size = 8 * feature_size(nets[0], depth, kind)
     block = n if n * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))

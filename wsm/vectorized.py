@@ -46,17 +46,16 @@ def supports(cfg) -> bool:
 def preferred(cfg) -> bool:
     """Whether to train ``cfg`` batched rather than one network at a time.
 
-    Measured on a 2-core CPU (bench/bench_training.py): MLP-4 trains faster batched (its
-    500-wide matmuls are too small to keep both cores busy one network at a time); PlainNet-5 is
-    slower batched on CPU (vmap turns its convolutions into grouped convolutions, which PyTorch's
-    CPU kernels run less efficiently than one channels-last convolution per network), so the loop
-    stays. On CUDA the batched path is used for both: one network's kernels leave a GPU idle.
+    Measured on an idle 2-core CPU (bench/bench_training.py): the batched path is slower than one
+    network at a time for both MLP-4 (G=8: 29% of the dense-matmul rate against 39-47% for the
+    two-thread loop and 43% for two one-thread processes) and PlainNet-5 (vmap turns its
+    convolutions into grouped convolutions, which PyTorch's CPU kernels run less efficiently than
+    one channels-last convolution per network), so on CPU networks are trained one at a time, in
+    one one-thread process per core (:func:`wsm.zoo.workers_for`). (Measured earlier on a loaded
+    machine, MLP-4 looked 2x faster batched: contention, not the method.) On CUDA the batched
+    path is used for both: one network's kernels leave a GPU idle.
     """
-    if not supports(cfg):
-        return False
-    if str(cfg.device).startswith("cuda"):
-        return True
-    return cfg.arch == "mlp4"
+    return supports(cfg) and str(cfg.device).startswith("cuda")
 
 
 def chunk_size(cfg, memory_gb: float | None = None) -> int:

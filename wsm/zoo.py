@@ -244,8 +244,68 @@ def _chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None
     return groups
 
 
+def workers_for(cfg: ZooConfig, n_runs: int, batched: bool, workers: int | None = None) -> int:
+    """How many processes train the runs of a CPU zoo at once: ``workers`` when given; by default one
+    per core, each on one thread, where networks are trained one at a time on the CPU (every image
+    architecture; measured on an idle 2-core machine, bench/bench_training.py's "processes x 1
+    thread" rows: PlainNet-5 at 1.3x and MLP-4 at 1.1x the two-thread loop), else 1."""
+    if workers is not None:
+        if not (isinstance(workers, int) and workers >= 1):
+            raise WsmError(f"workers must be a positive integer, got {workers!r}")
+        return min(workers, max(1, n_runs))
+    import os
+
+    if batched or cfg.device != "cpu" or cfg.arch == "gru2" or n_runs < 2:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                      n_runs))
+
+
+def _worker_init() -> None:
+    """A zoo worker: one thread; on Linux it dies with its parent (a killed build leaves no orphan
+    training on; its unfinished run leaves only a temporary file, removed by the next build)."""
+    torch.set_num_threads(1)
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _train_and_save(path: Path, cfg: ZooConfig, task_data: data.TaskData, run: int) -> None:
+    _save_run(path, train_network(cfg, task_data, run))
+
+
+def _train_in_processes(path: Path, cfg: ZooConfig, todo, data_root, download: bool, workers: int, pbar) -> None:
+    """Train ``todo`` runs in ``workers`` spawned one-thread processes; each run is saved by its
+    worker as it finishes. The tasks are loaded here, one after another while the workers train
+    the runs already handed out. A failure stops the build with the worker's own message (finished
+    runs stay saved)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+        futures = []
+        try:
+            for t in dict.fromkeys(t for t, _ in todo):
+                task_data = _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)
+                for r in (r for tt, r in todo if tt == t):
+                    futures.append(pool.submit(_train_and_save, path, cfg, task_data, r))
+                    futures[-1].add_done_callback(lambda f: not f.cancelled() and f.exception() is None and pbar.update())
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in done:
+                f.result()              # re-raises a worker's error here
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
 def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
-              progress: bool = True, vectorized: bool | None = None, only_tasks=None) -> Zoo:
+              progress: bool = True, vectorized: bool | None = None, only_tasks=None,
+              workers: int | None = None) -> Zoo:
     """Train every missing run of ``cfg`` into ``path`` (finished runs are reused) and load the zoo.
 
     ``vectorized``: train the runs of a task in chunks as one batched program
@@ -256,6 +316,10 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
 
     ``only_tasks``: train and load only these tasks of ``cfg`` (the folder stays ``cfg``'s, and a
     run's weights do not depend on which tasks are built, so a later full build completes it).
+
+    ``workers``: processes training networks at once, one thread each (:func:`workers_for`: by
+    default one per core for CPU zoos trained one network at a time). A run's weights do not depend
+    on which process trains it; they may differ from a two-thread run in float rounding only.
     """
     path = Path(path)
     if only_tasks is not None:
@@ -282,6 +346,10 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
             todo = []
         loaded = {}
         batched = _use_vectorized(cfg, vectorized)
+        n_workers = workers_for(cfg, len(todo), batched, workers)
+        if n_workers > 1:
+            _train_in_processes(path, cfg, todo, data_root, download, n_workers, pbar)
+            todo = []
         for t, runs in _chunks(cfg, todo, vectorized):
             if t not in loaded:
                 loaded = {t: _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}

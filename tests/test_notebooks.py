@@ -92,8 +92,9 @@ def test_fig3_has_every_panel_with_the_papers_text(smoke):
 
 def test_fig4_has_five_zoos_both_protocols(smoke):
     out, df = smoke
-    fig4 = df[df.figure == "Fig. 4"]
+    fig4, claims = df[(df.figure == "Fig. 4") & (df.panel != "claim")], df[(df.figure == "Fig. 4") & (df.panel == "claim")]
     _check_cifar_rows(fig4, 5 * 12, ["a", "b"])
+    assert sorted(claims.architecture) == ["Adam", "Depth", "Leaky", "Res5"] and claims.agrees.isin(["yes", "no"]).all()
     assert set(fig4.architecture) == {"PlainNet-5", "PlainNet-6", "Res5", "Leaky", "PlainNet-5 + Adam"}
     assert fig4.paper.isna().all()                                     # the paper gives claims only
     text = (out / "s4_4_network_variants.ipynb").read_text()
@@ -102,8 +103,10 @@ def test_fig4_has_five_zoos_both_protocols(smoke):
 
 def test_fig5_tests_the_baseline_classifier_on_four_zoos(smoke):
     out, df = smoke
-    fig5 = df[df.figure == "Fig. 5"]
+    fig5, claims = df[(df.figure == "Fig. 5") & (df.panel != "claim")], df[(df.figure == "Fig. 5") & (df.panel == "claim")]
     _check_cifar_rows(fig5, 4 * 12, ["a", "b"])
+    assert len(claims) == 8 and set(claims.protocol) == {"classification", "retrieval"}
+    assert claims.agrees.isin(["yes", "no"]).all()
     assert set(fig5.architecture) == {f"Baseline -> {n}" for n in ("Depth", "Res5", "Leaky", "Adam")}
     text = (out / "s4_5_cross_network.ipynb").read_text()
     assert "the accuracy drops" in text and "Adam obtains low accuracy" in text
@@ -217,7 +220,9 @@ def test_table2_resnet_mlp12_has_every_chain_with_the_papers_numbers(smoke):
 
 def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     _, df = smoke
-    iclr = df[df.figure.str.startswith("ICLR")]
+    iclr = df[df.figure.str.startswith("ICLR") & (df.panel != "claim")]
+    claim = df[df.figure.str.startswith("ICLR") & (df.panel == "claim")]
+    assert len(claim) == 1 and claim.agrees.iloc[0] in ("yes", "partly", "no")
     assert set(iclr.architecture) == {"MLP-4", "PlainNet-5"}
     mlp = iclr[iclr.architecture == "MLP-4"]
     assert sorted(mlp[mlp.panel == "in order"].depth) == [1, 2, 3]

@@ -93,7 +93,7 @@ results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], alpha)
 
 # %%
 claims = pd.DataFrame([summary.claim_row(ours, "Fig. 4", name, "fails" if name == "Adam" else "holds",
-                                         below=["Baseline"], alpha=alpha) for name in zoos if name != "Baseline"])
+                                         below=["Baseline"]) for name in zoos if name != "Baseline"])
 claims["paper"] = [paper.FIG4_CLAIMS[n] for n in claims.architecture]
 (claims.rename(columns={"architecture": "zoo", "ours": "ours (mean over chains, %)"})
  [["zoo", "paper", "ours (mean over chains, %)", "agrees"]].round(1).set_index("zoo")

@@ -97,8 +97,7 @@ results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], alpha)
 contrast = {"Res5": ["Depth", "Leaky"], "Adam": ["Depth", "Leaky"]}
 claims = pd.DataFrame([
     summary.claim_row(ours, "Fig. 5", n, "fails" if (n == "Adam" or (n == "Res5" and p == "classification"))
-                      else "holds", protocol=p, below=contrast.get(n, []) if p == "classification" or n == "Adam" else [],
-                      alpha=alpha)
+                      else "holds", protocol=p, below=contrast.get(n, []) if p == "classification" or n == "Adam" else [])
     for p in ("classification", "retrieval") for n in zoos if n != "Baseline"])
 claims["paper"] = [paper.FIG5_CLAIMS[(p, n)] for p, n in zip(claims.protocol, claims.architecture)]
 (claims.rename(columns={"architecture": "zoo", "ours": "ours (mean over chains, %)"})

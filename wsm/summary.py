@@ -98,9 +98,10 @@ def table(results_dir: str | Path, alpha: float = paper.ALPHA) -> pd.DataFrame:
 
 
 def claim_row(ours: pd.DataFrame, figure: str, zoo: str, expect: str, protocol: str | None = None,
-              below=(), alpha: float = paper.ALPHA) -> dict:
+              below=()) -> dict:
     """One results row for a worded claim about ``zoo`` (rule ``expect``, see above), from a page's
-    percent table (columns zoo, kind, protocol, ours, decision, n). ``ours`` of the row is the mean
+    percent table (columns zoo, kind, protocol, ours, n, and the decision at the page's alpha, as
+    :func:`wsm.htt.percent` makes it). ``ours`` of the row is the mean
     over the chain cells; ``agrees`` is yes or no."""
     if expect not in ("holds", "fails"):
         raise ValueError(f"expect must be 'holds' or 'fails', got {expect!r}")

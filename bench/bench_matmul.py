@@ -8,7 +8,7 @@ from bench import common
 
 
 def run(quick: bool = True) -> list[dict]:
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = common.devices()
     rows = []
     for dev in devices:
         for dtype, name in ((torch.float32, "float32"), (torch.float64, "float64")):

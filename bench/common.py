@@ -13,6 +13,12 @@ COLUMNS = ("benchmark", "variant", "networks", "steps", "seconds", "net_steps_pe
            "threads", "gflops", "pct_of_matmul", "peak_mem_mb", "notes")
 
 _MATMUL: dict[str, float] = {}
+DEVICES = ["cpu", "cuda"]           # bench.run --device narrows this
+
+
+def devices() -> list[str]:
+    """The devices the benchmarks measure: the CPU and, when present, CUDA (``bench.run --device``)."""
+    return [d for d in DEVICES if d == "cpu" or torch.cuda.is_available()]
 
 
 def row(benchmark, variant, networks, steps, seconds, device="cpu", speedup=None, gflops=None,

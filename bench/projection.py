@@ -1,17 +1,25 @@
 """Projection of the whole paper at paper scale from the measured benchmark rows.
 
-``python -m bench.projection [results.csv]`` writes ``book/benchmarks/projection.csv`` (the book's
-Performance page shows it). Per-network costs follow the paper's settings (Section 4.1, Appendix C):
-50 tasks x 100 runs = 5,000 networks per zoo, batch 128; Tiny ImageNet 4 classes x 500 images
-(16 steps/epoch), CIFAR-100 2 classes x 500 (8 steps/epoch); MLP-4 100 epochs, PlainNet-5 50; the
-weight classifier 30,000 batch-1 steps per chain, protocol and kind. The GRU zoo (NameData) is
-counted only where ``bench_gru`` rows exist. CPU: the best measured variant here. H100: an
-ASSUMED effective rate (stated in each row), not a measurement: no GPU was lent to this task.
+``python -m bench.projection [cpu.csv] [--gpu gpu.csv] [--slice paper_slice_times.csv]`` writes
+``book/benchmarks/projection.csv`` (the book's Performance page shows it). Per-network costs follow
+the paper's settings (Section 4.1, Appendix C): 50 tasks x 100 runs = 5,000 networks per zoo, batch
+128; Tiny ImageNet 4 classes x 500 images (16 steps/epoch), CIFAR-100 2 classes x 500 (8
+steps/epoch); MLP-4 100 epochs, PlainNet-5 50; the weight classifier 30,000 batch-1 steps per
+chain, protocol and kind. CPU hours: the best variant measured on the CPU. GPU hours, each row
+saying its basis:
+
+* training: the seconds per network of a zoo built at the paper's settings on the GPU
+  (``bench.paper_slice``: 400 networks, real Tiny ImageNet), times 5,000 (CIFAR-100: half the steps
+  per epoch, so half the time); without that file, the best vectorized rate of the GPU benchmark rows;
+* Gram matrices: the flops of the factor path (``wsm.chain.gram_from_factors``, the one that runs
+  on the GPU) at the measured float64 matmul rate of the GPU (a lower bound of the time: its block
+  products are float64 GEMMs of that kind, plus squaring and summing);
+* classifiers: the measured CPU rate of batch-1 SGD, 16 at once on the GPU machine's 16 cores.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +27,6 @@ import pandas as pd
 from bench.bench_training import train_flops
 from wsm import chain
 
-# Assumed effective H100 rates (TFLOP/s). Peak dense: 67 FP32, 495 TF32 tensor, 67 FP64 tensor.
-H100_TRAIN_TFLOPS = 100.0      # batched small convs/matmuls with TF32 allowed: ~20% of the TF32 peak
-H100_GRAM_TFLOPS = 30.0        # float64 GEMMs of the kernel identity: ~45% of the FP64 tensor peak
 ZOOS = [("Tiny ImageNet MLP-4", "mlp4", 100, 16), ("Tiny ImageNet PlainNet-5", "plainnet5", 50, 16),
         ("CIFAR-100 MLP-4", "mlp4", 100, 8), ("CIFAR-100 PlainNet-5", "plainnet5", 50, 8)]
 N = 5000
@@ -32,17 +37,45 @@ def _rate(df, variant_prefix):
     return rows.net_steps_per_s.max(), rows.loc[rows.net_steps_per_s.idxmax(), "variant"]
 
 
-def project(df: pd.DataFrame) -> pd.DataFrame:
+def _gpu_training(name, arch, per_epoch, gpu, times):
+    """(hours, basis) of one 5,000-network zoo on the GPU, or (None, reason)."""
+    if times is not None:
+        row = times[(times.stage == "train") & (times.arch == arch)]
+        if len(row):
+            r = row.iloc[0]
+            hours = r.s_per_network * N * per_epoch / 16 / 3600
+            return hours, (f"measured on {r.device}: {int(r.networks)} networks at the paper's settings took "
+                           f"{r.seconds:.0f} s (bench.paper_slice), x {N} networks" +
+                           (", x 1/2 (8 steps per epoch)" if per_epoch == 8 else ""))
+    if gpu is not None:
+        label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
+        rate, variant = _rate(gpu, label)
+        steps = N * (100 if arch == "mlp4" else 50) * per_epoch
+        return steps / rate / 3600, f"GPU benchmark: {variant} measured"
+    return None, "no GPU measurement"
+
+
+def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The projection table from the CPU rows ``df``, the GPU rows ``gpu`` and the GPU zoo timings
+    ``times`` (``paper_slice_times.csv``); GPU columns are empty without GPU figures."""
+    gpu_name = None if gpu is None or not len(gpu) else "GPU"
+    if times is not None and len(times):
+        gpu_name = times.device.iloc[0]
     out = []
     for name, arch, epochs, per_epoch in ZOOS:
         steps = N * epochs * per_epoch
         flops = train_flops(arch, n_classes=4 if "Tiny" in name else 2) * steps
         label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
         rate, variant = _rate(df, label)
+        hours, basis = _gpu_training(name, arch, per_epoch, gpu, times)
         out.append(dict(stage="train zoo", what=name, networks=N, net_steps=steps, pflop=flops / 1e15,
-                        cpu_hours=steps / rate / 3600, h100_hours=flops / (H100_TRAIN_TFLOPS * 1e12) / 3600,
-                        assumption=f"CPU: {variant} measured; H100: {H100_TRAIN_TFLOPS:.0f} TFLOP/s assumed"))
+                        cpu_hours=steps / rate / 3600, gpu_hours=hours,
+                        basis=f"CPU: {variant} measured; GPU: {basis}"))
     from wsm import nets
+    f64 = None
+    if gpu is not None:
+        m = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float64")]
+        f64 = m.gflops.iloc[0] * 1e9 if len(m) else None
     for name, arch, _, _ in ZOOS:
         w = chain.layer_weights(nets.build(arch, 4))
         depths = range(1, 5 if arch == "plainnet5" else 4)      # all chains the paper reports + CNN chain 4
@@ -51,16 +84,18 @@ def project(df: pd.DataFrame) -> pd.DataFrame:
         for d in depths:
             n, k = chain.factor_rows_cols(w, d)
             cpu_cost = min(chain.gram_costs(N, n, k, 2.0).values())
-            gpu_cost = min(chain.gram_costs(N, n, k, 60.0).values())
+            gpu_cost = chain.gram_costs(N, n, k, 60.0)["factors"]        # the path that runs on the GPU
             row = df[(df.benchmark == "chain gram") & (df.variant == f"{label} chain {d}")]
             rate = row.gflops.iloc[0] * 1e9 if len(row) and row.gflops.iloc[0] > 0 else float("nan")
             cpu_s += cpu_cost / rate
-            gpu_s += gpu_cost / (H100_GRAM_TFLOPS * 1e12)
+            gpu_s += gpu_cost / f64 if f64 else float("nan")
             total += gpu_cost
         out.append(dict(stage="chain Grams", what=f"{name}: chains {depths[0]}-{depths[-1]}", networks=N,
-                        net_steps=None, pflop=total / 1e15, cpu_hours=cpu_s / 3600, h100_hours=gpu_s / 3600,
-                        assumption=f"CPU: 2 GB blocks at the measured rate per chain; H100: 60 GB blocks, "
-                                   f"{H100_GRAM_TFLOPS:.0f} TFLOP/s assumed"))
+                        net_steps=None, pflop=total / 1e15, cpu_hours=cpu_s / 3600,
+                        gpu_hours=gpu_s / 3600 if f64 else None,
+                        basis="CPU: 2 GB blocks at the rate measured per chain; GPU: the factor path at the "
+                              + (f"measured float64 matmul rate ({f64 / 1e12:.0f} TFLOP/s), a lower bound"
+                                 if f64 else "float64 matmul rate (not measured)")))
     clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
     if len(clf):
         sps = clf.net_steps_per_s.iloc[0]
@@ -68,33 +103,39 @@ def project(df: pd.DataFrame) -> pd.DataFrame:
         steps = 30000 * n_clf
         out.append(dict(stage="weight classifiers", what=f"{n_clf} classifiers x 30,000 batch-1 steps",
                         networks=None, net_steps=steps, pflop=None, cpu_hours=steps / sps / 3600,
-                        h100_hours=steps / sps / 3600 / 16,
-                        assumption="batch-1 SGD is latency-bound: measured CPU rate; on the H100 host 16 CPU "
-                                   "cores run 16 classifiers at once (assumed)"))
-    gru = df[df.benchmark.astype(str).str.contains("gru", case=False)]
-    if len(gru):
-        out.append(dict(stage="train zoo", what="NameData GRU-2 (see bench_gru rows)", networks=N, net_steps=None,
-                        pflop=None, cpu_hours=None, h100_hours=None, assumption="not projected here"))
+                        gpu_hours=steps / sps / 3600 / 16 if gpu_name else None,
+                        basis="batch-1 SGD is latency-bound: the measured CPU rate; on the GPU machine its 16 CPU "
+                              "cores run 16 classifiers at once"))
     res = pd.DataFrame(out)
-    total = dict(stage="total", what="whole paper (image zoos + Grams + classifiers)", networks=None,
-                 net_steps=None, pflop=res.pflop.sum(), cpu_hours=res.cpu_hours.sum(),
-                 h100_hours=res.h100_hours.sum(), assumption="sum of the rows above")
+    total = dict(stage="total", what="four image weight sets (20,000 networks) + Grams + classifiers",
+                 networks=None, net_steps=None, pflop=res.pflop.sum(), cpu_hours=res.cpu_hours.sum(),
+                 gpu_hours=res.gpu_hours.sum() if res.gpu_hours.notna().all() else None,
+                 basis="sum of the rows above" + (f"; GPU: {gpu_name}" if gpu_name else ""))
     res = pd.concat([res, pd.DataFrame([total])], ignore_index=True)
-    for c in ("pflop", "cpu_hours", "h100_hours"):
+    for c in ("pflop", "cpu_hours", "gpu_hours"):
         res[c] = res[c].astype(float).round(3)
     return res
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
     here = Path(__file__).resolve().parent.parent / "book" / "benchmarks"
-    src = Path(argv[0]) if argv else max((p for p in here.glob("*.csv") if p.name != "projection.csv"),
-                                         key=lambda p: p.stat().st_mtime)
-    res = project(pd.read_csv(src))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("cpu", nargs="?", type=Path, help="CPU benchmark rows (default: the newest CSV of a CPU here)")
+    ap.add_argument("--gpu", type=Path, help="GPU benchmark rows (default: nvidia-*.csv here, if any)")
+    ap.add_argument("--slice", type=Path, help="bench.paper_slice's times (default: paper_slice_times.csv here)")
+    args = ap.parse_args(argv)
+    skip = {"projection.csv", "paper_slice.csv", "paper_slice_times.csv"}
+    csvs = [p for p in here.glob("*.csv") if p.name not in skip]
+    src = args.cpu or max((p for p in csvs if not p.name.startswith("nvidia")), key=lambda p: p.stat().st_mtime)
+    gpu_path = args.gpu or next(iter(sorted(p for p in csvs if p.name.startswith("nvidia"))), None)
+    slice_path = args.slice or (here / "paper_slice_times.csv" if (here / "paper_slice_times.csv").exists() else None)
+    res = project(pd.read_csv(src), pd.read_csv(gpu_path) if gpu_path else None,
+                  pd.read_csv(slice_path) if slice_path else None)
     res.to_csv(src.parent / "projection.csv", index=False)
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         print(res.to_string(index=False))
-    print(f"wrote {src.parent / 'projection.csv'} from {src}")
+    print(f"wrote {src.parent / 'projection.csv'} from {src}" + (f", {gpu_path}" if gpu_path else "")
+          + (f", {slice_path}" if slice_path else ""))
 
 
 if __name__ == "__main__":

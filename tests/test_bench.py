@@ -26,8 +26,23 @@ def test_projection_uses_the_measured_rates():
     tiny_mlp = res[res.what == "Tiny ImageNet MLP-4"].iloc[0]
     assert tiny_mlp.net_steps == 5000 * 100 * 16
     assert tiny_mlp.cpu_hours == pytest.approx(5000 * 100 * 16 / 20 / 3600, rel=1e-3)   # best: 20 net-steps/s
-    assert "vectorized G=4" in tiny_mlp.assumption
+    assert "vectorized G=4" in tiny_mlp.basis
     clf = res[res.stage == "weight classifiers"].iloc[0]
     assert clf.cpu_hours == pytest.approx(clf.net_steps / 1000 / 3600, rel=1e-3)
+    assert res.gpu_hours.isna().all()                      # no GPU figures: no GPU hours, none assumed
+    # with GPU figures: the zoo timings at paper settings, and the Grams at the float64 matmul rate
+    gpu = pd.DataFrame([common.row("matmul", "2048x2048 float64", 1, 1, 1.0, "cuda", gflops=50_000.0),
+                        common.row("training", "MLP-4 vectorized G=100", 100, 10, 1.0, "cuda"),
+                        common.row("training", "PlainNet-5 vectorized G=100", 100, 10, 1.0, "cuda")])
+    times = pd.DataFrame([dict(stage="train", arch="mlp4", device="GPU X", networks=400, seconds=80.0,
+                               s_per_network=0.2)])
+    res = projection.project(pd.DataFrame(rows), gpu, times)
+    tiny, cifar = (res[res.what == f"{d} MLP-4"].iloc[0] for d in ("Tiny ImageNet", "CIFAR-100"))
+    assert tiny.gpu_hours == pytest.approx(0.2 * 5000 / 3600, rel=1e-3) and "GPU X" in tiny.basis
+    assert cifar.gpu_hours == pytest.approx(tiny.gpu_hours / 2, rel=1e-2)          # 8 steps per epoch, not 16
+    cnn = res[res.what == "Tiny ImageNet PlainNet-5"].iloc[0]                     # no zoo timing: the benchmark rate
+    assert cnn.gpu_hours == pytest.approx(5000 * 50 * 16 / 1000 / 3600, rel=1e-3)
+    grams = res[res.stage == "chain Grams"]
+    assert (grams.gpu_hours == (grams.pflop * 1e15 / 50e12 / 3600).round(3)).all()
     total = res[res.stage == "total"].iloc[0]
-    assert total.h100_hours == pytest.approx(res.h100_hours[:-1].sum(), rel=1e-2)
+    assert total.gpu_hours == pytest.approx(res.gpu_hours[:-1].sum(), rel=1e-2)

@@ -6,8 +6,9 @@ same weights up to float rounding:
 
 * every run is initialised exactly as the loop does (``torch.manual_seed(seed)`` then
   :func:`wsm.nets.build`) and draws its own mini-batches and augmentation from its own generator
-  (``torch.Generator().manual_seed(seed)``, :func:`wsm.zoo._batches`), so run ``r`` sees the same
-  images in the same order as it would alone;
+  (``torch.Generator().manual_seed(seed)``, :func:`wsm.zoo._draws`), so run ``r`` sees the same
+  images in the same order as it would alone; the batches of all runs are cut and augmented in one
+  operation on the training device (:func:`wsm.zoo._images`), not one run at a time on the CPU;
 * the networks' parameters and buffers are stacked (``torch.func.stack_module_state``) and the
   forward pass is ``torch.func.vmap`` over ``torch.func.functional_call``. The loss is the *sum*
   of the runs' mean cross-entropies, so the gradient of each run's slice is exactly that run's own
@@ -60,13 +61,15 @@ def preferred(cfg) -> bool:
 
 def chunk_size(cfg, memory_gb: float | None = None) -> int:
     """How many runs to train at once: bounded by the activations' memory (about ``memory_gb``:
-    2 GB on CPU, 20 GB on CUDA by default) and by 16 (CPU) or 64 (CUDA) runs."""
+    2 GB on CPU; on CUDA, by default, half the GPU's memory) and by 16 (CPU) or 128 (CUDA) runs."""
     cuda = str(cfg.device).startswith("cuda")
-    memory_gb = memory_gb if memory_gb is not None else (20.0 if cuda else 2.0)
+    if memory_gb is None:
+        memory_gb = torch.cuda.get_device_properties(torch.device(cfg.device)).total_memory / 2**31 if cuda else 2.0
     # float32 activations + gradients per network per step, roughly (batch 128, 32x32 input)
     per_net = {"mlp4": 128 * (3072 + 4 * 500) * 4 * 3 + 6 * 2.2e6 * 4,
                "plainnet5": 128 * 32 * 32 * (32 * 3 + 3) * 4 * 3 + 6 * 0.4e6 * 4}[cfg.arch]
-    return max(1, min(64 if cuda else 16, int(memory_gb * 2**30 // per_net)))
+    per_net *= cfg.batch_size / 128
+    return max(1, min(128 if cuda else 16, int(memory_gb * 2**30 // per_net)))
 
 
 def train_networks(cfg, task_data, runs: list[int]):
@@ -95,12 +98,14 @@ def train_networks(cfg, task_data, runs: list[int]):
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x, y = task_data.x_train, task_data.y_train
+    xd, yd = x.to(device), y.to(device)                 # every run's batches are cut on the device at once
     losses = torch.full((len(runs),), float("nan"))
     for _ in range(cfg.epochs):
-        streams = [zoo._batches(x, y, cfg.batch_size, g, cfg.augment) for g in gens]
-        for batch in zip(*streams):
-            xb = torch.stack([b[0] for b in batch]).to(device)
-            yb = torch.stack([b[1] for b in batch]).to(device)
+        streams = [zoo._draws(len(x), cfg.batch_size, g, cfg.augment) for g in gens]
+        for draws in zip(*streams):
+            idx, oy, ox, flip = (None if d[0] is None else torch.stack(d) for d in zip(*draws))
+            xb = zoo._images(xd, idx, oy, ox, flip)                    # runs x batch x 3 x 32 x 32
+            yb = yd[idx.to(device)]
             logits = forward(params, buffers, xb)                      # runs x batch x classes
             per_run = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none")
             per_run = per_run.view(len(runs), -1).mean(1)

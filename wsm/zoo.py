@@ -106,25 +106,46 @@ class Run:
         return all(torch.isfinite(w).all() for w in self.weights)
 
 
-def _batches(x, y, batch_size, gen, augment):
-    """Shuffled mini-batches, with random crop (padding 4) and horizontal flip when augmenting."""
-    mean = torch.tensor(data.TINY_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(data.TINY_STD).view(1, 3, 1, 1)
-    order = torch.randperm(len(x), generator=gen)
-    for i in range(0, len(x), batch_size):
+def _draws(n, batch_size, gen, augment):
+    """The random draws of one epoch over ``n`` images, batch by batch, in the order the reference
+    loop makes them from ``gen``: ``(idx, oy, ox, flip)`` (crop offsets and flips None without
+    augmentation). Kept apart from the images so many runs' batches can be cut in one operation."""
+    order = torch.randperm(n, generator=gen)
+    for i in range(0, n, batch_size):
         idx = order[i:i + batch_size]
-        xb = x[idx]
-        if augment:
-            b = len(idx)
-            padded = F.pad(xb, (4, 4, 4, 4))
-            oy, ox = (torch.randint(0, 9, (2, b), generator=gen))
-            ar = torch.arange(32)
-            rows = (oy[:, None] + ar)[:, None, :, None]
-            cols = (ox[:, None] + ar)[:, None, None, :]
-            xb = padded[torch.arange(b)[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
-            flip = torch.rand(b, generator=gen) < 0.5
-            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-        yield (xb.float() / 255 - mean) / std, y[idx]
+        if not augment:
+            yield idx, None, None, None
+            continue
+        oy, ox = torch.randint(0, 9, (2, len(idx)), generator=gen)
+        yield idx, oy, ox, torch.rand(len(idx), generator=gen) < 0.5
+
+
+def _images(x, idx, oy=None, ox=None, flip=None):
+    """``x[idx]`` (uint8 images on any device; ``idx`` of any leading shape, the draws alike) as
+    normalized floats, randomly cropped from a 4-pixel zero padding and flipped where drawn."""
+    dev = x.device
+    idx = idx.to(dev)
+    xb = x[idx]
+    if oy is not None:
+        lead, b = idx.shape, idx.numel()
+        padded = F.pad(xb.reshape(b, *x.shape[1:]), (4, 4, 4, 4))
+        ar = torch.arange(32, device=dev)
+        rows = (oy.to(dev).reshape(b)[:, None] + ar)[:, None, :, None]
+        cols = (ox.to(dev).reshape(b)[:, None] + ar)[:, None, None, :]
+        xb = padded[torch.arange(b, device=dev)[:, None, None, None], torch.arange(3, device=dev)[None, :, None, None],
+                    rows, cols]
+        flip = flip.to(dev).reshape(b)
+        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb).reshape(*lead, *x.shape[1:])
+    mean = torch.tensor(data.TINY_MEAN, device=dev).view(3, 1, 1)
+    std = torch.tensor(data.TINY_STD, device=dev).view(3, 1, 1)
+    return (xb.float() / 255 - mean) / std
+
+
+def _batches(x, y, batch_size, gen, augment):
+    """Shuffled mini-batches, with random crop (padding 4) and horizontal flip when augmenting; the
+    images are cut on ``x``'s device."""
+    for idx, oy, ox, flip in _draws(len(x), batch_size, gen, augment):
+        yield _images(x, idx, oy, ox, flip), y[idx.to(y.device)]
 
 
 def _accuracy(net, x, y, device, batch_size=500) -> float:
@@ -151,11 +172,12 @@ def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
     gen = torch.Generator().manual_seed(seed)
     x, y = task_data.x_train, task_data.y_train
+    xd = x.to(cfg.device)                               # batches are cut where the network trains
     loss = torch.tensor(float("nan"))
     for _ in range(cfg.epochs):
         net.train()
-        for xb, yb in _batches(x, y, cfg.batch_size, gen, cfg.augment):
-            xb = xb.to(cfg.device).contiguous(memory_format=fmt)
+        for xb, yb in _batches(xd, y, cfg.batch_size, gen, cfg.augment):
+            xb = xb.contiguous(memory_format=fmt)
             loss = F.cross_entropy(net(xb), yb.to(cfg.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -232,15 +254,16 @@ def _use_vectorized(cfg: ZooConfig, vectorized: bool | None) -> bool:
 
 
 def _chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None):
-    """``(task, [runs])`` groups of the missing runs: chunks of :func:`wsm.vectorized.chunk_size`
-    runs of one task where the batched path is used, single runs otherwise (the reference loop)."""
+    """``(task, [runs])`` groups of the missing runs: where the batched path is used, each task's
+    runs in as few chunks of at most :func:`wsm.vectorized.chunk_size` runs as possible, of nearly
+    equal sizes (100 runs at 64 a chunk: 50 + 50, not 64 + 36); single runs otherwise (the loop)."""
     size = _vectorized.chunk_size(cfg) if _use_vectorized(cfg, vectorized) else 1
     groups: list[tuple[int, list[int]]] = []
-    for t, r in todo:
-        if groups and groups[-1][0] == t and len(groups[-1][1]) < size:
-            groups[-1][1].append(r)
-        else:
-            groups.append((t, [r]))
+    for t in dict.fromkeys(t for t, _ in todo):
+        runs = [r for tt, r in todo if tt == t]
+        n = -(-len(runs) // size)
+        bounds = [round(i * len(runs) / n) for i in range(n + 1)]
+        groups += [(t, runs[a:b]) for a, b in zip(bounds, bounds[1:])]
     return groups
 
 

@@ -1,0 +1,96 @@
+"""Fig. 2 at the paper's settings on a slice of its tasks, on the GPU when one is present.
+
+``python -m bench.paper_slice [--tasks 4] [--archs mlp4,plainnet5] [--null 20] [--out DIR]``
+
+Trains the paper profile's Tiny ImageNet zoos (``wsm.profiles``, notebook ``s4_1_tiny_imagenet``:
+100 runs per task, MLP-4 100 epochs with lr / 10 after 70, PlainNet-5 50 epochs with lr / 10 after
+30, SGD batch 128) for the first ``--tasks`` tasks only (``build_zoo(only_tasks=...)``: the folder
+is the full paper zoo's, so ``make reproduce PROFILE=paper`` later completes it), then runs Fig. 2's
+weight classification and retrieval on those networks with the paper's classifier (lr 0.001, batch
+1) for the paper's 30,000 SGD steps (10 epochs over 3,000 networks there; here as many epochs as
+that takes over this slice's training networks). Writes ``paper_slice.csv`` (accuracies beside the
+paper's) and ``paper_slice_times.csv`` (seconds per stage, and what one network costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from wsm import htt, paper, profiles, zoo
+
+
+COLUMNS = ["architecture", "protocol", "feature", "ours", "ci_low", "ci_high", "null_mean", "p_null", "decision",
+           "paper", "n", "tasks", "clf_epochs", "device"]
+
+
+def compact(res: pd.DataFrame) -> pd.DataFrame:
+    """The columns the Performance page shows, percentages to one decimal."""
+    res = res[COLUMNS].copy()
+    for c in ("ours", "ci_low", "ci_high", "null_mean"):
+        res[c] = res[c].round(1)
+    res["p_null"] = res.p_null.round(3)
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=4)
+    ap.add_argument("--archs", default="mlp4,plainnet5")
+    ap.add_argument("--null", type=int, default=20, help="permutation-null repeats")
+    ap.add_argument("--zoos", default="zoos")
+    ap.add_argument("--out", default="book/benchmarks")
+    ap.add_argument("--profile", default="paper", help="another profile's settings (smoke: a dry run on a CPU)")
+    args = ap.parse_args(argv)
+    params = profiles.parameters(args.profile, "s4_1_tiny_imagenet")
+    dev = profiles.device(params["device"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gpu = torch.cuda.get_device_name(0) if dev == "cuda" else "cpu"
+    tasks = list(range(args.tasks))
+    times, acc = [], []
+    for arch in args.archs.split(","):
+        cfg = profiles.zoo_config(params, arch)
+        t0 = time.time()
+        z = zoo.build_zoo(profiles.zoo_folder(args.zoos, params, arch), cfg, only_tasks=tasks)
+        train_s = time.time() - t0
+        per_task = len(z.runs[0].classes) * (cfg.train_per_class or 500)
+        steps = cfg.epochs * -(-per_task // cfg.batch_size)
+        times.append(dict(stage="train", arch=arch, device=gpu, networks=len(z), epochs=cfg.epochs,
+                          seconds=round(train_s, 1), s_per_network=round(train_s / len(z), 3),
+                          net_epochs_per_s=round(len(z) * cfg.epochs / train_s, 1),
+                          net_steps_per_s=round(len(z) * steps / train_s, 1),
+                          paper_zoo_hours=round(train_s / len(z) * 5000 / 3600, 3),
+                          train_acc=round(z.table().train_acc.mean(), 4), test_acc=round(z.table().test_acc.mean(), 4)))
+        print(times[-1], flush=True)
+        w, y = z.usable()
+        n_train = int(round(params["train_fraction"] * params["runs"])) * len(tasks)   # classification's
+        epochs = max(1, round(30_000 / n_train))
+        clf = htt.ClassifierConfig(epochs=epochs, lr=params["clf_lr"], milestones=(round(0.6 * epochs),), seed=1)
+        t0 = time.time()
+        res = htt.evaluate(w, y, depths=range(1, params["chains"] + 1), train_fraction=params["train_fraction"],
+                           retrieval_train_fraction=params["retrieval_train_fraction"],
+                           query_fraction=params["query_fraction"], seed=params["seed"], cfg=clf,
+                           alpha=params["alpha"], null_repeats=args.null, progress=False)
+        eval_s = time.time() - t0
+        res = htt.percent(res, params["alpha"]).assign(architecture=arch, tasks=len(tasks), device=gpu,
+                                                       clf_epochs=epochs)
+        res["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
+                        zip(res.architecture, res.protocol, res.kind, res.depth)]
+        acc.append(res)
+        times.append(dict(stage="classify + retrieve (all chains, layers, null)", arch=arch, device=gpu,
+                          networks=len(z), seconds=round(eval_s, 1)))
+        print(res.to_string(), flush=True)
+        compact(pd.concat(acc)).to_csv(out / "paper_slice.csv", index=False)
+        pd.DataFrame(times).to_csv(out / "paper_slice_times.csv", index=False)
+    print(pd.DataFrame(times).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
             rows += importlib.import_module(f"bench.{name}").run(quick=quick)
-        except Exception:
+        except (Exception, SystemExit):        # a module's failure (even an argparse exit) is reported, not fatal
             failed.append(name)
             traceback.print_exc()
         print(f"[bench] {name} done in {time.time() - t:.0f} s", file=sys.stderr, flush=True)

@@ -46,3 +46,17 @@ def test_projection_uses_the_measured_rates():
     assert (grams.gpu_hours == (grams.pflop * 1e15 / 50e12 / 3600).round(3)).all()
     total = res[res.stage == "total"].iloc[0]
     assert total.gpu_hours == pytest.approx(res.gpu_hours[:-1].sum(), rel=1e-2)
+
+
+def test_every_bench_module_imports_quietly_and_has_run():
+    """``make bench`` imports every bench/bench_*.py and calls its run(): importing one must not
+    parse arguments or measure anything (bench_evaluate once did, and stopped the whole command)."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    here = Path(projection.__file__).parent
+    names = [m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_")]
+    assert "bench_training" in names and "bench_evaluate" in names
+    for name in names:
+        assert callable(importlib.import_module(f"bench.{name}").run), name

@@ -31,6 +31,7 @@ clf_lr = 0.001
 clf_milestones = [120]
 alpha = 0.05
 seed = 0
+null_repeats = 100
 data_root = None
 zoo_root = "zoos"
 results_dir = "results"
@@ -60,15 +61,16 @@ for arch in ("mlp4", "plainnet5"):
                       only_tasks=range(n_tasks))             # trains only what is missing of these tasks
     weights, labels = z.usable()
     df = semantics.evaluate(weights, labels, depths=range(1, chains + 1),
-                            mixed_depths=mixed_depths, train_fraction=train_fraction, seed=seed, cfg=clf, alpha=alpha)
+                            mixed_depths=mixed_depths, train_fraction=train_fraction, seed=seed, cfg=clf, alpha=alpha,
+                            null_repeats=null_repeats)
     frames.append(df.assign(architecture=nets.LABELS[arch]))
-ours = pd.concat(frames, ignore_index=True)
-ours["ours"] = 100 * ours.accuracy
-ours["ci_low"], ours["ci_high"] = 100 * ours.ci_low, 100 * ours.ci_high
+ours = htt.percent(pd.concat(frames, ignore_index=True), alpha)
 ours["paper"] = float("nan")                      # the claim has no number
 ours["claim"] = np.where(ours.order == "in order", "high (all chains)", "poor (confused)")
 ours["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(ours.ci_low, ours.ci_high)]
-(ours[["architecture", "variant", "depth", "claim", "ours", "95% CI", "n"]]
+ours["null (p)"] = [f"{m:.0f} ({p:.3f})" if m == m else "—" for m, p in
+                    zip(ours.get("null_mean", np.nan * ours.ours), ours.get("p_null", np.nan * ours.ours))]
+(ours[["architecture", "variant", "depth", "claim", "ours", "95% CI", "null (p)", "n"]]
  .rename(columns={"depth": "chain"}).round(1).set_index(["architecture", "variant"]))
 
 # %%
@@ -79,6 +81,8 @@ for ax, (arch, sub) in zip(axes, ours.groupby("architecture", sort=False)):
                         for d, o, v in zip(sub.depth, sub.order, sub.variant)])
     sns.barplot(sub, x="x", y="ours", hue="order", palette={"in order": "#1f77b4", "out of order": "#ff7f0e"},
                 ax=ax, dodge=False)
+    for bars, order in zip(ax.containers, dict.fromkeys(sub.order)):     # one container per hue, bars in x order
+        plots.null_band(ax, bars, sub[sub.order == order], label=ax is axes[0] and order == "in order")
     ax.errorbar(range(len(sub)), sub.ours, yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none",
                 ecolor="k", elinewidth=0.8, capsize=2)
     ax.axhline(100 / n_tasks, color="gray", ls=":", lw=1, label="chance")
@@ -115,4 +119,4 @@ display(Markdown(
     f"{'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order chain's, so "
     f"ours {'agrees' if separated == len(pairs) else 'agrees only partly' if separated else 'does not agree'} "
     f"with the claim that out-of-order projection directions lead to poor performance (verdict on the whole claim, "
-    f"as the summary shows it: {verdict})."))
+    f"as the summary shows it: {verdict})." + results.null_sentence(ours, null_repeats)))

@@ -231,3 +231,6 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     assert (iclr.groupby("architecture").panel.apply(lambda p: (p == "layer 2 from another run").sum()) == 1).all()
     assert iclr.paper.isna().all()                    # the claim has no number in the paper
     assert iclr.ours.between(0, 100).all() and (iclr.ci_low <= iclr.ours + 1e-9).all()
+    r = profiles.parameters("smoke", "iclr_bottom_up")["null_repeats"]          # every chain variant has its null
+    assert iclr[["null_mean", "null_low", "null_high", "p_null"]].notna().all().all()
+    assert iclr.p_null.between(1 / (1 + r) - 1e-9, 1).all() and (iclr.null_low <= iclr.null_high).all()

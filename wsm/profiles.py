@@ -101,7 +101,7 @@ _TABLE2_PAPER = dict(
 )
 # The ICLR "bottom-up" page reuses s4_1's zoos (the first n_tasks tasks of them).
 _ICLR_PAPER = dict(n_tasks=50, chains=3, mixed_depths=[2, 3], train_fraction=0.6, clf_epochs=10, clf_lr=0.001,
-                   clf_milestones=[6], alpha=0.05, seed=0)
+                   clf_milestones=[6], alpha=0.05, seed=0, null_repeats=100)
 
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
@@ -120,7 +120,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "appendix_d_resnet_mlp": _TABLE2_PAPER | dict(
             n_tasks=2, runs=5, train_per_class=50, epochs=1, milestones=[], clf_epochs=10, clf_milestones=[6],
             device="cpu", null_repeats=20),
-        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=4, mixed_depths=[2], clf_epochs=10, clf_milestones=[6]),
+        "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=4, mixed_depths=[2], clf_epochs=10, clf_milestones=[6],
+                                             null_repeats=20),
     },
     "quick": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),

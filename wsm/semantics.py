@@ -78,9 +78,10 @@ def variants(nets, labels, depths, mixed_depths=(2,), seed: int = 0) -> list[Var
 
 
 def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.6, seed: int = 0,
-             cfg=None, alpha: float = 0.05, progress: bool = True):
+             cfg=None, alpha: float = 0.05, progress: bool = True, null_repeats: int = 0):
     """Weight classification (:func:`wsm.htt.evaluate`, normalized chains) of every variant: one
-    row per variant with its accuracy, sample size, exact interval and p-value."""
+    row per variant with its accuracy, sample size, exact interval and p-value, and with
+    ``null_repeats > 0`` its permutation null (task labels shuffled; ``null_mean`` .. ``p_null``)."""
     import pandas as pd
 
     from wsm import htt
@@ -91,7 +92,8 @@ def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.
     for v in bar(variants(nets, labels, depths, mixed_depths, seed), desc="chain variants", disable=not progress,
                  leave=False):
         df = htt.evaluate(v.nets, labels, depths=[v.depth], kinds=("normalized",), train_fraction=train_fraction,
-                          seed=seed, cfg=cfg, alpha=alpha, progress=False, protocols=("classification",))
+                          seed=seed, cfg=cfg, alpha=alpha, progress=False, protocols=("classification",),
+                          null_repeats=null_repeats)
         rows.append(df.assign(variant=v.name, order=v.order))
     return pd.concat(rows, ignore_index=True)
 

@@ -115,9 +115,10 @@ def factor_rows_cols(weights: Sequence[torch.Tensor], depth: int) -> tuple[int, 
     return n, weights[depth - 1].shape[0]
 
 
-# How much faster the factor path's float64 products run on a GPU than the CPU paths: a conservative
-# guess (an H100's float64 tensor rate is ~67 TFLOP/s against ~0.1 on a 2-core CPU), used only to
-# choose the method when CUDA is present; every method gives the same Gram.
+# How much faster the factor path's float64 products run on a GPU than the CPU paths, used only to
+# choose the method when CUDA is present (every method gives the same Gram). Conservative: the
+# float64 matmul ran at 55 TFLOP/s on an H200 against 66 GFLOP/s on the 2-core CPU, but the small
+# block products of a 6-network Gram reached only 0.4-8 TFLOP/s there (book: Performance).
 GPU_FACTOR_SPEEDUP = 20.0
 
 

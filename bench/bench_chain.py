@@ -28,17 +28,13 @@ def run(quick: bool = True) -> list[dict]:
         for depth in range(1, len(zoo[0]) + 1):
             n, k = chain.factor_rows_cols(zoo[0], depth)
             costs = chain.gram_costs(n_nets, n, k, 2.0)
-            if torch.cuda.is_available():
-                costs["factors"] /= chain.GPU_FACTOR_SPEEDUP
-            method = min(costs, key=costs.get)                   # what chain.gram picks
+            method = chain.auto_method(n_nets, n, k, 2.0)          # what chain.gram picks
             dev = "cuda" if method == "factors" and torch.cuda.is_available() else "cpu"
             with common.peak_memory(dev) as mem:
                 t = time.perf_counter()
                 g = chain.gram(zoo, depth, center=True, progress=False, memory_gb=2.0)
                 sec = time.perf_counter() - t
             assert g.shape == (n_nets, n_nets) and torch.isfinite(g).all()
-            if dev == "cuda":
-                costs["factors"] *= chain.GPU_FACTOR_SPEEDUP
             rate = costs[method] / sec                                # achieved FLOP/s of this method
             paper = chain.gram_costs(5000, n, k, 2.0)
             best = min(paper.values())

@@ -104,8 +104,9 @@ def train_networks(cfg, task_data, runs: list[int]):
         streams = [zoo._draws(len(x), cfg.batch_size, g, cfg.augment) for g in gens]
         for draws in zip(*streams):
             idx, oy, ox, flip = (None if d[0] is None else torch.stack(d) for d in zip(*draws))
+            idx = idx.to(device)
             xb = zoo._images(xd, idx, oy, ox, flip)                    # runs x batch x 3 x 32 x 32
-            yb = yd[idx.to(device)]
+            yb = yd[idx]
             logits = forward(params, buffers, xb)                      # runs x batch x classes
             per_run = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none")
             per_run = per_run.view(len(runs), -1).mean(1)

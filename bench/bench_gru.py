@@ -1,4 +1,5 @@
-"""GRU-2 training throughput: the one-at-a-time loop against the batched trainer (issue 8).
+"""GRU-2 training throughput: the one-at-a-time loop against the batched trainer (issue 8), and a
+zoo's batched chunks in one process against one one-thread process per core.
 
 Both train GRU-2 networks on NameData task 0 with one name per SGD step (Appendix F), from the same
 seeds and the same name orders. ``networks * steps / second`` is the figure of merit; ``speedup``
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from wsm import gru, namedata
+from wsm import gru, namedata, zoo
 
 
 def _row(variant, networks, steps, seconds, base, notes):
@@ -45,6 +46,22 @@ def run(quick: bool = True) -> list[dict]:
         rows.append(_row(f"batched R={r} (hand BPTT, bmm)", r, steps, time.perf_counter() - t0, base,
                          f"includes nets.build of every run; one thread inside; process CPU "
                          f"{time.process_time() - c0:.1f} s"))
+    # a zoo's chunks side by side in one-thread processes (wsm.gru.train_runs, as build_zoo does)
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cfg = zoo.ZooConfig(dataset="namedata", arch="gru2", tasks=(0,), runs=64, epochs=2 * steps, momentum=0.0,
+                        weight_decay=0.0, batch_size=1, augment=False)
+    todo = [(0, r) for r in range(64)]
+    timed = {}
+    for w in sorted({1, workers}):
+        t0 = time.perf_counter()
+        for _ in gru.train_runs(cfg, todo, chunk=32, progress=False, workers=w):
+            pass
+        timed[w] = time.perf_counter() - t0
+    for w, seconds in timed.items():
+        rows.append(_row(f"zoo chunks R=32 x {w} process{'es' if w > 1 else ''}", 64, 2 * steps, seconds, base,
+                         f"gru.train_runs: 2 chunks in {w} one-thread process(es); includes loading the names and "
+                         f"the accuracies{', and starting the processes' if w > 1 else ''}; "
+                         f"{timed[1] / seconds:.2f}x one process"))
     return rows
 
 

@@ -75,7 +75,8 @@ built
 # %%
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 ours = htt.evaluate(*zoos["ResNet-MLP-12"].usable(), depths=chain_numbers, train_fraction=train_fraction, seed=seed,
-                    cfg=clf, alpha=alpha, protocols=("classification",), null_repeats=null_repeats)
+                    cfg=clf, alpha=alpha, protocols=("classification",), null_repeats=null_repeats,
+                    gram_cache=profiles.gram_cache(zoo_root))
 ours = htt.percent(ours, alpha)
 ours["paper"] = [paper.TABLE2[d] if k == "normalized" else float("nan") for k, d in zip(ours.kind, ours.depth)]
 results.accuracy_table(ours.sort_values(["kind", "depth"], ascending=[False, True]), ["feature"], ["paper"], alpha)

@@ -30,8 +30,9 @@ runs = 10
 train_per_class = None
 mlp_epochs = 10
 mlp_milestones = [7]
-cnn_epochs = 4
-cnn_milestones = [3]
+cnn_epochs = 3
+cnn_milestones = [2]
+cnn_batch_size = 64
 chains = 3
 train_fraction = 0.6
 retrieval_train_fraction = 0.6
@@ -70,13 +71,15 @@ t_start = time.time()
 device = profiles.device(device)
 params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
               device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
-              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
+              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, cnn_batch_size=cnn_batch_size)
 scale = (f"the s4_1 zoos ({n_tasks} tasks x {runs} runs; MLP-4 {mlp_epochs} epochs, PlainNet-5 {cnn_epochs} epochs"
+         + ("" if cnn_batch_size == 128 else f" at batch {cnn_batch_size}")
          + ("" if train_per_class is None else f", {train_per_class} images/class") + f"); {null_repeats} shuffles")
 results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks", scale)
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 zoos = {a: zoo.build_zoo(profiles.zoo_folder(zoo_root, params, a), profiles.zoo_config(params, a), data_root)
         for a in ("mlp4", "plainnet5")}
+cache = profiles.gram_cache(zoo_root)   # the Fig. 2 page's Grams of these zoos are read, not recomputed
 rows = []             # results rows (figure "Beyond")
 
 
@@ -118,7 +121,7 @@ grams = {}                                    # (stage, kind) -> centred Gram, r
 control = []
 for epochs, (w, y) in stages.items():
     for kind in ("normalized", "unnormalized"):
-        grams[(epochs, kind)] = chain.gram(w, 1, kind, center=True, progress=False)
+        grams[(epochs, kind)] = chain.gram(w, 1, kind, center=True, progress=False, cache=cache)
         c = htt.classification(grams[(epochs, kind)], y, train_fraction, seed, clf, null_repeats)
         control.append(dict(control="epochs", setting=epochs, kind=kind, accuracy=c.top1, n=c.n_test,
                             null_mean=c.null.mean() if c.null is not None else np.nan))
@@ -193,7 +196,7 @@ for arch, z in zoos.items():
                                                 for r in runs_ok]),
             "chain normalization φ, cosine": baselines.cosine_from_gram(
                 grams[(mlp_epochs, "normalized")] if (arch, depth) == ("mlp4", 1) else
-                chain.gram(w, depth, "normalized", center=True, progress=False)),
+                chain.gram(w, depth, "normalized", center=True, progress=False, cache=cache)),
         }
         for method, s in sims.items():
             for row in baselines.protocols(s, y, train_fraction, retrieval_train_fraction, query_fraction, seed):

@@ -50,7 +50,8 @@ fig2 = profiles.parameters(profile, "s4_1_tiny_imagenet")     # the zoos of the 
 if not 1 <= n_tasks <= fig2["n_tasks"]:
     raise ValueError(f"n_tasks={n_tasks}: the {profile} zoos of s4_1_tiny_imagenet have {fig2['n_tasks']} tasks")
 scale = (f"first {n_tasks} of the {fig2['n_tasks']} tasks x {fig2['runs']} runs of s4_1's {profile} zoos "
-         f"(MLP-4 {fig2['mlp_epochs']} epochs, PlainNet-5 {fig2['cnn_epochs']} epochs); classifier {clf_epochs} epochs")
+         f"(MLP-4 {fig2['mlp_epochs']} epochs, PlainNet-5 {fig2['cnn_epochs']} epochs"
+         + ("" if fig2["cnn_batch_size"] == 128 else f" at batch {fig2['cnn_batch_size']}") + f"); classifier {clf_epochs} epochs")
 results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks", scale)
 
 # %%

@@ -26,8 +26,9 @@ runs = 10
 train_per_class = None
 mlp_epochs = 10
 mlp_milestones = [7]
-cnn_epochs = 4
-cnn_milestones = [3]
+cnn_epochs = 3
+cnn_milestones = [2]
+cnn_batch_size = 64
 chains = 3
 train_fraction = 0.6
 retrieval_train_fraction = 0.6
@@ -52,7 +53,8 @@ from wsm import htt, nets, paper, plots, profiles, results, zoo
 
 device = profiles.device(device)
 scale = (f"{n_tasks} tasks x {runs} runs per architecture; MLP-4 {mlp_epochs} epochs, "
-         f"PlainNet-5 {cnn_epochs} epochs" + ("" if train_per_class is None else f", {train_per_class} images/class")
+         f"PlainNet-5 {cnn_epochs} epochs" + ("" if cnn_batch_size == 128 else f" at batch {cnn_batch_size}")
+         + ("" if train_per_class is None else f", {train_per_class} images/class")
          + f"; device {device}")
 results.banner(profile, dataset, scale)
 
@@ -63,7 +65,7 @@ results.banner(profile, dataset, scale)
 # %%
 params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
               device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
-              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
+              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, cnn_batch_size=cnn_batch_size)
 zoos, built = zoo.build_zoos({a: (profiles.zoo_folder(zoo_root, params, a), profiles.zoo_config(params, a))
                               for a in ("mlp4", "plainnet5")}, data_root)
 built
@@ -81,7 +83,8 @@ built
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
                                retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats).assign(architecture=arch)
+                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
+                               gram_cache=profiles.gram_cache(zoo_root)).assign(architecture=arch)
                   for arch, z in zoos.items()], ignore_index=True)   # a diverged run is excluded with a warning
 ours = htt.percent(ours, alpha)
 ours["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in

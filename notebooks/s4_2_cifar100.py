@@ -86,7 +86,8 @@ built
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
                                retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats).assign(architecture=arch)
+                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
+                               gram_cache=profiles.gram_cache(zoo_root)).assign(architecture=arch)
                   for arch, z in zoos.items()], ignore_index=True)
 ours = htt.percent(ours, alpha)
 ours["paper"] = [paper.FIG3[(a, p, k)][d - 1] for a, p, k, d in

@@ -103,7 +103,8 @@ per_task
 clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 weights, labels = z.usable()          # a diverged run is excluded with a warning, never used
 common = dict(train_fraction=train_fraction, retrieval_train_fraction=retrieval_train_fraction,
-              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats)
+              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
+              gram_cache=profiles.gram_cache(zoo_root))
 ours = pd.concat([htt.evaluate(weights, labels, depths=[1], kinds=["unnormalized"], **common),
                   htt.evaluate(weights, labels, depths=range(1, chains + 1), kinds=["normalized"], **common)],
                  ignore_index=True)

@@ -579,3 +579,40 @@ def test_gram_method_errors():
         chain.gram(nets_, 1, kind="unnormalized", method="factors")
     with pytest.raises(WsmError, match="normalized"):
         chain.gram(nets_, 1, kind="unnormalized", method="sliced")
+
+
+@pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
+def test_gram_cache_reads_back_the_same_matrix_and_is_keyed_by_the_weights(tmp_path, monkeypatch, kind):
+    weights = _mlp_zoo(6, 5)
+    first = chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path)
+    assert torch.equal(first, chain.gram(weights, 2, kind, center=True, progress=False))
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and not list(tmp_path.glob(".*.tmp"))
+    calls = []
+    real = chain._gram
+    monkeypatch.setattr(chain, "_gram", lambda *a: calls.append(a) or real(*a))
+    assert torch.equal(chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path), first)
+    assert not calls                                          # read back, not computed
+    # anything that changes the matrix is a new entry: the weights, the subset, centring, the depth
+    changed = [[w.clone() for w in ws] for ws in weights]
+    changed[3][1][0, 0] += 1.0
+    for args in [(changed, 2, kind, True), (weights[:5], 2, kind, True), (weights, 2, kind, False),
+                 (weights, 1, kind, True)]:
+        k = chain.gram(*args, progress=False, cache=tmp_path)
+        assert torch.equal(k, chain.gram(*args, progress=False))
+    assert len(calls) == 8 and len(list(tmp_path.glob("*.pt"))) == 5
+    # only the layers that enter the feature count: chain 2 ignores layer 3, layer 2 ignores layer 1
+    other = [[w.clone() for w in ws] for ws in weights]
+    for ws in other:
+        ws[2] += 1.0
+        if kind == "unnormalized":
+            ws[0] += 1.0
+    assert chain.gram_key(other, 2, kind, 2.0, True, "auto") == chain.gram_key(weights, 2, kind, 2.0, True, "auto")
+
+
+def test_gram_cache_recomputes_a_damaged_file(tmp_path):
+    weights = _mlp_zoo(4, 9)
+    want = chain.gram(weights, 1, center=True, progress=False, cache=tmp_path)
+    (path,) = tmp_path.glob("*.pt")
+    path.write_bytes(b"not a tensor")
+    assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), want)
+    assert torch.equal(torch.load(path, weights_only=True), want)

@@ -1,6 +1,8 @@
 """NameData (wsm.namedata), GRU-2 training (wsm.gru: batched trainer == one-at-a-time reference),
 GRU-2 zoos and the GRU chains (wsm.chain.gru_weights)."""
 
+import os
+
 import hypothesis.strategies as st
 import pytest
 import torch
@@ -199,3 +201,19 @@ def test_gru_zoo_builds_resumes_and_matches_the_reference(root, one_thread):
 def test_gru_zoo_config_is_checked(kw, message):
     with pytest.raises(WsmError, match=message):
         gru_cfg(**kw)
+
+
+def test_gru_chunks_in_worker_processes_give_the_same_weights(root):
+    """Two one-thread processes train the chunks side by side; every chunk is the same batched
+    program as in one process, so the weights are bit-identical."""
+    cfg = gru_cfg(runs=3)
+    todo = [(t, r) for t in cfg.tasks for r in range(cfg.runs)]
+    one = {(r.task, r.run): r for r in gru.train_runs(cfg, todo, root, chunk=2, progress=False)}
+    two = {(r.task, r.run): r for r in gru.train_runs(cfg, todo, root, chunk=2, progress=False, workers=2)}
+    assert sorted(one) == sorted(two) == todo
+    for key, run in one.items():
+        assert run.seed == two[key].seed and run.train_acc == two[key].train_acc
+        assert all(torch.equal(run.state_dict[k], two[key].state_dict[k]) for k in run.state_dict)
+    # build_zoo's default: one process per core, at most one per chunk
+    assert zoo.workers_for(cfg, 3, batched=False) == min(3, len(os.sched_getaffinity(0)))
+    assert zoo.workers_for(cfg, 1, batched=False) == 1                      # one chunk: no pool

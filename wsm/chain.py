@@ -248,10 +248,33 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
     return kmat
 
 
+def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memory_gb: float, center: bool,
+             method: str) -> str:
+    """The content address of a Gram matrix: a BLAKE2b digest of every argument that can change it,
+    whether CUDA is present (``auto`` then may pick another path) and the bytes of the weights that
+    enter the feature (layers 1..depth of a chain, layer ``depth`` alone unnormalized)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr(("gram-v1", depth, kind, float(memory_gb), bool(center), method,
+                   method == "auto" and torch.cuda.is_available(), len(nets))).encode())
+    for net in nets:
+        for w in (net[:depth] if kind == "normalized" else net[depth - 1:depth]):
+            w = w.detach().cpu().contiguous()
+            h.update(repr((tuple(w.shape), str(w.dtype))).encode())
+            h.update(w.view(torch.uint8).reshape(-1).numpy() if w.numel() else b"")
+    return h.hexdigest()
+
+
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
          memory_gb: float = 2.0, center: bool = False, progress: bool = True,
-         method: str = "auto") -> torch.Tensor:
+         method: str = "auto", cache=None) -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
+
+    ``cache``: a folder; the matrix is then stored there under its content address
+    (:func:`gram_key`: the weights' bytes and every argument) and read back by any later call with
+    the same networks and arguments, from any notebook (Fig. 2's Grams serve the "Beyond the paper"
+    page). A file that cannot be read is recomputed and rewritten; writes are atomic.
 
     ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
     (:func:`gram_from_factors`, normalized chains only); ``"sliced"`` forms each phi once, a slice
@@ -267,10 +290,28 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
     float32 products of features that share a large common part would lose those differences.
     """
-    from wsm.progress import bar
-
     if method not in ("auto", "explicit", "factors", "sliced"):
         raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors, sliced")
+    if cache is None:
+        return _gram(nets, depth, kind, memory_gb, center, progress, method)
+    from pathlib import Path
+
+    from wsm.storage import atomic_write
+
+    path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method)}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:   # a damaged file: computed again below and replaced
+            pass
+    k = _gram(nets, depth, kind, memory_gb, center, progress, method)
+    atomic_write(path, lambda f: torch.save(k, f))
+    return k
+
+
+def _gram(nets, depth, kind, memory_gb, center, progress, method) -> torch.Tensor:
+    from wsm.progress import bar
+
     if kind == "normalized" and method != "explicit":
         n_rows, k_cols = factor_rows_cols(nets[0], depth)
         best = method if method != "auto" else auto_method(len(nets), n_rows, k_cols, memory_gb)

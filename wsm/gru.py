@@ -268,43 +268,71 @@ def eval_names(task: namedata.NameTask, per_language: int) -> tuple[namedata.Enc
             namedata.encode_all([g[:per_language] for g in task.test]))
 
 
-def train_runs(cfg, todo: Sequence[tuple[int, int]], data_root=None, chunk: int = 32,
-               eval_per_language: int = 100, progress: bool = True):
+CHUNK = 32   # GRU-2 runs trained as one batched program (bench_gru: R=16 and R=32 equally fast)
+
+
+def train_runs(cfg, todo: Sequence[tuple[int, int]], data_root=None, chunk: int = CHUNK,
+               eval_per_language: int = 100, progress: bool = True, workers: int = 1):
     """Train the runs ``todo`` = [(task, run), ...] of a GRU-2 zoo, ``chunk`` networks at a time
     (runs of different tasks share a chunk); yields each :class:`wsm.zoo.Run` as its chunk ends.
 
+    With ``workers > 1`` that many spawned one-thread processes train chunks side by side (each
+    chunk already runs on one thread, so two cores train two chunks); chunks are the same either way.
+
     The same ``todo`` gives bit-identical weights; a run retrained in another chunk (after an
     interrupted build) agrees to float rounding only, as matmuls of other shapes round differently."""
+    check_config(cfg)
+    parts = [list(todo[a:a + chunk]) for a in range(0, len(todo), chunk)]
+    if workers <= 1 or len(parts) <= 1:
+        for part in parts:
+            yield from _train_chunk(cfg, part, data_root, eval_per_language, progress)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from wsm.zoo import _worker_init
+
+    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("spawn"),
+                             initializer=_worker_init) as pool:
+        futures = [pool.submit(_train_chunk, cfg, part, data_root, eval_per_language, False) for part in parts]
+        try:
+            for f in as_completed(futures):
+                yield from f.result()       # a worker's error is raised here, with its own message
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _train_chunk(cfg, part, data_root, eval_per_language: int, progress: bool) -> list:
+    """The :class:`wsm.zoo.Run` of every ``(task, run)`` of ``part``, trained as one batched program."""
     from wsm.zoo import Run
 
-    check_config(cfg)
-    tasks = {t: namedata.load_task(t, data_root) for t in sorted({t for t, _ in todo})}
+    t0 = time.time()
+    tasks = {t: namedata.load_task(t, data_root) for t in sorted({t for t, _ in part})}
     tables = {t: namedata.encode_all(tk.train) for t, tk in tasks.items()}
-    evals = {t: eval_names(tk, eval_per_language) for t, tk in tasks.items()}
-    for a in range(0, len(todo), chunk):
-        t0 = time.time()
-        part = list(todo[a:a + chunk])
-        # one table of every training name of the chunk's tasks; a run's order indexes its task's rows
-        chunk_tasks = sorted({t for t, _ in part})
-        offsets, acc = {}, 0
-        for t in chunk_tasks:
-            offsets[t], acc = acc, acc + len(tables[t])
-        lmax = max(tables[t].chars.shape[1] for t in chunk_tasks)
-        table = namedata.Encoded(
-            torch.cat([F.pad(tables[t].chars, (0, lmax - tables[t].chars.shape[1])) for t in chunk_tasks]),
-            torch.cat([tables[t].lengths for t in chunk_tasks]), torch.cat([tables[t].labels for t in chunk_tasks]))
-        seeds = [cfg.seed_of(t, r) for t, r in part]
-        orders = torch.stack([offsets[t] + namedata.sample_order(s, [len(g) for g in tasks[t].train], cfg.epochs)
-                              for (t, _), s in zip(part, seeds)])
-        states, losses = train_batched(seeds, table, orders, cfg.lr, cfg.milestones, device=cfg.device,
-                                       progress=progress)
-        seconds = (time.time() - t0) / len(part)
-        accs = {}
-        for t in chunk_tasks:
-            mine = [i for i, (tt, _) in enumerate(part) if tt == t]
-            train_acc = accuracy([states[i] for i in mine], evals[t][0])
-            test_acc = accuracy([states[i] for i in mine], evals[t][1])
-            accs.update({i: (a_, b_) for i, a_, b_ in zip(mine, train_acc, test_acc)})
-        for i, ((t, r), s) in enumerate(zip(part, seeds)):
-            yield Run(task=t, run=r, seed=s, classes=tasks[t].classes, train_acc=accs[i][0], test_acc=accs[i][1],
-                      final_loss=losses[i], seconds=seconds, state_dict=states[i])
+    # one table of every training name of the chunk's tasks; a run's order indexes its task's rows
+    chunk_tasks = sorted(tasks)
+    offsets, acc = {}, 0
+    for t in chunk_tasks:
+        offsets[t], acc = acc, acc + len(tables[t])
+    lmax = max(tables[t].chars.shape[1] for t in chunk_tasks)
+    table = namedata.Encoded(
+        torch.cat([F.pad(tables[t].chars, (0, lmax - tables[t].chars.shape[1])) for t in chunk_tasks]),
+        torch.cat([tables[t].lengths for t in chunk_tasks]), torch.cat([tables[t].labels for t in chunk_tasks]))
+    seeds = [cfg.seed_of(t, r) for t, r in part]
+    orders = torch.stack([offsets[t] + namedata.sample_order(s, [len(g) for g in tasks[t].train], cfg.epochs)
+                          for (t, _), s in zip(part, seeds)])
+    states, losses = train_batched(seeds, table, orders, cfg.lr, cfg.milestones, device=cfg.device,
+                                   progress=progress)
+    seconds = (time.time() - t0) / len(part)
+    accs = {}
+    for t in chunk_tasks:
+        evals = eval_names(tasks[t], eval_per_language)
+        mine = [i for i, (tt, _) in enumerate(part) if tt == t]
+        train_acc = accuracy([states[i] for i in mine], evals[0])
+        test_acc = accuracy([states[i] for i in mine], evals[1])
+        accs.update({i: (a_, b_) for i, a_, b_ in zip(mine, train_acc, test_acc)})
+    return [Run(task=t, run=r, seed=s, classes=tasks[t].classes, train_acc=accs[i][0], test_acc=accs[i][1],
+                final_loss=losses[i], seconds=seconds, state_dict=states[i])
+            for i, ((t, r), s) in enumerate(zip(part, seeds))]

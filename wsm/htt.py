@@ -333,7 +333,7 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
              alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
-             protocols=("classification", "retrieval"), source=None):
+             protocols=("classification", "retrieval"), source=None, gram_cache=None):
     """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
@@ -341,7 +341,8 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     With ``null_repeats = R > 0`` every row also gets the permutation null of its accuracy (labels
     shuffled R times, see :func:`classification`): ``null_mean``, ``null_low``, ``null_high`` (mean
     and central 95% band, fractions) and ``p_null`` = (1 + #{null >= observed}) / (1 + R).
-    With ``source`` (a boolean mask): the cross-network protocols (:func:`cross_network`)."""
+    With ``source`` (a boolean mask): the cross-network protocols (:func:`cross_network`).
+    ``gram_cache``: a folder where :func:`wsm.chain.gram` keeps the Gram matrices for reuse."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -351,7 +352,7 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     for kind in kinds:
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
-            k = chain.gram(weights, depth, kind, center=True, progress=progress)
+            k = chain.gram(weights, depth, kind, center=True, progress=progress, cache=gram_cache)
             if "classification" in protocols:
                 c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source)
                 rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",

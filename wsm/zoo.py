@@ -271,14 +271,15 @@ def workers_for(cfg: ZooConfig, n_runs: int, batched: bool, workers: int | None 
     """How many processes train the runs of a CPU zoo at once: ``workers`` when given; by default one
     per core, each on one thread, where networks are trained one at a time on the CPU (every image
     architecture; measured on an idle 2-core machine, bench/bench_training.py's "processes x 1
-    thread" rows: PlainNet-5 at 1.3x and MLP-4 at 1.1x the two-thread loop), else 1."""
+    thread" rows: PlainNet-5 at 1.3x and MLP-4 at 1.1x the two-thread loop) and for GRU-2, whose
+    one-thread batched chunks (``n_runs`` counts chunks there) then run side by side; else 1."""
     if workers is not None:
         if not (isinstance(workers, int) and workers >= 1):
             raise WsmError(f"workers must be a positive integer, got {workers!r}")
         return min(workers, max(1, n_runs))
     import os
 
-    if batched or cfg.device != "cpu" or cfg.arch == "gru2" or n_runs < 2:
+    if batched or cfg.device != "cpu" or n_runs < 2:
         return 1
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
                       n_runs))
@@ -363,7 +364,9 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
              desc=label, disable=not progress) as pbar:
         if cfg.arch == "gru2":   # NameData: many runs trained at once (wsm.gru), each saved as its chunk ends
             from wsm import gru
-            for run in gru.train_runs(cfg, todo, data_root, progress=progress):
+            n_chunks = -(-len(todo) // gru.CHUNK)
+            for run in gru.train_runs(cfg, todo, data_root, progress=progress,
+                                      workers=workers_for(cfg, n_chunks, False, workers)):
                 _save_run(path, run)
                 pbar.update()
             todo = []

@@ -47,10 +47,10 @@ def run(quick: bool = True) -> list[dict]:
                          f"includes nets.build of every run; one thread inside; process CPU "
                          f"{time.process_time() - c0:.1f} s"))
     # a zoo's chunks side by side in one-thread processes (wsm.gru.train_runs, as build_zoo does)
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     cfg = zoo.ZooConfig(dataset="namedata", arch="gru2", tasks=(0,), runs=64, epochs=2 * steps, momentum=0.0,
                         weight_decay=0.0, batch_size=1, augment=False)
     todo = [(0, r) for r in range(64)]
+    workers = zoo.workers_for(cfg, 2, batched=False)       # build_zoo's choice for these 2 chunks
     timed = {}
     for w in sorted({1, workers}):
         t0 = time.perf_counter()

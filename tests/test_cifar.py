@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from wsm import chain, data, htt, nets, zoo
+from wsm import chain, data, htt, nets, paths, zoo
 from wsm.errors import WsmError
 
 from conftest import gen as _gen
@@ -57,7 +57,7 @@ def test_standin_has_cifar100s_shape():
     assert data.n_tasks("cifar100-standin") == 50
     classes = [c for t in range(50) for c in data.task_classes("cifar100-standin", t)]
     assert classes == list(range(100))                   # 100 classes, 50 two-class tasks
-    root = data.data_root()
+    root = paths.data_root()
     if not ((root / "tiny-imagenet-200.zip").is_file() or (root / "tiny-imagenet-200").is_dir()):
         pytest.skip(f"no Tiny ImageNet under {root} (set WSM_DATA)")
     d = data.load_task("cifar100-standin", 49, root=root)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from wsm import chain, cli, reproduce
+from wsm import chain, cli, paths
 from wsm.compare import compare, factor_similarity, load_weights
 from wsm.errors import WsmError
 
@@ -236,7 +236,7 @@ def test_cli_zoo_settings_follow_the_notebook_profile(tmp_path, monkeypatch):
     monkeypatch.setenv("WSM_ZOOS", str(tmp_path))
     args = cli.parser().parse_args(["zoo", "--profile", "smoke", "--arch", "plainnet5", "--data", "/d"])
     cfg, out, root = cli.zoo_settings(args)
-    assert out == reproduce.zoo_root() / "tiny-imagenet-plainnet5-smoke"      # the notebook's folder
+    assert out == paths.zoo_root() / "tiny-imagenet-plainnet5-smoke"      # the notebook's folder
     assert root == Path("/d")
     assert (cfg.tasks, cfg.runs, cfg.epochs, cfg.milestones, cfg.train_per_class, cfg.device) == \
         (tuple(range(4)), 5, 1, (), 50, "cpu")

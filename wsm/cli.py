@@ -96,7 +96,7 @@ def similarity(args) -> int:
 
 def zoo_settings(args):
     """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments."""
-    from wsm import data, profiles, reproduce
+    from wsm import data, paths, profiles
 
     p = profiles.parameters(args.profile, "s4_3_namedata" if args.arch == "gru2" else NOTEBOOK)
     if args.device:
@@ -111,8 +111,8 @@ def zoo_settings(args):
     out = args.out
     if out is None:      # a trial with fewer tasks/runs never blocks the notebook's zoo
         suffix = "" if (tasks, runs) == (p["n_tasks"], p["runs"]) else f"-t{tasks}r{runs}"
-        out = profiles.zoo_folder(reproduce.zoo_root(), p, args.arch, suffix)
-    return cfg, Path(out), data.data_root(args.data)
+        out = profiles.zoo_folder(paths.zoo_root(), p, args.arch, suffix)
+    return cfg, Path(out), paths.data_root(args.data)
 
 
 def zoo(args) -> int:

@@ -30,6 +30,7 @@ from PIL import Image
 
 from wsm import namedata
 from wsm.errors import WsmError
+from wsm.paths import cache_root, data_root, download_allowed
 from wsm.storage import atomic_write
 
 TINY_MEAN = (0.507, 0.487, 0.441)  # the authors' code normalizes both datasets with these
@@ -38,26 +39,10 @@ DATASETS = ("tiny-imagenet", "cifar100", "cifar100-standin", "namedata")
 TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 N_TASKS = 50
 _PER_TASK = {"tiny-imagenet": 4, "cifar100": 2, "cifar100-standin": 2, "namedata": 2}
-_REPO = Path(__file__).resolve().parent.parent
 _CACHE_FORMAT = "rgb-bilinear-32x32-v1"  # part of every cache key
 _BROKEN = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error)
 _REPLACE = "replace it with the official tiny-imagenet-200.zip (re-download it)"
 _REPLACE_CIFAR = "re-extract the official cifar-100-python.tar.gz (or delete the folder and use download=True)"
-
-
-def data_root(root=None) -> Path:
-    """``root`` if given, else ``$WSM_DATA``, else ``<repo>/data`` (not required to exist)."""
-    return Path(root if root is not None else os.environ.get("WSM_DATA") or _REPO / "data").expanduser()
-
-
-def cache_root() -> Path:
-    """``$WSM_CACHE``, else ``<repo>/.cache``; created on demand."""
-    path = Path(os.environ.get("WSM_CACHE") or _REPO / ".cache").expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise WsmError(f"cannot create the cache folder {path} ({e}); set WSM_CACHE to a writable folder") from None
-    return path
 
 
 @dataclass
@@ -101,7 +86,7 @@ def load_task(dataset, task, root=None, download=False) -> TaskData:
     if dataset == "namedata":
         task_classes(dataset, task)
         return namedata.load_task(int(task), root)
-    download = download or os.environ.get("WSM_DOWNLOAD") == "1"
+    download = download_allowed(download)
     classes = task_classes(dataset, task)
     root = data_root(root)
     if dataset == "cifar100":
@@ -339,7 +324,7 @@ def resolve_cifar100(profile: str, root=None, download=False) -> str:
     ``"cifar100"`` when ``<data root>/cifar-100-python/{train,test,meta}`` are present (or may be
     downloaded: ``download=True`` or ``WSM_DOWNLOAD=1``); otherwise ``"cifar100-standin"`` for the
     scaled-down profiles. The ``paper`` profile never substitutes: it raises a :class:`WsmError`."""
-    download = download or os.environ.get("WSM_DOWNLOAD") == "1"
+    download = download_allowed(download)
     folder = data_root(root) / "cifar-100-python"
     if download or all((folder / n).is_file() for n in ("train", "test", "meta")):
         return "cifar100"

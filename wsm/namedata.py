@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from wsm.errors import WsmError
+from wsm.paths import data_root
 
 ALPHABET = string.ascii_letters + " .,;'-"
 N_CHARS = len(ALPHABET)          # 58
@@ -51,8 +52,6 @@ def one_hot(name: str) -> torch.Tensor:
 
 
 def folder(root=None) -> Path:
-    from wsm.data import data_root
-
     return data_root(root) / "names"
 
 

@@ -16,14 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from wsm import profiles, results
+from wsm import paths, profiles, results
+from wsm.paths import REPO
 from wsm.errors import WsmError
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def zoo_root() -> Path:
-    return Path(os.environ.get("WSM_ZOOS", REPO / "zoos"))
 
 
 def execute(notebook: str, profile: str, out: Path, overrides: dict | None = None) -> Path:
@@ -31,10 +27,8 @@ def execute(notebook: str, profile: str, out: Path, overrides: dict | None = Non
     import jupytext
     import papermill
 
-    from wsm.data import data_root
-
     params = profiles.parameters(profile, notebook) | dict(
-        data_root=str(data_root()), zoo_root=str(zoo_root()), results_dir=str(out / "results"))
+        data_root=str(paths.data_root()), zoo_root=str(paths.zoo_root()), results_dir=str(out / "results"))
     params |= overrides or {}
     profiles.check(notebook, params)
     source = REPO / "notebooks" / f"{notebook}.py"

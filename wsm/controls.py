@@ -25,7 +25,7 @@ from wsm.errors import WsmError
 
 
 def initial_network(cfg, task: int, run: int) -> nn.Module:
-    """The network run ``(task, run)`` of zoo ``cfg`` started from: :func:`wsm.zoo.train_network`
+    """The network run ``(task, run)`` of zoo ``cfg`` started from: :func:`wsm.training.train_network`
     seeds torch with ``cfg.seed_of(task, run)`` and builds the network first thing."""
     torch.manual_seed(cfg.seed_of(task, run))
     return nets.build(cfg.arch, len(data.task_classes(cfg.dataset, task)))
@@ -155,7 +155,7 @@ def train_shuffled_runs(cfg, task: int, runs: int, per_class: int | None, data_r
     """``runs`` networks of zoo ``cfg``'s architecture and schedule trained on task ``task`` with its
     image labels shuffled (:func:`shuffle_task_labels`), ``per_class`` images per class. Seeds are
     the zoo's seeds of a task id 999 (distinct from every real run). Kept in memory only."""
-    from wsm import zoo
+    from wsm import training
     from wsm.progress import bar
 
     td = data.load_task(cfg.dataset, task, data_root)
@@ -165,7 +165,7 @@ def train_shuffled_runs(cfg, task: int, runs: int, per_class: int | None, data_r
     td = dataclasses.replace(shuffle_task_labels(td, seed=cfg.seed_of(999, 0)), task=999)
     out = []
     for r in bar(range(runs), desc="shuffled-label runs", disable=not progress):
-        out.append(zoo.train_network(cfg, td, r).weights)
+        out.append(training.train_network(cfg, td, r).weights)
     return out
 
 

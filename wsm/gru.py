@@ -4,13 +4,14 @@ Appendix F: SGD with batch 1 (one name per step), lr 0.1 divided by 10 after 7,0
 steps. Each step of a run draws a language of its task uniformly, then one of that language's
 training names uniformly (:func:`wsm.namedata.sample_order`, seeded by the run's seed).
 
-Trained one network at a time, such tiny steps are bound by per-operation overhead (about 7 ms a
-step on a 2-core CPU: 900 networks x 10,000 steps would take some 18 hours). :func:`train_batched`
+Trained one network at a time, such tiny steps are bound by per-operation overhead (the loop's
+rate against the batched one: ``bench/bench_gru.py``, its rows in ``book/benchmarks/``). :func:`train_batched`
 trains R networks as one program instead: the weights of all runs are stacked along a leading
-run axis, the GRU equations are written with batched matmuls (``torch.baddbmm``), autograd gives
-the gradient of the *sum* of the runs' losses -- which, as the runs share no weights, is each
-run's own gradient -- and a plain SGD step updates every run. Names of different lengths in one
-step are padded to the longest; a run whose name has ended keeps its hidden state
+run axis, the GRU equations are written with batched matmuls (``torch.baddbmm``), and their
+backward pass through time is written out by hand (:class:`_Layer`, no autograd): it gives the
+gradient of the *sum* of the runs' losses -- which, as the runs share no weights, is each run's own
+gradient -- summing every time step's weight gradients in one batched matmul; a plain SGD step
+then updates every run. Names of different lengths in one step are padded to the longest; a run whose name has ended keeps its hidden state
 (``torch.where`` on a length mask), so its padding touches neither its output nor its gradient.
 
 :func:`train_reference` is the one-at-a-time loop (``nets.build`` + ``nn.GRU`` +
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from wsm import namedata, nets
+from wsm import namedata, nets, training
 from wsm.errors import WsmError
 
 KEYS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0",
@@ -248,19 +249,6 @@ def accuracy(states: Sequence[dict], names: namedata.Encoded, batch: int = 256) 
 # ---------------------------------------------------------------- zoo runs
 
 
-def check_config(cfg) -> None:
-    """A GRU-2 zoo is NameData with plain batch-1 SGD; ``cfg.epochs`` counts single-name steps."""
-    bad = []
-    if cfg.dataset != "namedata":
-        bad.append(f"dataset {cfg.dataset!r} (GRU-2 reads names: use 'namedata')")
-    if cfg.momentum != 0 or cfg.weight_decay != 0:
-        bad.append(f"momentum {cfg.momentum} / weight_decay {cfg.weight_decay} (Appendix F: plain SGD, use 0)")
-    if cfg.batch_size != 1 or cfg.augment or cfg.train_per_class is not None:
-        bad.append("batch_size/augment/train_per_class (use 1 / False / None: one name per step)")
-    if bad:
-        raise WsmError("a gru2 zoo does not support " + "; ".join(bad))
-
-
 def eval_names(task: namedata.NameTask, per_language: int) -> tuple[namedata.Encoded, namedata.Encoded]:
     """The names accuracy is measured on: the first ``per_language`` of each language's (already
     shuffled) train and test halves -- a fixed subset, so that evaluating is cheap."""
@@ -268,32 +256,27 @@ def eval_names(task: namedata.NameTask, per_language: int) -> tuple[namedata.Enc
             namedata.encode_all([g[:per_language] for g in task.test]))
 
 
-CHUNK = 32   # GRU-2 runs trained as one batched program (bench_gru: R=16 and R=32 equally fast)
+CHUNK = 32   # GRU-2 runs trained as one batched program (the rate against R: bench_gru rows, book/benchmarks/)
 
 
 def train_runs(cfg, todo: Sequence[tuple[int, int]], data_root=None, chunk: int = CHUNK,
                eval_per_language: int = 100, progress: bool = True, workers: int = 1):
     """Train the runs ``todo`` = [(task, run), ...] of a GRU-2 zoo, ``chunk`` networks at a time
-    (runs of different tasks share a chunk); yields each :class:`wsm.zoo.Run` as its chunk ends.
+    (runs of different tasks share a chunk); yields each :class:`wsm.training.Run` as its chunk ends.
 
     With ``workers > 1`` that many spawned one-thread processes train chunks side by side (each
     chunk already runs on one thread, so two cores train two chunks); chunks are the same either way.
 
     The same ``todo`` gives bit-identical weights; a run retrained in another chunk (after an
     interrupted build) agrees to float rounding only, as matmuls of other shapes round differently."""
-    check_config(cfg)
     parts = [list(todo[a:a + chunk]) for a in range(0, len(todo), chunk)]
     if workers <= 1 or len(parts) <= 1:
         for part in parts:
             yield from _train_chunk(cfg, part, data_root, eval_per_language, progress)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    from wsm.zoo import _worker_init
-
-    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("spawn"),
-                             initializer=_worker_init) as pool:
+    with training.process_pool(min(workers, len(parts))) as pool:
         futures = [pool.submit(_train_chunk, cfg, part, data_root, eval_per_language, False) for part in parts]
         try:
             for f in as_completed(futures):
@@ -305,9 +288,7 @@ def train_runs(cfg, todo: Sequence[tuple[int, int]], data_root=None, chunk: int 
 
 
 def _train_chunk(cfg, part, data_root, eval_per_language: int, progress: bool) -> list:
-    """The :class:`wsm.zoo.Run` of every ``(task, run)`` of ``part``, trained as one batched program."""
-    from wsm.zoo import Run
-
+    """The :class:`wsm.training.Run` of every ``(task, run)`` of ``part``, trained as one batched program."""
     t0 = time.time()
     tasks = {t: namedata.load_task(t, data_root) for t in sorted({t for t, _ in part})}
     tables = {t: namedata.encode_all(tk.train) for t, tk in tasks.items()}
@@ -333,6 +314,6 @@ def _train_chunk(cfg, part, data_root, eval_per_language: int, progress: bool) -
         train_acc = accuracy([states[i] for i in mine], evals[0])
         test_acc = accuracy([states[i] for i in mine], evals[1])
         accs.update({i: (a_, b_) for i, a_, b_ in zip(mine, train_acc, test_acc)})
-    return [Run(task=t, run=r, seed=s, classes=tasks[t].classes, train_acc=accs[i][0], test_acc=accs[i][1],
+    return [training.Run(task=t, run=r, seed=s, classes=tasks[t].classes, train_acc=accs[i][0], test_acc=accs[i][1],
                 final_loss=losses[i], seconds=seconds, state_dict=states[i])
             for i, ((t, r), s) in enumerate(zip(part, seeds))]

@@ -1,14 +1,14 @@
 """Vectorized zoo training: many runs of one architecture trained as one batched program.
 
 :func:`train_networks` trains the runs ``runs`` of one task together and returns the same
-:class:`wsm.zoo.Run` records as :func:`wsm.zoo.train_network` (the reference loop) would, with the
+:class:`wsm.training.Run` records as :func:`wsm.training.train_network` (the reference loop) would, with the
 same weights up to float rounding:
 
 * every run is initialised exactly as the loop does (``torch.manual_seed(seed)`` then
   :func:`wsm.nets.build`) and draws its own mini-batches and augmentation from its own generator
-  (``torch.Generator().manual_seed(seed)``, :func:`wsm.zoo._draws`), so run ``r`` sees the same
+  (``torch.Generator().manual_seed(seed)``, :func:`wsm.training.draws`), so run ``r`` sees the same
   images in the same order as it would alone; the batches of all runs are cut and augmented in one
-  operation on the training device (:func:`wsm.zoo._images`), not one run at a time on the CPU;
+  operation on the training device (:func:`wsm.training.images`), not one run at a time on the CPU;
 * the networks' parameters and buffers are stacked (``torch.func.stack_module_state``) and the
   forward pass is ``torch.func.vmap`` over ``torch.func.functional_call``. The loss is the *sum*
   of the runs' mean cross-entropies, so the gradient of each run's slice is exactly that run's own
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from wsm import nets
+from wsm import nets, training
 
 SUPPORTED_ARCHS = ("mlp4", "plainnet5")
 
@@ -47,14 +47,12 @@ def supports(cfg) -> bool:
 def preferred(cfg) -> bool:
     """Whether to train ``cfg`` batched rather than one network at a time.
 
-    Measured on an idle 2-core CPU (bench/bench_training.py): the batched path is slower than one
-    network at a time for both MLP-4 (G=8: 29% of the dense-matmul rate against 39-47% for the
-    two-thread loop and 43% for two one-thread processes) and PlainNet-5 (vmap turns its
-    convolutions into grouped convolutions, which PyTorch's CPU kernels run less efficiently than
-    one channels-last convolution per network), so on CPU networks are trained one at a time, in
-    one one-thread process per core (:func:`wsm.zoo.workers_for`). (Measured earlier on a loaded
-    machine, MLP-4 looked 2x faster batched: contention, not the method.) On CUDA the batched
-    path is used for both: one network's kernels leave a GPU idle.
+    On the CPU the batched path is slower than one network at a time for both MLP-4 and PlainNet-5
+    (vmap turns PlainNet-5's convolutions into grouped convolutions, which PyTorch's CPU kernels run
+    less efficiently than one channels-last convolution per network; the rates are
+    ``bench/bench_training.py``'s rows in ``book/benchmarks/``), so on CPU networks are trained one at
+    a time, in one one-thread process per core (:func:`wsm.training.workers_for`). On CUDA the
+    batched path is used for both: one network's kernels leave a GPU idle.
     """
     return supports(cfg) and str(cfg.device).startswith("cuda")
 
@@ -73,9 +71,7 @@ def chunk_size(cfg, memory_gb: float | None = None) -> int:
 
 
 def train_networks(cfg, task_data, runs: list[int]):
-    """Train the runs ``runs`` of one task together; the :class:`wsm.zoo.Run` of each, in order."""
-    from wsm import zoo
-
+    """Train the runs ``runs`` of one task together; the :class:`wsm.training.Run` of each, in order."""
     t0 = time.time()
     device = cfg.device
     seeds = [cfg.seed_of(task_data.task, r) for r in runs]
@@ -101,11 +97,11 @@ def train_networks(cfg, task_data, runs: list[int]):
     xd, yd = x.to(device), y.to(device)                 # every run's batches are cut on the device at once
     losses = torch.full((len(runs),), float("nan"))
     for _ in range(cfg.epochs):
-        streams = [zoo._draws(len(x), cfg.batch_size, g, cfg.augment) for g in gens]
+        streams = [training.draws(len(x), cfg.batch_size, g, cfg.augment) for g in gens]
         for draws in zip(*streams):
             idx, oy, ox, flip = (None if d[0] is None else torch.stack(d) for d in zip(*draws))
             idx = idx.to(device)
-            xb = zoo._images(xd, idx, oy, ox, flip)                    # runs x batch x 3 x 32 x 32
+            xb = training.images(xd, idx, oy, ox, flip)                    # runs x batch x 3 x 32 x 32
             yb = yd[idx]
             logits = forward(params, buffers, xb)                      # runs x batch x classes
             per_run = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none")
@@ -123,9 +119,9 @@ def train_networks(cfg, task_data, runs: list[int]):
         net = models[i]
         net.load_state_dict(state)
         t1 = time.time()
-        run = zoo.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
-                      train_acc=zoo._accuracy(net, x, y, device),
-                      test_acc=zoo._accuracy(net, task_data.x_test, task_data.y_test, device),
+        run = training.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
+                      train_acc=training.accuracy(net, x, y, device),
+                      test_acc=training.accuracy(net, task_data.x_test, task_data.y_test, device),
                       final_loss=float(losses[i]), seconds=seconds, state_dict=state)
         run.seconds += time.time() - t1
         out.append(run)

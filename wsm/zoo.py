@@ -17,184 +17,16 @@ import hashlib
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from wsm import chain, data, nets
+from wsm import data, gru, nets, training
 from wsm import vectorized as _vectorized
+from wsm.errors import WsmError
 from wsm.progress import bar
 from wsm.storage import atomic_write
-from wsm.errors import WsmError
-
-
-OPTIMIZERS = ("sgd", "adam")
-
-
-@dataclass(frozen=True)
-class ZooConfig:
-    """Everything that determines the weights of a zoo. Defaults: Section 4.1 with the authors'
-    code for what the paper leaves open (momentum 0.9, weight decay 1e-4, crop+flip augmentation).
-    For ``arch="gru2"`` (NameData, :mod:`wsm.gru`) ``epochs`` and ``milestones`` count single-name
-    SGD steps, as Appendix F counts batches."""
-
-    dataset: str
-    arch: str
-    tasks: tuple[int, ...]
-    runs: int
-    epochs: int
-    milestones: tuple[int, ...] = ()
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    batch_size: int = 128
-    augment: bool = True
-    train_per_class: int | None = None   # None: every training image of the class
-    seed: int = 0
-    device: str = "cpu"
-    optimizer: str = "sgd"               # "adam": Section 4.4 (ICLR), lr 0.001; momentum unused
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise WsmError(f"unknown optimizer {self.optimizer!r}: valid ones are {', '.join(OPTIMIZERS)} "
-                           "(Adam with lr=0.001 for Section 4.4's \"Adam\" zoo)")
-        if self.dataset not in data.DATASETS:
-            raise WsmError(f"unknown dataset {self.dataset!r}: valid ones are {', '.join(data.DATASETS)}")
-        if self.arch not in nets.ARCHITECTURES:
-            raise WsmError(f"unknown architecture {self.arch!r}: valid ones are {', '.join(nets.ARCHITECTURES)}")
-        if self.runs < 1 or self.epochs < 1 or not self.tasks:
-            raise WsmError(f"a zoo needs at least one task, run and epoch (got tasks={self.tasks}, "
-                           f"runs={self.runs}, epochs={self.epochs})")
-        if (self.arch == "gru2") != (self.dataset == "namedata"):
-            raise WsmError(f"architecture {self.arch!r} does not fit dataset {self.dataset!r}: NameData "
-                           "zoos are GRU-2 (arch='gru2'), image zoos are mlp4/plainnet5")
-        if self.arch == "gru2":
-            from wsm import gru
-            gru.check_config(self)
-
-    def seed_of(self, task: int, run: int) -> int:
-        """Distinct, reproducible seed of one run (the authors set none)."""
-        return self.seed * 1_000_000 + task * 1_000 + run
-
-    def as_dict(self) -> dict:
-        d = json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
-        if d["optimizer"] == "sgd":
-            del d["optimizer"]        # zoos trained before the field existed stay valid
-        return d
-
-
-@dataclass
-class Run:
-    task: int
-    run: int
-    seed: int
-    classes: list[int]
-    train_acc: float
-    test_acc: float
-    final_loss: float
-    seconds: float
-    state_dict: dict = field(repr=False)
-
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        return chain.layer_weights(self.state_dict)
-
-    @property
-    def finite(self) -> bool:
-        return all(torch.isfinite(w).all() for w in self.weights)
-
-
-def _draws(n, batch_size, gen, augment):
-    """The random draws of one epoch over ``n`` images, batch by batch, in the order the reference
-    loop makes them from ``gen``: ``(idx, oy, ox, flip)`` (crop offsets and flips None without
-    augmentation). Kept apart from the images so many runs' batches can be cut in one operation."""
-    order = torch.randperm(n, generator=gen)
-    for i in range(0, n, batch_size):
-        idx = order[i:i + batch_size]
-        if not augment:
-            yield idx, None, None, None
-            continue
-        oy, ox = torch.randint(0, 9, (2, len(idx)), generator=gen)
-        yield idx, oy, ox, torch.rand(len(idx), generator=gen) < 0.5
-
-
-def _images(x, idx, oy=None, ox=None, flip=None):
-    """``x[idx]`` (uint8 images on any device; ``idx`` of any leading shape, the draws alike) as
-    normalized floats, randomly cropped from a 4-pixel zero padding and flipped where drawn."""
-    dev = x.device
-    idx = idx.to(dev)
-    xb = x[idx]
-    if oy is not None:
-        lead, b = idx.shape, idx.numel()
-        padded = F.pad(xb.reshape(b, *x.shape[1:]), (4, 4, 4, 4))
-        ar = torch.arange(32, device=dev)
-        rows = (oy.to(dev).reshape(b)[:, None] + ar)[:, None, :, None]
-        cols = (ox.to(dev).reshape(b)[:, None] + ar)[:, None, None, :]
-        xb = padded[torch.arange(b, device=dev)[:, None, None, None], torch.arange(3, device=dev)[None, :, None, None],
-                    rows, cols]
-        flip = flip.to(dev).reshape(b)
-        xb = torch.where(flip[:, None, None, None], xb.flip(3), xb).reshape(*lead, *x.shape[1:])
-    mean = torch.tensor(data.TINY_MEAN, device=dev).view(3, 1, 1)
-    std = torch.tensor(data.TINY_STD, device=dev).view(3, 1, 1)
-    return (xb.float() / 255 - mean) / std
-
-
-def _batches(x, y, batch_size, gen, augment):
-    """Shuffled mini-batches, with random crop (padding 4) and horizontal flip when augmenting; the
-    images are cut on ``x``'s device."""
-    for idx, oy, ox, flip in _draws(len(x), batch_size, gen, augment):
-        yield _images(x, idx, oy, ox, flip), y[idx.to(y.device)]
-
-
-def _accuracy(net, x, y, device, batch_size=500) -> float:
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for xb, yb in _batches(x, y, batch_size, torch.Generator().manual_seed(0), augment=False):
-            correct += (net(xb.to(device)).argmax(1).cpu() == yb).sum().item()
-    return correct / len(x)
-
-
-def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
-    """Train one network on one task with SGD (or Adam) and the step schedule (lr / 10 at each milestone)."""
-    t0 = time.time()
-    seed = cfg.seed_of(task_data.task, run)
-    torch.manual_seed(seed)
-    net = nets.build(cfg.arch, len(task_data.classes)).to(cfg.device)
-    fmt = torch.channels_last if cfg.arch != "mlp4" else torch.contiguous_format
-    net = net.to(memory_format=fmt)
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), gamma=0.1)
-    gen = torch.Generator().manual_seed(seed)
-    x, y = task_data.x_train, task_data.y_train
-    xd = x.to(cfg.device)                               # batches are cut where the network trains
-    loss = torch.tensor(float("nan"))
-    for _ in range(cfg.epochs):
-        net.train()
-        for xb, yb in _batches(xd, y, cfg.batch_size, gen, cfg.augment):
-            xb = xb.contiguous(memory_format=fmt)
-            loss = F.cross_entropy(net(xb), yb.to(cfg.device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
-    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
-               train_acc=_accuracy(net, x, y, cfg.device),
-               test_acc=_accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
-               final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state)
-
-
-def _subsample(td: data.TaskData, per_class: int | None) -> data.TaskData:
-    if per_class is None:
-        return td
-    keep = torch.cat([torch.nonzero(td.y_train == c).flatten()[:per_class] for c in range(len(td.classes))])
-    return dataclasses.replace(td, x_train=td.x_train[keep], y_train=td.y_train[keep])
+from wsm.training import Run, ZooConfig, train_network, workers_for   # the zoo API: wsm.zoo.ZooConfig, ...
 
 
 class Zoo:
@@ -267,37 +99,6 @@ def _chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None
     return groups
 
 
-def workers_for(cfg: ZooConfig, n_runs: int, batched: bool, workers: int | None = None) -> int:
-    """How many processes train the runs of a CPU zoo at once: ``workers`` when given; by default one
-    per core, each on one thread, where networks are trained one at a time on the CPU (every image
-    architecture; measured on an idle 2-core machine, bench/bench_training.py's "processes x 1
-    thread" rows: PlainNet-5 at 1.3x and MLP-4 at 1.1x the two-thread loop) and for GRU-2, whose
-    one-thread batched chunks (``n_runs`` counts chunks there) then run side by side; else 1."""
-    if workers is not None:
-        if not (isinstance(workers, int) and workers >= 1):
-            raise WsmError(f"workers must be a positive integer, got {workers!r}")
-        return min(workers, max(1, n_runs))
-    import os
-
-    if batched or cfg.device != "cpu" or n_runs < 2:
-        return 1
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                      n_runs))
-
-
-def _worker_init() -> None:
-    """A zoo worker: one thread; on Linux it dies with its parent (a killed build leaves no orphan
-    training on; its unfinished run leaves only a temporary file, removed by the next build)."""
-    torch.set_num_threads(1)
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _train_and_save(path: Path, cfg: ZooConfig, task_data: data.TaskData, run: int) -> None:
     _save_run(path, train_network(cfg, task_data, run))
 
@@ -307,14 +108,13 @@ def _train_in_processes(path: Path, cfg: ZooConfig, todo, data_root, download: b
     worker as it finishes. The tasks are loaded here, one after another while the workers train
     the runs already handed out. A failure stops the build with the worker's own message (finished
     runs stay saved)."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_EXCEPTION, wait
 
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+    with training.process_pool(workers) as pool:
         futures = []
         try:
             for t in dict.fromkeys(t for t, _ in todo):
-                task_data = _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)
+                task_data = training.subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)
                 for r in (r for tt, r in todo if tt == t):
                     futures.append(pool.submit(_train_and_save, path, cfg, task_data, r))
                     futures[-1].add_done_callback(lambda f: not f.cancelled() and f.exception() is None and pbar.update())
@@ -363,7 +163,6 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
     with bar(total=len(cfg.tasks) * cfg.runs, initial=len(cfg.tasks) * cfg.runs - len(todo),
              desc=label, disable=not progress) as pbar:
         if cfg.arch == "gru2":   # NameData: many runs trained at once (wsm.gru), each saved as its chunk ends
-            from wsm import gru
             n_chunks = -(-len(todo) // gru.CHUNK)
             for run in gru.train_runs(cfg, todo, data_root, progress=progress,
                                       workers=workers_for(cfg, n_chunks, False, workers)):
@@ -378,7 +177,7 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
             todo = []
         for t, runs in _chunks(cfg, todo, vectorized):
             if t not in loaded:
-                loaded = {t: _subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}
+                loaded = {t: training.subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)}
             if batched:     # one batched program for the chunk (wsm.vectorized), same weights
                 trained = _vectorized.train_networks(cfg, loaded[t], runs)
             else:

@@ -28,11 +28,12 @@ def run(quick: bool = True) -> list[dict]:
         for depth in range(1, len(zoo[0]) + 1):
             n, k = chain.factor_rows_cols(zoo[0], depth)
             costs = chain.gram_costs(n_nets, n, k, 2.0)
-            method = chain.auto_method(n_nets, n, k, 2.0)          # what chain.gram picks
-            dev = "cuda" if method == "factors" and torch.cuda.is_available() else "cpu"
+            gpu = "cuda" if torch.cuda.is_available() else "cpu"
+            method = chain.auto_method(n_nets, n, k, 2.0, gpu)     # what chain.gram picks on this machine
+            dev = gpu if method == "factors" else "cpu"
             with common.peak_memory(dev) as mem:
                 t = time.perf_counter()
-                g = chain.gram(zoo, depth, center=True, progress=False, memory_gb=2.0)
+                g = chain.gram(zoo, depth, center=True, progress=False, memory_gb=2.0, device=gpu)
                 sec = time.perf_counter() - t
             assert g.shape == (n_nets, n_nets) and torch.isfinite(g).all()
             rate = costs[method] / sec                                # achieved FLOP/s of this method

@@ -544,14 +544,20 @@ def test_gram_sliced_is_chosen_for_mlp4_sized_chains_and_refused_when_factors_do
 
 
 def test_auto_method_counts_the_factor_path_cheaper_where_cuda_runs_it(monkeypatch):
-    """MLP-4's 3072-row chains over 100 networks: slices on a CPU-only machine; with CUDA present the
-    factor path (the one that runs there) is counted GPU_FACTOR_SPEEDUP times cheaper and wins."""
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert chain.auto_method(100, 3072, 500, 2.0) == "sliced"
+    """MLP-4's 3072-row chains over 100 networks: slices on the CPU; on a CUDA device the factor path
+    (the one that runs there) is counted GPU_FACTOR_SPEEDUP times cheaper and wins. The device is the
+    caller's choice, not whether a GPU happens to be visible."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert chain.auto_method(100, 3072, 500, 2.0) == "sliced"                  # device cpu by default
     costs = chain.gram_costs(100, 3072, 500, 2.0)
     assert costs["factors"] / chain.GPU_FACTOR_SPEEDUP < costs["sliced"]       # so the choice flips
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert chain.auto_method(100, 3072, 500, 2.0) == "factors"
+    assert chain.auto_method(100, 3072, 500, 2.0, "cuda") == "factors"
+
+
+def test_gram_cache_key_names_the_device():
+    nets_ = _nets("mlp4", 2)
+    assert chain.gram_key(nets_, 1, "normalized", 2.0, True, "auto", "cpu") != \
+        chain.gram_key(nets_, 1, "normalized", 2.0, True, "auto", "cuda")
 
 
 def test_gram_from_factors_blocks_and_chain4_shape():

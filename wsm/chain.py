@@ -116,9 +116,9 @@ def factor_rows_cols(weights: Sequence[torch.Tensor], depth: int) -> tuple[int, 
 
 
 # How much faster the factor path's float64 products run on a GPU than the CPU paths, used only to
-# choose the method when CUDA is present (every method gives the same Gram). Conservative: the
-# float64 matmul ran at 55 TFLOP/s on an H200 against 66 GFLOP/s on the 2-core CPU, but the small
-# block products of a 6-network Gram reached only 0.4-8 TFLOP/s there (book: Performance).
+# choose the method when CUDA is present (every method gives the same Gram). Conservative against
+# the measured float64 rates of both machines, since small block products reach only a fraction of
+# the GPU's peak (the rows of book/benchmarks/ and the book's Performance page).
 GPU_FACTOR_SPEEDUP = 20.0
 
 
@@ -140,12 +140,12 @@ def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float
     return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k, "sliced": sliced}
 
 
-def auto_method(n_nets: int, n: int, k: int, memory_gb: float) -> str:
+def auto_method(n_nets: int, n: int, k: int, memory_gb: float, device: str = "cpu") -> str:
     """The method :func:`gram` picks by default: the fewest estimated flops (:func:`gram_costs`),
-    the factor path counted :data:`GPU_FACTOR_SPEEDUP` times cheaper when CUDA is present (it runs
+    the factor path counted :data:`GPU_FACTOR_SPEEDUP` times cheaper on a CUDA ``device`` (it runs
     its float64 products there; the other paths run on the CPU)."""
     costs = gram_costs(n_nets, n, k, memory_gb)
-    if torch.cuda.is_available():
+    if str(device).startswith("cuda"):
         costs["factors"] /= GPU_FACTOR_SPEEDUP
     return min(costs, key=costs.get)
 
@@ -167,8 +167,8 @@ def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: f
     (float32, all scaled by one number so that every entry of every phi is at most 1: for a PSD
     matrix ``max |phi_ab| = max_a phi_aa``, the largest squared row norm of ``M``); each slice of phi
     is formed in float32 and centred and multiplied in float64; the scale is put back. Costs ``2 n^2 k`` per network plus ``n^2`` per pair, the explicit path's
-    arithmetic without its recomputation (MLP-4's 3072^2 chains over 100 networks: 275 s explicit or
-    by factors, a few seconds here)."""
+    arithmetic without its recomputation (the time of each path: ``bench/bench_chain.py``, its rows
+    in ``book/benchmarks/``)."""
     from wsm.progress import bar
 
     n_nets = len(nets)
@@ -196,7 +196,7 @@ def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: f
 
 
 def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
-                      center: bool = False, progress: bool = True, device: str | None = None) -> torch.Tensor:
+                      center: bool = False, progress: bool = True, device: str = "cpu") -> torch.Tensor:
     """The Gram matrix of the chain-normalized features by the exact kernel identity
     ``<phi_i, phi_j>_F = ||M_i^T M_j||_F^2`` (see :mod:`wsm.compare`), in float64, never forming phi.
 
@@ -206,13 +206,11 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
     double-centres the Gram (``H K H``, ``H = I - 11^T / N``), which is exactly the Gram of the
     features minus their mean (float64 keeps the differences between networks: relative resolution
     about 1e-8 of ``||phi||^2`` at worst, where :func:`gram`'s float32 explicit path needs centring
-    before the product). ``device``: where the products run (default: CUDA when present, and then
-    ``memory_gb`` bounds GPU memory); the result is on the CPU.
+    before the product). ``device``: where the products run (on CUDA ``memory_gb`` bounds GPU
+    memory); the result is on the CPU.
     """
     from wsm.progress import bar
 
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     n_nets = len(nets)
     n, k = factor_rows_cols(nets[0], depth)
     per = 8 * n * k
@@ -249,15 +247,16 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
 
 
 def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memory_gb: float, center: bool,
-             method: str) -> str:
-    """The content address of a Gram matrix: a BLAKE2b digest of every argument that can change it,
-    whether CUDA is present (``auto`` then may pick another path) and the bytes of the weights that
-    enter the feature (layers 1..depth of a chain, layer ``depth`` alone unnormalized)."""
+             method: str, device: str = "cpu") -> str:
+    """The content address of a Gram matrix: a BLAKE2b digest of every argument that can change it
+    (the device too: ``auto`` may pick another path there, and its products round differently) and
+    the bytes of the weights that enter the feature (layers 1..depth of a chain, layer ``depth``
+    alone unnormalized)."""
     import hashlib
 
     h = hashlib.blake2b(digest_size=20)
-    h.update(repr(("gram-v1", depth, kind, float(memory_gb), bool(center), method,
-                   method == "auto" and torch.cuda.is_available(), len(nets))).encode())
+    h.update(repr(("gram-v2", depth, kind, float(memory_gb), bool(center), method, str(device),
+                   len(nets))).encode())
     for net in nets:
         for w in (net[:depth] if kind == "normalized" else net[depth - 1:depth]):
             w = w.detach().cpu().contiguous()
@@ -268,7 +267,7 @@ def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memo
 
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
          memory_gb: float = 2.0, center: bool = False, progress: bool = True,
-         method: str = "auto", cache=None) -> torch.Tensor:
+         method: str = "auto", cache=None, device: str = "cpu") -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
 
     ``cache``: a folder; the matrix is then stored there under its content address
@@ -281,7 +280,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     of rows at a time (:func:`gram_sliced`, normalized chains whose factors fit); ``"auto"`` picks
     the one with fewer estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors for
     long chains with few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the
-    slices or the explicit features where phi is small enough.
+    slices or the explicit features where phi is small enough. ``device``: where the factor path's
+    products run (``cpu`` or ``cuda``, as the caller decided); the other paths run on the CPU.
 
     Explicit features are formed in float64 and multiplied in float32, each row scaled to a largest
     entry of 1 (the scales are put back in float64), so deep chains cannot overflow. When all of them fit in ``memory_gb`` they are formed once;
@@ -293,30 +293,30 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     if method not in ("auto", "explicit", "factors", "sliced"):
         raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors, sliced")
     if cache is None:
-        return _gram(nets, depth, kind, memory_gb, center, progress, method)
+        return _gram(nets, depth, kind, memory_gb, center, progress, method, device)
     from pathlib import Path
 
     from wsm.storage import atomic_write
 
-    path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method)}.pt"
+    path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method, device)}.pt"
     if path.exists():
         try:
             return torch.load(path, weights_only=True)
         except Exception:   # a damaged file: computed again below and replaced
             pass
-    k = _gram(nets, depth, kind, memory_gb, center, progress, method)
+    k = _gram(nets, depth, kind, memory_gb, center, progress, method, device)
     atomic_write(path, lambda f: torch.save(k, f))
     return k
 
 
-def _gram(nets, depth, kind, memory_gb, center, progress, method) -> torch.Tensor:
+def _gram(nets, depth, kind, memory_gb, center, progress, method, device) -> torch.Tensor:
     from wsm.progress import bar
 
     if kind == "normalized" and method != "explicit":
         n_rows, k_cols = factor_rows_cols(nets[0], depth)
-        best = method if method != "auto" else auto_method(len(nets), n_rows, k_cols, memory_gb)
+        best = method if method != "auto" else auto_method(len(nets), n_rows, k_cols, memory_gb, device)
         if best == "factors":
-            return gram_from_factors(nets, depth, memory_gb, center, progress)
+            return gram_from_factors(nets, depth, memory_gb, center, progress, device)
         if best == "sliced":
             return gram_sliced(nets, depth, memory_gb, center, progress)
     elif method in ("factors", "sliced"):

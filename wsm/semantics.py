@@ -78,7 +78,7 @@ def variants(nets, labels, depths, mixed_depths=(2,), seed: int = 0) -> list[Var
 
 
 def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.6, seed: int = 0,
-             cfg=None, alpha: float = 0.05, progress: bool = True, null_repeats: int = 0):
+             cfg=None, alpha: float = 0.05, progress: bool = True, null_repeats: int = 0, device: str = "cpu"):
     """Weight classification (:func:`wsm.htt.evaluate`, normalized chains) of every variant: one
     row per variant with its accuracy, sample size, exact interval and p-value, and with
     ``null_repeats > 0`` its permutation null (task labels shuffled; ``null_mean`` .. ``p_null``)."""
@@ -93,7 +93,7 @@ def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.
                  leave=False):
         df = htt.evaluate(v.nets, labels, depths=[v.depth], kinds=("normalized",), train_fraction=train_fraction,
                           seed=seed, cfg=cfg, alpha=alpha, progress=False, protocols=("classification",),
-                          null_repeats=null_repeats)
+                          null_repeats=null_repeats, device=device)
         rows.append(df.assign(variant=v.name, order=v.order))
     return pd.concat(rows, ignore_index=True)
 

@@ -15,6 +15,7 @@ paper's) and ``paper_slice_times.csv`` (seconds per stage, and what one network 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from wsm import htt, paper, profiles, zoo
+from wsm import experiments, htt, paper, zoo
 
 
 COLUMNS = ["architecture", "protocol", "feature", "ours", "ci_low", "ci_high", "null_mean", "p_null", "decision",
@@ -47,17 +48,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="book/benchmarks")
     ap.add_argument("--profile", default="paper", help="another profile's settings (smoke: a dry run on a CPU)")
     args = ap.parse_args(argv)
-    params = profiles.parameters(args.profile, "s4_1_tiny_imagenet")
-    dev = profiles.device(params["device"])
+    page = experiments.page("s4_1_tiny_imagenet", args.profile, zoo_root=args.zoos)
+    proto, dev = page.protocol, page.device
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gpu = torch.cuda.get_device_name(0) if dev == "cuda" else "cpu"
     tasks = list(range(args.tasks))
     times, acc = [], []
     for arch in args.archs.split(","):
-        cfg = profiles.zoo_config(params, arch)
+        folder, cfg = page.zoos[arch]
         t0 = time.time()
-        z = zoo.build_zoo(profiles.zoo_folder(args.zoos, params, arch), cfg, only_tasks=tasks)
+        z = zoo.build_zoo(folder, cfg, only_tasks=tasks)
         train_s = time.time() - t0
         per_task = len(z.runs[0].classes) * (cfg.train_per_class or 500)
         steps = cfg.epochs * -(-per_task // cfg.batch_size)
@@ -69,16 +70,16 @@ def main(argv=None) -> int:
                           train_acc=round(z.table().train_acc.mean(), 4), test_acc=round(z.table().test_acc.mean(), 4)))
         print(times[-1], flush=True)
         w, y = z.usable()
-        n_train = int(round(params["train_fraction"] * params["runs"])) * len(tasks)   # classification's
-        epochs = max(1, round(30_000 / n_train))
-        clf = htt.ClassifierConfig(epochs=epochs, lr=params["clf_lr"], milestones=(round(0.6 * epochs),), seed=1)
+        n_train = int(round(proto.train_fraction * cfg.runs)) * len(tasks)   # classification's
+        # the paper's number of classifier steps (its epochs over all 50 tasks' training networks)
+        paper_steps = proto.classifier.epochs * int(round(proto.train_fraction * cfg.runs)) * len(cfg.tasks)
+        epochs = max(1, round(paper_steps / n_train))
+        clf = dataclasses.replace(proto.classifier, epochs=epochs, milestones=(round(0.6 * epochs),))
+        slice_proto = dataclasses.replace(proto, classifier=clf, null_repeats=args.null, gram_cache=None)
         t0 = time.time()
-        res = htt.evaluate(w, y, depths=range(1, params["chains"] + 1), train_fraction=params["train_fraction"],
-                           retrieval_train_fraction=params["retrieval_train_fraction"],
-                           query_fraction=params["query_fraction"], seed=params["seed"], cfg=clf,
-                           alpha=params["alpha"], null_repeats=args.null, progress=False)
+        res = slice_proto.evaluate(w, y, progress=False)
         eval_s = time.time() - t0
-        res = htt.percent(res, params["alpha"]).assign(architecture=arch, tasks=len(tasks), device=gpu,
+        res = htt.percent(res, proto.alpha).assign(architecture=arch, tasks=len(tasks), device=gpu,
                                                        clf_epochs=epochs)
         res["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
                         zip(res.architecture, res.protocol, res.kind, res.depth)]

@@ -2,10 +2,10 @@
 
 ``python -m bench.projection [cpu.csv] [--gpu gpu.csv] [--slice paper_slice_times.csv]`` writes
 ``book/benchmarks/projection.csv`` (the book's Performance page shows it). Per-network costs follow
-the paper's settings (Section 4.1, Appendix C): 50 tasks x 100 runs = 5,000 networks per zoo, batch
-128; Tiny ImageNet 4 classes x 500 images (16 steps/epoch), CIFAR-100 2 classes x 500 (8
-steps/epoch); MLP-4 100 epochs, PlainNet-5 50; the weight classifier 30,000 batch-1 steps per
-chain, protocol and kind. CPU hours: the best variant measured on the CPU. GPU hours, each row
+the paper profile's zoos and protocol, read from the pages' experiment objects
+(:func:`wsm.experiments.page` of Figs. 2 and 3 under ``paper``: tasks x runs, epochs, batch, classes
+per task at 500 training images per class; the weight classifier's epochs over its training
+networks, per chain, protocol and kind). CPU hours: the best variant measured on the CPU. GPU hours, each row
 saying its basis:
 
 * training: the seconds per network of a zoo built at the paper's settings on the GPU
@@ -25,11 +25,38 @@ from pathlib import Path
 import pandas as pd
 
 from bench.bench_training import train_flops
-from wsm import chain
+from wsm import chain, data, experiments, nets
 
-ZOOS = [("Tiny ImageNet MLP-4", "mlp4", 100, 16), ("Tiny ImageNet PlainNet-5", "plainnet5", 50, 16),
-        ("CIFAR-100 MLP-4", "mlp4", 100, 8), ("CIFAR-100 PlainNet-5", "plainnet5", 50, 8)]
-N = 5000
+IMAGES_PER_CLASS = 500        # training images per class of Tiny ImageNet and CIFAR-100 alike
+PAGES = ("s4_1_tiny_imagenet", "s4_2_cifar100")     # the four image weight sets: Figs. 2 and 3
+
+
+def paper_zoos() -> list[tuple[str, str, int, int, int]]:
+    """``(name, arch, epochs, SGD steps per epoch, classes per task)`` of every image zoo of the
+    paper profile, from the pages' own experiment objects."""
+    out = []
+    for nb in PAGES:
+        for arch, (_, cfg) in experiments.page(nb, "paper", check_data=False).zoos.items():
+            classes = len(data.task_classes(cfg.dataset, 0))
+            per_epoch = -(-classes * (cfg.train_per_class or IMAGES_PER_CLASS) // cfg.batch_size)
+            out.append((f"{data.short_name(cfg.dataset)} {nets.LABELS[arch]}", arch, cfg.epochs, per_epoch, classes))
+    return out
+
+
+def paper_networks() -> int:
+    """Networks per zoo of the paper profile (tasks x runs)."""
+    cfg = next(iter(experiments.page(PAGES[0], "paper", check_data=False).zoos.values())).config
+    return len(cfg.tasks) * cfg.runs
+
+
+def classifier_steps() -> int:
+    """Batch-1 SGD steps of one weight classifier of the paper profile (epochs x training networks)."""
+    page = experiments.page(PAGES[0], "paper", check_data=False)
+    return page.protocol.classifier.epochs * round(page.protocol.train_fraction * paper_networks())
+
+
+N = paper_networks()
+ZOOS = paper_zoos()
 
 
 def _rate(df, variant_prefix):
@@ -43,10 +70,11 @@ def _gpu_training(name, arch, per_epoch, gpu, times):
         row = times[(times.stage == "train") & (times.arch == arch)]
         if len(row):
             r = row.iloc[0]
-            hours = r.s_per_network * N * per_epoch / 16 / 3600
+            tiny = ZOOS[0][3]                                   # the slice's steps per epoch (Tiny ImageNet)
+            hours = r.s_per_network * N * per_epoch / tiny / 3600
             return hours, (f"measured on {r.device}: {int(r.networks)} networks at the paper's settings took "
                            f"{r.seconds:.0f} s (bench.paper_slice), x {N} networks" +
-                           (", x 1/2 (8 steps per epoch)" if per_epoch == 8 else ""))
+                           (f", x {per_epoch}/{tiny} ({per_epoch} steps per epoch)" if per_epoch != tiny else ""))
     if gpu is not None:
         label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
         rate, variant = _rate(gpu, label)
@@ -62,21 +90,20 @@ def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFra
     if times is not None and len(times):
         gpu_name = times.device.iloc[0]
     out = []
-    for name, arch, epochs, per_epoch in ZOOS:
+    for name, arch, epochs, per_epoch, classes in ZOOS:
         steps = N * epochs * per_epoch
-        flops = train_flops(arch, n_classes=4 if "Tiny" in name else 2) * steps
+        flops = train_flops(arch, n_classes=classes) * steps
         label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
         rate, variant = _rate(df, label)
         hours, basis = _gpu_training(name, arch, per_epoch, gpu, times)
         out.append(dict(stage="train zoo", what=name, networks=N, net_steps=steps, pflop=flops / 1e15,
                         cpu_hours=steps / rate / 3600, gpu_hours=hours,
                         basis=f"CPU: {variant} measured; GPU: {basis}"))
-    from wsm import nets
     f64 = None
     if gpu is not None:
         m = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float64")]
         f64 = m.gflops.iloc[0] * 1e9 if len(m) else None
-    for name, arch, _, _ in ZOOS:
+    for name, arch, *_ in ZOOS:
         w = chain.layer_weights(nets.build(arch, 4))
         depths = range(1, 5 if arch == "plainnet5" else 4)      # all chains the paper reports + CNN chain 4
         label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
@@ -99,15 +126,15 @@ def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFra
     clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
     if len(clf):
         sps = clf.net_steps_per_s.iloc[0]
-        n_clf = sum(2 * 2 * (4 if a == "plainnet5" else 3) for _, a, _, _ in ZOOS)   # kinds x protocols x chains
-        steps = 30000 * n_clf
-        out.append(dict(stage="weight classifiers", what=f"{n_clf} classifiers x 30,000 batch-1 steps",
+        n_clf = sum(2 * 2 * (4 if a == "plainnet5" else 3) for _, a, *_ in ZOOS)   # kinds x protocols x chains
+        steps = classifier_steps() * n_clf
+        out.append(dict(stage="weight classifiers", what=f"{n_clf} classifiers x {classifier_steps():,} batch-1 steps",
                         networks=None, net_steps=steps, pflop=None, cpu_hours=steps / sps / 3600,
                         gpu_hours=steps / sps / 3600 / 16 if gpu_name else None,
                         basis="batch-1 SGD is latency-bound: the measured CPU rate; on the GPU machine its 16 CPU "
                               "cores run 16 classifiers at once"))
     res = pd.DataFrame(out)
-    total = dict(stage="total", what="four image weight sets (20,000 networks) + Grams + classifiers",
+    total = dict(stage="total", what=f"four image weight sets ({len(ZOOS) * N:,} networks) + Grams + classifiers",
                  networks=None, net_steps=None, pflop=res.pflop.sum(), cpu_hours=res.cpu_hours.sum(),
                  gpu_hours=res.gpu_hours.sum() if res.gpu_hours.notna().all() else None,
                  basis="sum of the rows above" + (f"; GPU: {gpu_name}" if gpu_name else ""))

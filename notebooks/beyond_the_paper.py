@@ -24,67 +24,29 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-dataset = "tiny-imagenet"
-n_tasks = 10
-runs = 10
-train_per_class = None
-mlp_epochs = 10
-mlp_milestones = [7]
-cnn_epochs = 3
-cnn_milestones = [2]
-cnn_batch_size = 64
-chains = 3
-train_fraction = 0.6
-retrieval_train_fraction = 0.6
-query_fraction = 0.2
-clf_epochs = 500
-clf_lr = 0.001
-clf_milestones = [300]
-alpha = 0.05
-seed = 0
-device = "cpu"
-null_repeats = 100
-copies = 5
-shuffled_runs = 5
-shuffled_per_class = 100
-rotation_nets = 3
-probe_per_task = 20
-runs_grid = [3, 5, 10]
-wm_sweeps = 5
-baseline_depths = [1, 2, 3]
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
+overrides = {}
+roots = {}
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import baselines, chain, controls, htt, nets, plots, profiles, results, zoo
+from wsm import baselines, chain, controls, experiments, nets, plots, results
 
 t_start = time.time()
-device = profiles.device(device)
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, seed=seed,
-              device=device, profile=profile, mlp_epochs=mlp_epochs, mlp_milestones=mlp_milestones,
-              cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, cnn_batch_size=cnn_batch_size)
-scale = (f"the s4_1 zoos ({n_tasks} tasks x {runs} runs; MLP-4 {mlp_epochs} epochs, PlainNet-5 {cnn_epochs} epochs"
-         + ("" if cnn_batch_size == 128 else f" at batch {cnn_batch_size}")
-         + ("" if train_per_class is None else f", {train_per_class} images/class") + f"); {null_repeats} shuffles")
-results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks", scale)
-clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-zoos = {a: zoo.build_zoo(profiles.zoo_folder(zoo_root, params, a), profiles.zoo_config(params, a), data_root)
-        for a in ("mlp4", "plainnet5")}
-cache = profiles.gram_cache(zoo_root)   # the Fig. 2 page's Grams of these zoos are read, not recomputed
+page, zoos = experiments.start("beyond_the_paper", profile, overrides, roots)   # Fig. 2's zoos and protocol
+proto, s = page.protocol, page.settings
+n_tasks, runs, seed = s["n_tasks"], s["runs"], proto.seed
+cache = proto.gram_cache   # the Fig. 2 page's Grams of these zoos are read, not recomputed
 rows = []             # results rows (figure "Beyond")
 
 
 def add(**row):
-    rows.append(dict(figure="Beyond", paper=np.nan, profile=profile, dataset="Tiny ImageNet", scale=scale) | row)
+    rows.append(dict(figure="Beyond", paper=np.nan, profile=profile, dataset="Tiny ImageNet", scale=page.scale) | row)
 
 
 # %% [markdown]
@@ -94,7 +56,7 @@ def add(**row):
 # Its summary, read from that page's results when it ran before this one:
 
 # %%
-fig2_csv = Path(results_dir) / "s4_1_tiny_imagenet.csv"
+fig2_csv = page.results_dir / "s4_1_tiny_imagenet.csv"
 fig2 = pd.read_csv(fig2_csv) if fig2_csv.exists() else pd.DataFrame()
 if "p_null" in fig2:
     fig2_null = fig2[["panel", "architecture", "protocol", "kind", "depth", "ours", "null_mean", "null_low",
@@ -113,33 +75,34 @@ else:
 # %%
 mlp = zoos["mlp4"]
 w_trained, y_trained = mlp.usable()
-cfg = profiles.zoo_config(params, "mlp4")
-zoo_1 = zoo.build_zoo(profiles.zoo_folder(zoo_root, params, "mlp4", "-1epoch"), controls.epoch_config(cfg, 1),
-                      data_root) if mlp_epochs > 1 else mlp
+cfg, mlp_epochs = mlp.config, mlp.config.epochs
+zoo_1 = zoos.get("mlp4-1epoch", mlp)          # the same seeds after one epoch (the zoo itself when it has one)
 stages = {0: controls.initial_weights(cfg), 1: zoo_1.usable(), mlp_epochs: (w_trained, y_trained)}
 grams = {}                                    # (stage, kind) -> centred Gram, reused below
 control = []
 for epochs, (w, y) in stages.items():
     for kind in ("normalized", "unnormalized"):
-        grams[(epochs, kind)] = chain.gram(w, 1, kind, center=True, progress=False, cache=cache)
-        c = htt.classification(grams[(epochs, kind)], y, train_fraction, seed, clf, null_repeats)
+        grams[(epochs, kind)] = chain.gram(w, 1, kind, center=True, progress=False, cache=cache, device=proto.device)
+        c = proto.classification(grams[(epochs, kind)], y)
         control.append(dict(control="epochs", setting=epochs, kind=kind, accuracy=c.top1, n=c.n_test,
                             null_mean=c.null.mean() if c.null is not None else np.nan))
-for r in runs_grid:
+for r in s["runs_grid"]:
     if r > runs:
         continue
     keep = controls.subsample_runs(y_trained, r, seed)
     for kind in ("normalized", "unnormalized"):
         k = grams[(mlp_epochs, kind)][np.ix_(keep, keep)]
-        c = htt.classification(k, y_trained[keep], train_fraction, seed, clf)
+        c = proto.classification(k, y_trained[keep], null=False)
         control.append(dict(control="runs per task", setting=r, kind=kind, accuracy=c.top1, n=c.n_test))
 
-shuffled = controls.train_shuffled_runs(cfg, 0, shuffled_runs, shuffled_per_class, data_root)
+shuffled_runs = s["shuffled_runs"]
+shuffled = controls.train_shuffled_runs(cfg, 0, shuffled_runs, s["shuffled_per_class"], page.data_root)
 keep = controls.subsample_runs(y_trained, shuffled_runs, seed)
 w_sh = [w_trained[i] for i in keep] + shuffled
 y_sh = np.concatenate([y_trained[keep], np.full(shuffled_runs, 999)])
 for kind in ("normalized", "unnormalized"):
-    c = htt.classification(chain.gram(w_sh, 1, kind, center=True, progress=False), y_sh, train_fraction, seed, clf)
+    c = proto.classification(chain.gram(w_sh, 1, kind, center=True, progress=False, device=proto.device), y_sh,
+                             null=False)
     hit = c.truth == 999
     control.append(dict(control="shuffled-label task recall", setting=shuffled_runs, kind=kind,
                          accuracy=float((c.predictions[hit] == 999).mean()), n=int(hit.sum())))
@@ -151,13 +114,14 @@ w_pc, y_pc = [], []
 for i in sources:
     net = nets.build("mlp4", 4)
     net.load_state_dict(mlp.runs[i].state_dict)
-    for c_net in controls.permuted_copies(net, copies, seed + i):
+    for c_net in controls.permuted_copies(net, s["copies"], seed + i):
         w_pc.append(chain.layer_weights(c_net))
         y_pc.append(i)
 y_pc = np.array(y_pc)
 for kind in ("normalized", "unnormalized"):
-    c = htt.classification(chain.gram(w_pc, 1, kind, center=True, progress=False), y_pc, train_fraction, seed, clf)
-    control.append(dict(control="permuted copies", setting=copies, kind=kind, accuracy=c.top1, n=c.n_test))
+    c = proto.classification(chain.gram(w_pc, 1, kind, center=True, progress=False, device=proto.device), y_pc,
+                             null=False)
+    control.append(dict(control="permuted copies", setting=s["copies"], kind=kind, accuracy=c.top1, n=c.n_test))
 control = pd.DataFrame(control)
 control["feature"] = control.kind.map({"normalized": "C1", "unnormalized": "L1"})
 control.pivot_table(index=["control", "setting"], columns="feature", values="accuracy").round(3)
@@ -168,9 +132,9 @@ control.pivot_table(index=["control", "setting"], columns="feature", values="acc
 # φ = M Mᵀ cannot see it (M Q Qᵀ Mᵀ = M Mᵀ); the ReLU network's function changes.
 
 # %%
-probe = baselines.probe_batch(dataset, range(n_tasks), probe_per_task, data_root)
+probe = baselines.probe_batch(page.dataset, range(n_tasks), s["probe_per_task"], page.data_root)
 rot = pd.DataFrame([controls.rotation_check(mlp.runs[i].state_dict, "mlp4", 4, probe, seed + i)
-                    for i in sources[:rotation_nets]])
+                    for i in sources[:s["rotation_nets"]]])
 rot.describe().loc[["mean", "min", "max"]]
 
 # %% [markdown]
@@ -178,16 +142,17 @@ rot.describe().loc[["mean", "min", "max"]]
 # Nearest-neighbour classification (same 60/40 run splits) and similarity retrieval (same unseen tasks
 # and query/gallery splits) with: raw weights (cosine), weight-matched weights (cosine after aligning
 # every network to the first one), linear CKA of layer-l activations on a fixed probe batch
-# ({probe_per_task} test images of each task), and chain-normalized φ (cosine). All cosines are of
-# features centred on the zoo's mean. Chain normalization with the paper's trained classifier F_l is the
-# Fig. 2 page's number.
+# (`probe_per_task` test images of each task: see the settings above), and chain-normalized φ
+# (cosine). All cosines are of features centred on the zoo's mean. Chain normalization with the
+# paper's trained classifier F_l is the Fig. 2 page's number.
 
 # %%
-base = []
-for arch, z in zoos.items():
+base, baseline_depths = [], s["baseline_depths"]
+for arch in ("mlp4", "plainnet5"):
+    z = zoos[arch]
     w, y = z.usable()
     runs_ok = [r for r in z.runs if r.finite]
-    aligned = baselines.aligned_features(w, baseline_depths, max_sweeps=wm_sweeps)
+    aligned = baselines.aligned_features(w, baseline_depths, max_sweeps=s["wm_sweeps"])
     for depth in baseline_depths:
         sims = {
             "raw weights, cosine": baselines.cosine_matrix(np.stack([x[depth - 1].reshape(-1).numpy() for x in w])),
@@ -196,10 +161,10 @@ for arch, z in zoos.items():
                                                 for r in runs_ok]),
             "chain normalization φ, cosine": baselines.cosine_from_gram(
                 grams[(mlp_epochs, "normalized")] if (arch, depth) == ("mlp4", 1) else
-                chain.gram(w, depth, "normalized", center=True, progress=False, cache=cache)),
+                chain.gram(w, depth, "normalized", center=True, progress=False, cache=cache, device=proto.device)),
         }
-        for method, s in sims.items():
-            for row in baselines.protocols(s, y, train_fraction, retrieval_train_fraction, query_fraction, seed):
+        for method, sim in sims.items():
+            for row in baselines.protocols(sim, y, **proto.splits):
                 base.append(dict(architecture=nets.LABELS[arch], method=method, depth=depth) | row)
     if len(fig2):
         f = fig2[(fig2.architecture == nets.LABELS[arch]) & (fig2.kind == "normalized") & fig2.depth.isin(baseline_depths)]
@@ -222,7 +187,7 @@ for ax, (arch, sub) in zip(axes, base.groupby("architecture")):
     ax.legend(fontsize=6) if ax is axes[0] else ax.get_legend().remove()
 fig.suptitle(f"Baselines on the same zoos and splits (profile {profile})", fontsize=10)
 fig.tight_layout()
-plots.save(fig, "beyond_baselines", results_dir)
+plots.save(fig, "beyond_baselines", page.results_dir)
 plt.show()
 
 # %%
@@ -236,7 +201,7 @@ for _, r in rot.iterrows():
 for _, r in base.iterrows():
     add(panel="baselines", architecture=r.architecture, depth=r.depth, kind=r.method, protocol=r.protocol,
         metric=r.metric, ours=100 * r.accuracy, n=r.n)
-results.write(pd.DataFrame(rows), results_dir, "beyond_the_paper")
+results.write(pd.DataFrame(rows), page.results_dir, "beyond_the_paper")
 
 ep = control[control.control == "epochs"].pivot_table(index="setting", columns="feature", values="accuracy")
 pc = control[control.control == "permuted copies"].set_index("feature").accuracy
@@ -247,7 +212,7 @@ display(Markdown(
     f"**Conclusion ({profile} profile, {time.time() - t_start:.0f} s).** "
     + (f"{sig[0]} of {sig[1]} Fig. 2 cells beat their permutation null at p ≤ 0.05. " if sig else "")
     + "Controls: C1 top-1 after " + ", ".join(f"{e} epochs {100 * a:.0f}%" for e, a in ep.C1.items())
-    + f" (L1: " + ", ".join(f"{100 * a:.0f}%" for a in ep.L1) + f"; chance {100 / n_tasks:.0f}%), so the "
+    + " (L1: " + ", ".join(f"{100 * a:.0f}%" for a in ep.L1) + f"; chance {100 / n_tasks:.0f}%), so the "
     f"tasks are {'not ' if ep.C1.iloc[0] < 2 / n_tasks else ''}recognisable at initialisation; permuted copies are classified "
     f"{100 * pc.C1:.0f}% by C1 and {100 * pc.L1:.0f}% by L1; the shuffled-label task is recognised in "
     f"{100 * sh.C1:.0f}% of its test runs by C1 ({100 * sh.L1:.0f}% by L1); a rotation leaves φ unchanged "

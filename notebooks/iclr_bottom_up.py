@@ -22,19 +22,8 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-n_tasks = 3
-chains = 3
-mixed_depths = [2]
-train_fraction = 0.6
-clf_epochs = 200
-clf_lr = 0.001
-clf_milestones = [120]
-alpha = 0.05
-seed = 0
-null_repeats = 100
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
+overrides = {}
+roots = {}
 
 # %%
 import matplotlib.pyplot as plt
@@ -43,29 +32,20 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from wsm import htt, nets, paper, plots, profiles, results, semantics, zoo
+from wsm import experiments, htt, nets, paper, plots, results, semantics
 
 display(Markdown(f"> *{paper.ICLR_BOTTOM_UP}* (ICLR-2020 version, Section 4.1)"))
-fig2 = profiles.parameters(profile, "s4_1_tiny_imagenet")     # the zoos of the Fig. 2 page, same profile
-if not 1 <= n_tasks <= fig2["n_tasks"]:
-    raise ValueError(f"n_tasks={n_tasks}: the {profile} zoos of s4_1_tiny_imagenet have {fig2['n_tasks']} tasks")
-scale = (f"first {n_tasks} of the {fig2['n_tasks']} tasks x {fig2['runs']} runs of s4_1's {profile} zoos "
-         f"(MLP-4 {fig2['mlp_epochs']} epochs, PlainNet-5 {fig2['cnn_epochs']} epochs"
-         + ("" if fig2["cnn_batch_size"] == 128 else f" at batch {fig2['cnn_batch_size']}") + f"); classifier {clf_epochs} epochs")
-results.banner(profile, "Tiny ImageNet (official archive, resized to 32x32), 4-class tasks", scale)
+page, zoos = experiments.start("iclr_bottom_up", profile, overrides, roots)   # reads the Fig. 2 page's zoos
+proto = page.protocol
 
 # %%
-clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
 frames = []
-for arch in ("mlp4", "plainnet5"):
-    z = zoo.build_zoo(profiles.zoo_folder(zoo_root, fig2, arch), profiles.zoo_config(fig2, arch), data_root,
-                      only_tasks=range(n_tasks))             # trains only what is missing of these tasks
-    weights, labels = z.usable()
-    df = semantics.evaluate(weights, labels, depths=range(1, chains + 1),
-                            mixed_depths=mixed_depths, train_fraction=train_fraction, seed=seed, cfg=clf, alpha=alpha,
-                            null_repeats=null_repeats)
+for arch, z in zoos.items():
+    df = semantics.evaluate(*z.usable(), depths=proto.chains, mixed_depths=page.settings["mixed_depths"],
+                            train_fraction=proto.train_fraction, seed=proto.seed, cfg=proto.classifier, alpha=page.alpha,
+                            null_repeats=proto.null_repeats, device=proto.device)
     frames.append(df.assign(architecture=nets.LABELS[arch]))
-ours = htt.percent(pd.concat(frames, ignore_index=True), alpha)
+ours = htt.percent(pd.concat(frames, ignore_index=True), page.alpha)
 ours["paper"] = float("nan")                      # the claim has no number
 ours["claim"] = np.where(ours.order == "in order", "high (all chains)", "poor (confused)")
 ours["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(ours.ci_low, ours.ci_high)]
@@ -86,14 +66,14 @@ for ax, (arch, sub) in zip(axes, ours.groupby("architecture", sort=False)):
         plots.null_band(ax, bars, sub[sub.order == order], label=ax is axes[0] and order == "in order")
     ax.errorbar(range(len(sub)), sub.ours, yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none",
                 ecolor="k", elinewidth=0.8, capsize=2)
-    ax.axhline(100 / n_tasks, color="gray", ls=":", lw=1, label="chance")
-    ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=1, label=f"1 - α = {1 - alpha:.0%}")
+    ax.axhline(100 / page.n_tasks, color="gray", ls=":", lw=1, label="chance")
+    ax.axhline(100 * (1 - page.alpha), color="crimson", ls="--", lw=1, label=f"1 - α = {1 - page.alpha:.0%}")
     ax.set(title=arch, xlabel="", ylabel="top-1 (%)", ylim=(0, 105))
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=7, loc="lower left") if ax is axes[0] else ax.get_legend().remove()
 fig.suptitle(f"ICLR Sec. 4.1 'bottom-up': in-order vs out-of-order chains (profile {profile})", fontsize=10)
 fig.tight_layout()
-plots.save(fig, "iclr_bottom_up", results_dir)
+plots.save(fig, "iclr_bottom_up", page.results_dir)
 plt.show()
 
 # %%
@@ -102,8 +82,8 @@ pairs = semantics.against_in_order(ours)
 drops = [f"{r.architecture} C{r.depth} {r.variant}: {r.ours:.1f}% ({r.ci_low:.0f}–{r.ci_high:.0f}) vs in order "
          f"{r.ours_in_order:.1f}% ({r.ci_low_in_order:.0f}–{r.ci_high_in_order:.0f})" for r in pairs.itertuples()]
 separated = int(pairs.below.sum())
-above = int((inorder.ci_low > 100 / n_tasks).sum())
-passed = int((inorder.accuracy > 1 - alpha).sum())
+above = int((inorder.ci_low > 100 / page.n_tasks).sum())
+passed = int((inorder.accuracy > 1 - page.alpha).sum())
 # the claim's two halves: every in-order chain passes the paper's rule, and every out-of-order chain's
 # interval lies wholly below its in-order chain's
 verdict = "yes" if passed == len(inorder) and separated == len(pairs) else "partly" if passed or separated else "no"
@@ -111,13 +91,13 @@ claim = dict(variant="claim", depth=float("nan"), ours=inorder.ours.mean(), n=in
              architecture="MLP-4, PlainNet-5", metric="mean in-order top-1")
 rows = pd.concat([ours.assign(metric="top-1"), pd.DataFrame([claim])], ignore_index=True)
 rows = rows.assign(figure="ICLR Sec. 4.1 (bottom-up)", panel=rows.variant, kind="normalized", protocol="classification",
-                   profile=profile, dataset="Tiny ImageNet", scale=scale)
-results.write(rows, results_dir, "iclr_bottom_up")
+                   profile=profile, dataset="Tiny ImageNet", scale=page.scale)
+results.write(rows, page.results_dir, "iclr_bottom_up")
 display(Markdown(
     f"**Conclusion ({profile} profile).** In-order chains give {inorder.ours.min():.1f}–{inorder.ours.max():.1f}% "
-    f"top-1 ({n_tasks} tasks, chance {100 / n_tasks:.0f}%): {above} of {len(inorder)} have their whole 95% interval "
-    f"above chance and {passed} of {len(inorder)} pass the paper's rule (error < {alpha:.0%}). Out of order, "
+    f"top-1 ({page.n_tasks} tasks, chance {100 / page.n_tasks:.0f}%): {above} of {len(inorder)} have their whole 95% interval "
+    f"above chance and {passed} of {len(inorder)} pass the paper's rule (error < {page.alpha:.0%}). Out of order, "
     f"{'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order chain's, so "
     f"ours {'agrees' if separated == len(pairs) else 'agrees only partly' if separated else 'does not agree'} "
     f"with the claim that out-of-order projection directions lead to poor performance (verdict on the whole claim, "
-    f"as the summary shows it: {verdict})." + results.null_sentence(ours, null_repeats)))
+    f"as the summary shows it: {verdict})." + results.null_sentence(ours, proto.null_repeats)))

@@ -20,27 +20,20 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-dataset = "tiny-imagenet"
-epochs = 5
-train_per_class = None
-seed = 0
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
+overrides = {}
+roots = {}
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from wsm import chain, nets, paper, plots, results, zoo
+from wsm import chain, experiments, nets, paper, plots, results
 
 plots.style()
-results.banner(profile, dataset, f"one MLP-4 and one PlainNet-5 trained on task 0 for {epochs} epoch(s)")
+page, zoos = experiments.start("s3_3_chain_normalization", profile, overrides, roots)
 
 # %% [markdown]
 # ## Fig. 1 with the paper's numbers
@@ -54,7 +47,7 @@ swap = [1, 0, 2]                                                # permute the 1s
 W1p, W2p = W1[:, swap], W2[swap, :]
 printed_W1p = torch.tensor(paper.FIG1["W1_perm"], dtype=torch.float64).T
 printed_W2p = torch.tensor(paper.FIG1["W2_perm"], dtype=torch.float64).T
-x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(page.settings["seed"]), dtype=torch.float64)
 checks = pd.DataFrame({
     "check": ["W1' printed = W1 with columns 1,2 swapped", "W2' printed = W2 with rows 1,2 swapped",
               "max |W2'^T W1'^T x - W2^T W1^T x| over 1000 random x",
@@ -82,7 +75,7 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 plots.fig1_network(axes[0], W1, W2, paper.FIG1["h1"], "(a) original")
 plots.fig1_network(axes[1], W1p, W2p, paper.FIG1["h1_perm"], "(b) hidden units 1 and 2 permuted")
 fig.suptitle("Fig. 1: equivalent topology (edge colour follows the hidden unit)", y=1.03)
-plots.save(fig, "fig1_equivalent_topology", results_dir)
+plots.save(fig, "fig1_equivalent_topology", page.results_dir)
 plt.show()
 
 # %% [markdown]
@@ -92,17 +85,14 @@ plt.show()
 
 # %%
 rows, checks2 = [], []
-for arch in ("mlp4", "plainnet5"):
-    cfg = zoo.ZooConfig(dataset=dataset, arch=arch, tasks=(0,), runs=1, epochs=epochs,
-                        train_per_class=train_per_class, seed=seed)
-    z = zoo.build_zoo(Path(zoo_root) / f"{dataset}-{arch}-{profile}-single", cfg, data_root)
+for arch, z in zoos.items():
     net = nets.build(arch, len(z.runs[0].classes)).double()
     net.load_state_dict(z.runs[0].state_dict)
     net.eval()
     permuted = nets.build(arch, len(z.runs[0].classes)).double()
     permuted.load_state_dict(net.state_dict())
     permuted.eval()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(page.settings["seed"])
     n_layers = len(chain.layer_weights(net))
     for layer in range(1, n_layers):
         width = chain.layer_weights(net)[layer - 1].shape[0]
@@ -122,18 +112,17 @@ checks2.style.format({c: "{:.2e}" for c in ("phi_relative_change", "raw_relative
                                              "output_max_abs_change")}).hide(axis="index")
 
 # %%
-scale = f"1 network per architecture, {epochs} epoch(s)"
 rows = [dict(figure="Fig. 1", panel="a-b", architecture="2-3-3 linear", depth=2, kind="normalized",
              protocol="permutation", metric="max |output change|", ours=checks.value[2], paper=0.0, n=1000,
              profile=profile, dataset="paper's example", scale="the printed matrices")]
 for r in checks2.itertuples():
     rows.append(dict(figure="Eq. 6", panel="", architecture=r.architecture, depth=r.depth, kind="normalized",
                      protocol="permutation", metric="relative change of phi", ours=r.phi_relative_change,
-                     paper=0.0, n=1, profile=profile, dataset=dataset, scale=scale))
+                     paper=0.0, n=1, profile=profile, dataset=page.dataset, scale=page.scale))
     rows.append(dict(figure="Eq. 6", panel="", architecture=r.architecture, depth=r.depth, kind="unnormalized",
                      protocol="permutation", metric="relative change of raw weights", ours=r.raw_relative_change,
-                     paper=float("nan"), n=1, profile=profile, dataset=dataset, scale=scale))
-results.write(rows, results_dir, "s3_3_chain_normalization")
+                     paper=float("nan"), n=1, profile=profile, dataset=page.dataset, scale=page.scale))
+results.write(rows, page.results_dir, "s3_3_chain_normalization")
 
 worst_phi, least_raw = checks2.phi_relative_change.max(), checks2.raw_relative_change.min()
 display(Markdown(

@@ -22,44 +22,8 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-dataset = "cifar100"
-n_tasks = 8
-runs = 5
-train_per_class = 300
-batch_size = 32
-mlp_batch_size = 128
-mlp_epochs = 10
-mlp_milestones = [7]
-cnn_epochs = 3
-cnn_milestones = [2]
-chains = 3
-train_fraction = 0.6
-retrieval_train_fraction = 0.6
-query_fraction = 0.2
-clf_epochs = 100
-clf_lr = 0.001
-clf_milestones = [60]
-alpha = 0.05
-seed = 0
-device = "cpu"
-null_repeats = 100
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-from IPython.display import Markdown, display
-
-from wsm import data, htt, nets, paper, plots, profiles, results, zoo
-
-device = profiles.device(device)
-dataset = data.resolve_cifar100(profile, data_root) if dataset == "cifar100" else dataset
-scale = (f"{n_tasks} tasks x {runs} runs per architecture; MLP-4 {mlp_epochs} epochs at batch {mlp_batch_size}, "
-         f"PlainNet-5 {cnn_epochs} epochs at batch {batch_size}"
-         + ("" if train_per_class is None else f", {train_per_class} images/class") + f"; device {device}")
-results.banner(profile, dataset, scale)
+overrides = {}
+roots = {}
 
 # %% [markdown]
 # ## The weight sets
@@ -69,12 +33,12 @@ results.banner(profile, dataset, scale)
 # output layer can zero both logits).
 
 # %%
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, batch_size=batch_size,
-              mlp_batch_size=mlp_batch_size, seed=seed, device=device, profile=profile, mlp_epochs=mlp_epochs,
-              mlp_milestones=mlp_milestones, cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones)
-zoos, built = zoo.build_zoos({a: (profiles.zoo_folder(zoo_root, params, a), profiles.zoo_config(params, a))
-                              for a in ("mlp4", "plainnet5")}, data_root)
-built
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from wsm import data, experiments, htt, nets, paper, plots, results
+
+page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 
 # %% [markdown]
 # ## Weight classification and retrieval
@@ -83,13 +47,8 @@ built
 # (task labels shuffled `null_repeats` times: mean, 95% band, p-value).
 
 # %%
-clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
-                               retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
-                               gram_cache=profiles.gram_cache(zoo_root)).assign(architecture=arch)
-                  for arch, z in zoos.items()], ignore_index=True)
-ours = htt.percent(ours, alpha)
+ours = page.evaluate(zoos)
+ours = htt.percent(ours.assign(architecture=ours.zoo), page.alpha)
 ours["paper"] = [paper.FIG3[(a, p, k)][d - 1] for a, p, k, d in
                  zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
 ours["paper"] = ours.paper.astype(float)
@@ -98,29 +57,29 @@ display(Markdown(f"> {paper.FIG3_QUOTE} (Section 4.2)"))
 table = ours.assign(architecture=ours.architecture.map(nets.LABELS),
                     paper=["not reported in the text" if p != p else f"about {p:.1f}" for p in ours.paper])
 results.accuracy_table(table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
-                       ["panel"], ["architecture", "protocol", "feature", "paper"], alpha)
+                       ["panel"], ["architecture", "protocol", "feature", "paper"], page.alpha)
 
 # %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
           "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
-fig = plots.protocol_panels(ours, titles, alpha,
-                            suptitle=f"Fig. 3, {data.short_name(dataset)}: paper (text: 'about 98.0%' for chains; "
-                                     f"n/r = not reported) vs ours (profile {profile}: {scale})")
-plots.save(fig, "fig3_cifar100", results_dir)
+fig = plots.protocol_panels(ours, titles, page.alpha,
+                            suptitle=f"Fig. 3, {data.short_name(page.dataset)}: paper (text: 'about 98.0%' for chains; "
+                                     f"n/r = not reported) vs ours (profile {profile}: {page.scale})")
+plots.save(fig, "fig3_cifar100", page.results_dir)
 plt.show()
 
 # %%
 rows = ours.assign(figure="Fig. 3", architecture=ours.architecture.map(nets.LABELS), profile=profile,
-                   dataset=data.describe(dataset), scale=scale)
-results.write(rows, results_dir, "s4_2_cifar100")
+                   dataset=data.describe(page.dataset), scale=page.scale)
+results.write(rows, page.results_dir, "s4_2_cifar100")
 
 norm = ours[ours.kind == "normalized"]
 unnorm = ours[ours.kind == "unnormalized"]
 accepted = (norm.decision == "accept H0").sum()
 display(Markdown(
-    f"**Conclusion ({profile} profile, {data.short_name(dataset)}).** Chain-normalized features give "
-    f"{norm.ours.min():.1f}–{norm.ours.max():.1f}% (paper: about 98.0%) and H0 is accepted at α = {alpha:.0%} for "
+    f"**Conclusion ({profile} profile, {data.short_name(page.dataset)}).** Chain-normalized features give "
+    f"{norm.ours.min():.1f}–{norm.ours.max():.1f}% (paper: about 98.0%) and H0 is accepted at α = {page.alpha:.0%} for "
     f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
-    f"{unnorm.ours.max():.1f}% (not reported in the paper's text). Chance is {100 / n_tasks:.0f}% for "
-    f"classification here ({n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, null_repeats)))
+    f"{unnorm.ours.max():.1f}% (not reported in the paper's text). Chance is {100 / page.n_tasks:.0f}% for "
+    f"classification here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
+    + results.null_sentence(ours, page.protocol.null_repeats)))

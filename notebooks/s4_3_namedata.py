@@ -20,40 +20,8 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-dataset = "namedata"
-n_tasks = 9
-runs = 20
-steps = 1500
-step_milestones = [1050]
-lr = 0.1
-chains = 2
-train_fraction = 0.6
-retrieval_train_fraction = 5 / 9
-query_fraction = 0.2
-clf_epochs = 50
-clf_lr = 0.001
-clf_milestones = [30]
-alpha = 0.05
-seed = 0
-device = "cpu"
-null_repeats = 100
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
-
-# %%
-import time
-
-import matplotlib.pyplot as plt
-import pandas as pd
-from IPython.display import Markdown, display
-
-from wsm import htt, namedata, paper, plots, profiles, results, zoo
-
-device = profiles.device(device)
-scale = (f"{n_tasks} tasks x {runs} runs; GRU-2 {steps} single-name SGD steps, lr {lr} / 10 after "
-         f"{', '.join(map(str, step_milestones)) or 'never'}; device {device}")
-results.banner(profile, "NameData (PyTorch tutorial names, 18 languages), 2-language tasks", scale)
+overrides = {}
+roots = {}
 
 # %% [markdown]
 # ## The weight sets
@@ -63,16 +31,21 @@ results.banner(profile, "NameData (PyTorch tutorial names, 18 languages), 2-lang
 # are trained many at a time by `wsm.gru.train_batched`, which a test checks against the one-at-a-time loop.
 
 # %%
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, steps=steps, step_milestones=step_milestones, lr=lr,
-              seed=seed, device=device, profile=profile)
-t0 = time.time()
-z = zoo.build_zoo(profiles.zoo_folder(zoo_root, params, "gru2"), profiles.gru_zoo_config(params), data_root)
-build_seconds = time.time() - t0
-langs = namedata.languages(data_root)
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from wsm import experiments, htt, namedata, paper, plots, results
+
+page, zoos = experiments.start("s4_3_namedata", profile, overrides, roots)
+
+# %%
+z = zoos["gru2"]
+langs = namedata.languages(page.data_root)
 per_task = z.table().groupby("task")[["train_acc", "test_acc", "final_loss"]].mean().round(3)
 per_task.insert(0, "languages", [f"{langs[2 * t]} / {langs[2 * t + 1]}" for t in per_task.index])
-display(Markdown(f"{len(z)} networks, built in {build_seconds:.0f} s; accuracy on up to 100 names of each "
-                 "language of the task's train and test halves, mean over runs:"))
+display(Markdown(f"{len(z)} networks; accuracy on up to 100 names of each language of the task's train and "
+                 "test halves, mean over runs:"))
 per_task
 
 # %% [markdown]
@@ -100,15 +73,7 @@ per_task
 # labels shuffled `null_repeats` times: mean, 95% band, p-value).
 
 # %%
-clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-weights, labels = z.usable()          # a diverged run is excluded with a warning, never used
-common = dict(train_fraction=train_fraction, retrieval_train_fraction=retrieval_train_fraction,
-              query_fraction=query_fraction, seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
-              gram_cache=profiles.gram_cache(zoo_root))
-ours = pd.concat([htt.evaluate(weights, labels, depths=[1], kinds=["unnormalized"], **common),
-                  htt.evaluate(weights, labels, depths=range(1, chains + 1), kinds=["normalized"], **common)],
-                 ignore_index=True)
-ours = htt.percent(ours, alpha)
+ours = htt.percent(page.evaluate({"gru2": z}), page.alpha)   # a diverged run is excluded with a warning
 ours["paper"] = [paper.TABLE1.get((p, k)) if d == 1 else float("nan")
                  for p, k, d in zip(ours.protocol, ours.kind, ours.depth)]
 cells = ours[ours.depth == 1]
@@ -119,30 +84,30 @@ table1 = pd.DataFrame({
     for kind in ("unnormalized", "normalized") for src in ("paper", "ours")})
 display(Markdown("**Table 1**, paper beside ours (percent):"))
 display(table1.round(1))
-results.accuracy_table(ours, ["protocol"], ["feature", "paper"], alpha)
+results.accuracy_table(ours, ["protocol"], ["feature", "paper"], page.alpha)
 
 # %%
 fig_rows = cells.assign(panel=cells.protocol.map({"classification": "a", "retrieval": "b"}))
-fig = plots.protocol_panels(fig_rows, {"a": "GRU-2 weight classification", "b": "GRU-2 weight retrieval"}, alpha,
-                            suptitle=f"Table 1, NameData: paper vs ours (profile {profile}: {scale})")
-plots.save(fig, "table1_namedata", results_dir)
+fig = plots.protocol_panels(fig_rows, {"a": "GRU-2 weight classification", "b": "GRU-2 weight retrieval"}, page.alpha,
+                            suptitle=f"Table 1, NameData: paper vs ours (profile {profile}: {page.scale})")
+plots.save(fig, "table1_namedata", page.results_dir)
 plt.show()
 
 # %%
 rows = ours.assign(figure=["Table 1" if d == 1 else "Section 4.3, chain 2" for d in ours.depth],
-                   panel=ours.protocol, architecture="GRU-2", profile=profile, dataset="NameData", scale=scale)
-results.write(rows, results_dir, "s4_3_namedata")
+                   panel=ours.protocol, architecture="GRU-2", profile=profile, dataset="NameData", scale=page.scale)
+results.write(rows, page.results_dir, "s4_3_namedata")
 
 c = {(p, k): cells[(cells.protocol == p) & (cells.kind == k)].ours.iloc[0]
      for p in ("classification", "retrieval") for k in ("normalized", "unnormalized")}
-accepted = [p for p in ("classification", "retrieval") if htt.decide(c[(p, "normalized")] / 100, alpha) == "accept H0"]
+accepted = [p for p in ("classification", "retrieval") if htt.decide(c[(p, "normalized")] / 100, page.alpha) == "accept H0"]
 display(Markdown(
     f"**Conclusion ({profile} profile).** Chain normalization gives {c[('classification', 'normalized')]:.1f}% "
     f"top-1 and {c[('retrieval', 'normalized')]:.1f}% rank-1 (paper: 100.0% and 95.7%) against "
     f"{c[('classification', 'unnormalized')]:.1f}% and {c[('retrieval', 'unnormalized')]:.1f}% for the raw weights "
-    f"(paper: 17.2% and 21.3%); H0 is accepted at α = {alpha:.0%} for "
+    f"(paper: 17.2% and 21.3%); H0 is accepted at α = {page.alpha:.0%} for "
     f"{' and '.join(accepted) if accepted else 'neither protocol'}. "
-    f"Chance is about {100 / n_tasks:.0f}% for classification ({n_tasks} tasks) and "
-    f"{100 / round((1 - retrieval_train_fraction) * n_tasks):.0f}% for retrieval "
-    f"({round((1 - retrieval_train_fraction) * n_tasks)} unseen tasks), as in the paper."
-    + results.null_sentence(ours, null_repeats)))
+    f"Chance is about {100 / page.n_tasks:.0f}% for classification ({page.n_tasks} tasks) and "
+    f"{100 / round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks):.0f}% for retrieval "
+    f"({round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks)} unseen tasks), as in the paper."
+    + results.null_sentence(ours, page.protocol.null_repeats)))

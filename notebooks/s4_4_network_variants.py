@@ -22,52 +22,22 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-dataset = "cifar100"
-n_tasks = 8
-runs = 5
-train_per_class = 300
-batch_size = 32
-cnn_epochs = 3
-cnn_milestones = [2]
-adam_lr = 0.001
-chains = 3
-train_fraction = 0.6
-retrieval_train_fraction = 0.6
-query_fraction = 0.2
-clf_epochs = 100
-clf_lr = 0.001
-clf_milestones = [60]
-alpha = 0.05
-seed = 0
-device = "cpu"
-null_repeats = 100
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
+overrides = {}
+roots = {}
+
+# %% [markdown]
+# ## The five zoos
+# Each zoo changes one factor of the Baseline (Fig. 3's PlainNet-5 zoo, asked of that page); all share
+# its tasks, runs, schedule and seeds.
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import data, htt, nets, paper, plots, profiles, results, summary, zoo
+from wsm import data, experiments, htt, nets, paper, plots, results, summary
 
-device = profiles.device(device)
-dataset = data.resolve_cifar100(profile, data_root) if dataset == "cifar100" else dataset
-scale = (f"{n_tasks} tasks x {runs} runs per zoo, {cnn_epochs} epochs"
-         + ("" if train_per_class is None else f", {train_per_class} images/class") + f", batch {batch_size}; device {device}")
-results.banner(profile, dataset, scale)
-
-# %% [markdown]
-# ## The five zoos
-# Each zoo changes one factor of the Baseline; all share its tasks, runs, schedule and seeds.
-
-# %%
-params = dict(dataset=dataset, n_tasks=n_tasks, runs=runs, train_per_class=train_per_class, batch_size=batch_size, seed=seed,
-              device=device, profile=profile, cnn_epochs=cnn_epochs, cnn_milestones=cnn_milestones, adam_lr=adam_lr)
-zoos, built = zoo.build_zoos({name: profiles.variant_zoo(zoo_root, params, name) for name in profiles.VARIANTS},
-                             data_root)
-built
+page, zoos = experiments.start("s4_4_network_variants", profile, overrides, roots)
 
 # %% [markdown]
 # ## Both protocols on every zoo
@@ -75,16 +45,11 @@ built
 # permutation null (task labels shuffled `null_repeats` times).
 
 # %%
-clf = htt.ClassifierConfig(epochs=clf_epochs, lr=clf_lr, milestones=tuple(clf_milestones), seed=1)
-ours = pd.concat([htt.evaluate(*z.usable(), depths=range(1, chains + 1), train_fraction=train_fraction,
-                               retrieval_train_fraction=retrieval_train_fraction, query_fraction=query_fraction,
-                               seed=seed, cfg=clf, alpha=alpha, null_repeats=null_repeats,
-                               gram_cache=profiles.gram_cache(zoo_root))
-                  .assign(zoo=name, architecture=nets.LABELS[z.config.arch]
-                          + (" + Adam" if z.config.optimizer == "adam" else ""))
-                  for name, z in zoos.items()], ignore_index=True)
-ours = htt.percent(ours, alpha)
-results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], alpha)
+ours = page.evaluate(zoos)
+ours["architecture"] = [nets.LABELS[zoos[n].config.arch] + (" + Adam" if zoos[n].config.optimizer == "adam" else "")
+                        for n in ours.zoo]
+ours = htt.percent(ours, page.alpha)
+results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], page.alpha)
 
 # %% [markdown]
 # ## The paper's claims beside ours
@@ -101,26 +66,27 @@ claims["paper"] = [paper.FIG4_CLAIMS[n] for n in claims.architecture]
  .style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 # %%
-fig = plots.variant_panels(ours, hue="zoo", alpha=alpha,
-                           suptitle=f"Fig. 4, {data.short_name(dataset)}: five zoos, ours (profile {profile}: "
-                                    f"{scale}); the paper gives claims, not numbers")
-plots.save(fig, "fig4_network_variants", results_dir)
+fig = plots.variant_panels(ours, hue="zoo", alpha=page.alpha,
+                           suptitle=f"Fig. 4, {data.short_name(page.dataset)}: five zoos, ours (profile {profile}: "
+                                    f"{page.scale}); the paper gives claims, not numbers")
+plots.save(fig, "fig4_network_variants", page.results_dir)
 plt.show()
 
 # %%
 rows = ours.assign(figure="Fig. 4", panel=ours.protocol.map({"classification": "a", "retrieval": "b"}),
-                   paper=float("nan"), scale=ours.zoo.map(lambda n: f"{n}: {scale}"))
-rows = pd.concat([rows, claims.drop(columns="paper").assign(paper=float("nan"), scale=scale)], ignore_index=True)
-results.write(rows.assign(profile=profile, dataset=data.describe(dataset)), results_dir, "s4_4_network_variants")
+                   paper=float("nan"), scale=ours.zoo.map(lambda n: f"{n}: {page.scale}"))
+rows = pd.concat([rows, claims.drop(columns="paper").assign(paper=float("nan"), scale=page.scale)], ignore_index=True)
+results.write(rows.assign(profile=profile, dataset=data.describe(page.dataset)), page.results_dir, "s4_4_network_variants")
 
 norm = ours[ours.kind == "normalized"]
 sgd = norm[norm.zoo != "Adam"]
 adam = norm[norm.zoo == "Adam"]
 accepted = (sgd.decision == "accept H0").sum()
 display(Markdown(
-    f"**Conclusion ({profile} profile, {data.short_name(dataset)}).** With SGD, the chains of the Baseline, Depth, "
-    f"Res5 and Leaky zoos give {sgd.ours.min():.1f}–{sgd.ours.max():.1f}% (H0 accepted at α = {alpha:.0%} in "
+    f"**Conclusion ({profile} profile, {data.short_name(page.dataset)}).** With SGD, the chains of the Baseline, Depth, "
+    f"Res5 and Leaky zoos give {sgd.ours.min():.1f}–{sgd.ours.max():.1f}% (H0 accepted at α = {page.alpha:.0%} in "
     f"{accepted} of {len(sgd)} cells; the paper: \"can still obtain high accuracy\"); the Adam zoo gives "
     f"{adam.ours.min():.1f}–{adam.ours.max():.1f}% (the ICLR text: \"The Adam optimizer cannot achieve good "
     f"performance\"). Of the paper's four claims, ours agrees with {(claims.agrees == 'yes').sum()}. Chance is "
-    f"{100 / n_tasks:.0f}% for classification here ({n_tasks} tasks)." + results.null_sentence(ours, null_repeats)))
+    f"{100 / page.n_tasks:.0f}% for classification here ({page.n_tasks} tasks)."
+    + results.null_sentence(ours, page.protocol.null_repeats)))

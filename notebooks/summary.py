@@ -26,21 +26,20 @@
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
-alpha = 0.05
-data_root = None
-zoo_root = "zoos"
-results_dir = "results"
+overrides = {}
+roots = {}
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import results, summary
+from wsm import experiments, results, summary
 
-runs = summary.measured(results_dir)
+page, _ = experiments.start("summary", profile, overrides, roots)
+runs = summary.measured(page.results_dir)
 results.banner(profile, "every dataset of the book (as each page states)",
                f"profiles run so far: {', '.join(runs) or 'none'}; each page states its own scale")
-table = summary.table(results_dir, alpha)
+table = summary.table(page.results_dir, page.alpha)
 pd.set_option("display.max_rows", 500)
 table.style.format(precision=1, na_rep="—").hide(axis="index")
 
@@ -53,6 +52,6 @@ gaps = table[table.missing.str.contains(profile)]
 display(Markdown(
     f"**Conclusion.** {len(table)} reported numbers and claims; under the `{profile}` profile "
     f"{(table[f'agreement ({profile})'] == 'yes').sum()} agree within our 95% interval, "
-    f"{(table[f'agreement ({profile})'] == 'same decision').sum()} reach the paper's decision at α = {alpha:.0%} "
+    f"{(table[f'agreement ({profile})'] == 'same decision').sum()} reach the paper's decision at α = {page.alpha:.0%} "
     f"without matching its value, and {len(gaps)} have no number of ours"
     + (f" ({', '.join(gaps.item)})." if len(gaps) else ".")))

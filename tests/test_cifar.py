@@ -1,6 +1,8 @@
 """Sections 4.2-4.5: the CIFAR-100 dataset policy, PlainNet-6 / Res5 / Leaky, the Adam zoo option,
 and the cross-network protocol on a synthetic case with a known answer."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -244,27 +246,28 @@ def test_cross_network_refuses_different_shapes():
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_fig4_baseline_is_fig3s_plainnet5_zoo(profile, tmp_path):
-    from wsm import profiles
+def test_fig4_baseline_is_fig3s_plainnet5_zoo_and_fig5_tests_fig4s_zoos(profile, tmp_path):
+    from wsm import experiments
 
-    p3 = profiles.parameters(profile, "s4_2_cifar100")
-    p4 = profiles.parameters(profile, "s4_4_network_variants")
-    assert profiles.parameters(profile, "s4_5_cross_network") == p4 | dict(profile=profile)
-    if profile == "paper":
-        p3["device"] = p4["device"] = "cpu"
-    folder, cfg = profiles.variant_zoo(tmp_path, p4, "Baseline")
-    assert folder == profiles.zoo_folder(tmp_path, p3, "plainnet5") and cfg == profiles.zoo_config(p3, "plainnet5")
-    folder, cfg = profiles.variant_zoo(tmp_path, p4, "Adam")
+    fig3, fig4, fig5 = (experiments.page(nb, profile, zoo_root=tmp_path, check_data=False)
+                        for nb in ("s4_2_cifar100", "s4_4_network_variants", "s4_5_cross_network"))
+    assert fig4.zoos["Baseline"] == fig3.zoos["plainnet5"] and fig5.zoos == fig4.zoos
+    folder, cfg = fig4.zoos["Adam"]
     assert cfg.optimizer == "adam" and cfg.lr == 0.001 and folder.name.endswith("-adam")
+    assert cfg == dataclasses.replace(fig3.zoos["plainnet5"].config, optimizer="adam", lr=0.001)
+    for name in ("Depth", "Res5", "Leaky"):       # one factor changed: the architecture
+        assert dataclasses.replace(fig4.zoos[name].config, arch="plainnet5") == fig3.zoos["plainnet5"].config
 
 
 def test_paper_profile_holds_the_cifar_settings():
-    from wsm import profiles
+    from wsm import experiments
 
-    p = profiles.parameters("paper", "s4_2_cifar100")
-    assert (p["dataset"], p["n_tasks"], p["runs"], p["train_per_class"]) == ("cifar100", 50, 100, None)
-    assert (p["cnn_epochs"], p["cnn_milestones"], p["mlp_epochs"], p["mlp_milestones"]) == (50, [30], 100, [70])
-    assert (p["clf_epochs"], p["clf_lr"], p["clf_milestones"]) == (10, 0.001, [6])
+    page = experiments.page("s4_2_cifar100", "paper", check_data=False)
+    mlp, cnn = page.zoos["mlp4"].config, page.zoos["plainnet5"].config
+    assert (cnn.dataset, len(cnn.tasks), cnn.runs, cnn.train_per_class) == ("cifar100", 50, 100, None)
+    assert (cnn.epochs, cnn.milestones, mlp.epochs, mlp.milestones) == (50, (30,), 100, (70,))
+    c = page.protocol.classifier
+    assert (c.epochs, c.lr, c.milestones) == (10, 0.001, (6,))
 
 
 def test_cross_network_null_sits_at_chance_while_ours_is_perfect():

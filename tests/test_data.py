@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wsm import data
+from wsm import data, paths
 from wsm.data import WsmError, cache_root, data_root, load_task, n_tasks, task_classes
 
 # Written to wnids.txt unsorted; class index = position in the sorted list.
@@ -199,7 +199,16 @@ def test_tasks_and_validation():
 
 
 def test_roots(tmp_path, monkeypatch):
-    assert data_root() == data._REPO / "data" and (data._REPO / "wsm" / "data.py").is_file()
+    """One home for every root (wsm.paths): the argument, else the variable, else beside the checkout."""
+    for name in ("WSM_DATA", "WSM_ZOOS", "WSM_CACHE", "WSM_DOWNLOAD"):
+        monkeypatch.delenv(name, raising=False)
+    assert data_root() == paths.REPO / "data" and (paths.REPO / "wsm" / "data.py").is_file()
+    assert paths.zoo_root() == paths.REPO / "zoos" and paths.gram_cache(tmp_path) == tmp_path / "grams"
+    assert not paths.download_allowed() and paths.download_allowed(True)
+    monkeypatch.setenv("WSM_DOWNLOAD", "1")
+    assert paths.download_allowed()
+    monkeypatch.setenv("WSM_ZOOS", str(tmp_path / "z"))
+    assert paths.zoo_root() == tmp_path / "z" and paths.gram_cache() == tmp_path / "z" / "grams"
     assert data_root(tmp_path) == tmp_path
     monkeypatch.setenv("WSM_DATA", str(tmp_path / "d"))
     assert data_root() == tmp_path / "d" and data_root("x").name == "x"

@@ -8,9 +8,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch import nn
 
-from wsm import chain, data, htt, nets, profiles, semantics
+from wsm import chain, data, experiments, htt, nets, semantics
 from wsm.errors import WsmError
 
 from conftest import gen
@@ -85,9 +84,8 @@ def test_permuting_one_block_of_the_stream_alone_breaks_the_function():
 
 
 def test_resmlp12_zoo_config_uses_its_single_schedule():
-    params = dict(dataset="cifar100-standin", n_tasks=2, runs=3, train_per_class=10, seed=0, device="cpu",
-                  profile="smoke", epochs=4, milestones=[3])
-    cfg = profiles.zoo_config(params, "resmlp12")
+    page = experiments.page("appendix_d_resnet_mlp", "smoke", dict(n_tasks=2, runs=3, epochs=4, milestones=[3]))
+    cfg = page.zoos["resmlp12"].config
     assert (cfg.arch, cfg.epochs, cfg.milestones, cfg.tasks, cfg.runs) == ("resmlp12", 4, (3,), (0, 1), 3)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wsm import profiles, reproduce, results
+from wsm import experiments, profiles, reproduce, results
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,12 @@ def test_every_notebook_executes_and_states_its_profile(smoke):
         text = "".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells if c.cell_type == "code"
                        for o in c.get("outputs", []))
         assert "Executed with profile `smoke`" in text and "dataset:" in text and "scale:" in text
+        html = "".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []))
+        assert "setting" in html and "smoke" in html          # the banner's table of every resolved setting
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags   # local paths stay out of the book
+        assert "roots" in injected[0].source and "overrides" in injected[0].source
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
         assert not errors
@@ -161,8 +167,7 @@ def test_summary_has_every_reported_number_with_ours(smoke):
     assert len(table) == len(paper.REPORTED)
     assert (table.missing == "").all(), table[table.missing != ""][["figure", "panel", "item", "missing"]]
     assert table["ours (smoke)"].notna().all()
-    assert set(table["agreement (smoke)"]) <= {"yes", "same decision", "no"} | {
-        r for r in table["agreement (smoke)"] if not r.startswith("missing")}
+    assert set(table["agreement (smoke)"]) <= {"yes", "same decision", "no", "partly"}   # a claim: partly
     # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
     row = table[(table.figure == "Fig. 2") & (table.item == "PlainNet-5 classification top-1, C2")]
     assert row.quoted.iloc[0] == "99.3%"
@@ -185,10 +190,11 @@ def test_fig2_rows_carry_the_permutation_null(smoke):
     fig2 = df[df.figure == "Fig. 2"]
     assert fig2[["null_mean", "null_low", "null_high", "p_null"]].notna().all().all()
     assert (fig2.null_low <= fig2.null_mean + 1e-9).all() and (fig2.null_mean <= fig2.null_high + 1e-9).all()
-    r = profiles.parameters("smoke", "s4_1_tiny_imagenet")["null_repeats"]
+    page = experiments.page("s4_1_tiny_imagenet", "smoke")
+    r = page.protocol.null_repeats
     assert fig2.p_null.between(1 / (1 + r) - 1e-9, 1).all()
     clf = fig2[fig2.protocol == "classification"]        # null mean of top-1 near chance (1 / tasks)
-    assert (clf.null_mean - 100 / profiles.parameters("smoke", "s4_1_tiny_imagenet")["n_tasks"]).abs().max() < 15
+    assert (clf.null_mean - 100 / page.settings["n_tasks"]).abs().max() < 15
 
 
 def test_beyond_the_paper_records_controls_and_baselines(smoke):
@@ -231,6 +237,6 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     assert (iclr.groupby("architecture").panel.apply(lambda p: (p == "layer 2 from another run").sum()) == 1).all()
     assert iclr.paper.isna().all()                    # the claim has no number in the paper
     assert iclr.ours.between(0, 100).all() and (iclr.ci_low <= iclr.ours + 1e-9).all()
-    r = profiles.parameters("smoke", "iclr_bottom_up")["null_repeats"]          # every chain variant has its null
+    r = experiments.page("iclr_bottom_up", "smoke").protocol.null_repeats     # every chain variant has its null
     assert iclr[["null_mean", "null_low", "null_high", "p_null"]].notna().all().all()
     assert iclr.p_null.between(1 / (1 + r) - 1e-9, 1).all() and (iclr.null_low <= iclr.null_high).all()

@@ -125,7 +125,8 @@ def test_truncated_archive_is_named(tmp_path, run_main):
     assert rc == 2 and "tiny-imagenet-200.zip" in err and "Traceback" not in err
 
 
-def test_unknown_papermill_parameter_is_refused(tmp_path):
-    with pytest.raises(WsmError, match=r"unknown parameter\(s\) n_taks .* valid parameters are"):
+def test_unknown_setting_is_refused_before_papermill_runs(tmp_path):
+    with pytest.raises(WsmError, match=r"unknown setting\(s\) n_taks .* valid settings are"):
         reproduce.execute("s4_1_tiny_imagenet", "smoke", tmp_path, overrides={"n_taks": 3})
+    assert not list(tmp_path.iterdir())                     # nothing was executed or written
     assert reproduce.main(["--profile", "fast", "--out", str(tmp_path)]) == 2

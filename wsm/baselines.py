@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from wsm import chain, htt, nets
+from wsm import htt, nets
 from wsm.errors import WsmError
 
 

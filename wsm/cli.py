@@ -95,24 +95,21 @@ def similarity(args) -> int:
 
 
 def zoo_settings(args):
-    """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments."""
-    from wsm import data, paths, profiles
+    """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments: the zoo of the
+    notebook's page (:func:`wsm.experiments.page`) under the profile, with ``--tasks``/``--runs``/``--device``."""
+    from wsm import data, experiments
 
-    p = profiles.parameters(args.profile, "s4_3_namedata" if args.arch == "gru2" else NOTEBOOK)
-    if args.device:
-        p["device"] = args.device
+    page = experiments.page("s4_3_namedata" if args.arch == "gru2" else NOTEBOOK, args.profile,
+                            {"device": args.device} if args.device else None, data_root=args.data)
+    p = page.settings
     tasks = args.tasks if args.tasks is not None else p["n_tasks"]
     runs = args.runs if args.runs is not None else p["runs"]
-    n_available = data.n_tasks(p["dataset"])
+    n_available = data.n_tasks(page.dataset)
     if tasks > n_available:
-        raise WsmError(f"--tasks {tasks} is too many: {p['dataset']} has {n_available} learning tasks")
-    cfg = (profiles.gru_zoo_config(p | dict(n_tasks=tasks, runs=runs)) if args.arch == "gru2"
-           else profiles.zoo_config(p, args.arch, tasks, runs))
-    out = args.out
-    if out is None:      # a trial with fewer tasks/runs never blocks the notebook's zoo
-        suffix = "" if (tasks, runs) == (p["n_tasks"], p["runs"]) else f"-t{tasks}r{runs}"
-        out = profiles.zoo_folder(paths.zoo_root(), p, args.arch, suffix)
-    return cfg, Path(out), paths.data_root(args.data)
+        raise WsmError(f"--tasks {tasks} is too many: {page.dataset} has {n_available} learning tasks")
+    trial = "" if (tasks, runs) == (p["n_tasks"], p["runs"]) else f"-t{tasks}r{runs}"   # never blocks the page's zoo
+    folder, cfg = page.zoo_for(args.arch, tasks, runs, trial)
+    return cfg, Path(args.out) if args.out is not None else folder, page.data_root
 
 
 def zoo(args) -> int:

@@ -70,7 +70,7 @@ TABLE1 = {
 FIG3_QUOTE = ("In both weight classification and retrieval, our method obtains about 98.0% top-1 accuracy "
               "and 98.0% rank-1 accuracy, as shown in Fig. 3. The errors are lower than the significance "
               "level of 5%. Hence, we accept the null hypothesis.")
-FIG3_APPROXIMATE = True     # "about 98.0%": one value for every chain, not per-bar values
+# "about 98.0%": one approximate value for every chain, not per-bar values
 FIG3 = {(arch, protocol, kind): ([98.0, 98.0, 98.0] if kind == "normalized" else [None, None, None])
         for arch in ("mlp4", "plainnet5") for protocol in ("classification", "retrieval")
         for kind in ("normalized", "unnormalized")}

@@ -1,11 +1,12 @@
 """Execute the notebooks with papermill under a profile, and collect the results table.
 
-    python -m wsm.reproduce --profile quick [--out book/executed] [--only NAME ...]
+    python -m wsm.reproduce --profile quick [--out book/executed] [--only NAME ...] [--set NAME=VALUE ...]
 
 Each ``notebooks/<name>.py`` (percent format, the source of truth) is turned into a notebook by
 jupytext, executed by papermill with the profile's parameters, and written to
 ``<out>/<name>.ipynb``; each notebook writes its rows to ``<out>/results/<name>.csv`` and this
-command joins them into ``<out>/results/results.csv``.
+command joins them into ``<out>/results/results.csv``. ``--set null_repeats=20`` changes a setting
+on every page that has it (:func:`wsm.experiments.valid_settings`; values are read as JSON, else text).
 """
 
 from __future__ import annotations
@@ -16,21 +17,23 @@ import sys
 import time
 from pathlib import Path
 
-from wsm import paths, profiles, results
+from wsm import experiments, paths, profiles, results
 from wsm.paths import REPO
 from wsm.errors import WsmError
 
 
 
 def execute(notebook: str, profile: str, out: Path, overrides: dict | None = None) -> Path:
-    """Run one notebook under ``profile``; returns the executed notebook's path."""
+    """Run one notebook under ``profile`` (with ``overrides`` of its settings); returns the executed
+    notebook's path. The notebook receives only the profile, the overrides and the roots; its page
+    object (:func:`wsm.experiments.page`) resolves everything else. Bad settings are refused here,
+    before anything runs."""
     import jupytext
     import papermill
 
-    params = profiles.parameters(profile, notebook) | dict(
-        data_root=str(paths.data_root()), zoo_root=str(paths.zoo_root()), results_dir=str(out / "results"))
-    params |= overrides or {}
-    profiles.check(notebook, params)
+    roots = dict(data_root=str(paths.data_root()), zoo_root=str(paths.zoo_root()), results_dir=str(out / "results"))
+    experiments.page(notebook, profile, overrides, **roots)
+    params = dict(profile=profile, overrides=dict(overrides or {}), roots=roots)
     source = REPO / "notebooks" / f"{notebook}.py"
     if not source.exists():
         raise WsmError(f"{source} is missing: valid notebooks are {', '.join(profiles.NOTEBOOKS)}")
@@ -46,9 +49,45 @@ def execute(notebook: str, profile: str, out: Path, overrides: dict | None = Non
     except papermill.PapermillExecutionError as e:
         raise WsmError(f"notebook {notebook} failed under profile {profile} in cell {e.exec_count}: "
                        f"{e.ename}: {e.evalue} (the partial output is in {tmp})") from None
+    _hide_injected_parameters(tmp)
     os.replace(tmp, target)
     raw.unlink()
     return target
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell (absolute local paths) ``remove-cell``, so the book
+    leaves it out; the page's banner shows every resolved setting instead."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+
+
+def overrides_for(names, settings: list[str]) -> dict[str, dict]:
+    """Each notebook's overrides from ``NAME=VALUE`` texts: a setting goes to every page that has it;
+    one that no page of ``names`` has is refused, listing the settings they have."""
+    import json
+
+    parsed = {}
+    for text in settings:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise WsmError(f"--set {text!r}: write NAME=VALUE, for example --set null_repeats=20")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    valid = {n: experiments.valid_settings(n) for n in names}
+    unknown = sorted(k for k in parsed if not any(k in v for v in valid.values()))
+    if unknown:
+        raise WsmError(f"--set {', '.join(unknown)}: no page of {', '.join(names)} has such a setting; valid "
+                       f"settings are {', '.join(sorted(set().union(*valid.values())))}")
+    return {n: {k: v for k, v in parsed.items() if k in valid[n]} for n in names}
 
 
 def main(argv=None) -> int:
@@ -56,15 +95,18 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="quick", help=f"one of {', '.join(profiles.PROFILES)}")
     ap.add_argument("--out", type=Path, default=REPO / "book" / "executed")
     ap.add_argument("--only", nargs="*", default=None, help="run only these notebooks")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="change a setting on every page that has it (repeatable)")
     args = ap.parse_args(argv)
     try:
         names = args.only or list(profiles.NOTEBOOKS)
-        for name in names:                # refuse a bad profile or notebook before running anything
-            profiles.parameters(args.profile, name)
+        overrides = overrides_for(names, args.set)
+        for name in names:                # refuse a bad profile, notebook or setting before running anything
+            experiments.page(name, args.profile, overrides[name], results_dir=args.out / "results")
         for name in names:
             t0 = time.time()
             print(f"[wsm] {name} ({args.profile}) ...", flush=True)
-            execute(name, args.profile, args.out)
+            execute(name, args.profile, args.out, overrides[name])
             seconds = time.time() - t0
             results.record_time(args.out / "results", name, args.profile, seconds)
             print(f"[wsm] {name} done in {seconds:.0f} s", flush=True)

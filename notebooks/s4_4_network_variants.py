@@ -28,16 +28,28 @@ roots = {}
 # %% [markdown]
 # ## The five zoos
 # Each zoo changes one factor of the Baseline (Fig. 3's PlainNet-5 zoo, asked of that page); all share
-# its tasks, runs, schedule and seeds.
+# its tasks, runs and schedule, and each draws its own seeds (below).
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import data, experiments, htt, nets, paper, plots, results, summary
+from wsm import controls, data, experiments, htt, nets, paper, plots, results, summary
 
 page, zoos = experiments.start("s4_4_network_variants", profile, overrides, roots)
+
+# %% [markdown]
+# ## Are the zoos independent? (twin diagnostic)
+# Every zoo draws its own run seeds: a seed is a digest of everything that makes the zoo another zoo
+# (`ZooConfig.scope`: architecture, optimizer, dataset, schedule, ...) with the task and run, so no
+# zoo starts from the Baseline's initializations or sees its batches in the same order (twins only
+# where an experiment asks for them by name). Check: the cosine similarity of φ¹ between run (t, r)
+# of the Baseline and run (t, r) of each zoo (same index), against runs (t, r') of the same task with
+# r' ≠ r (other index). Twins would show a same-index similarity well above the other-index one.
+
+# %%
+controls.twin_table(zoos, "Baseline", device=page.device).round(3)
 
 # %% [markdown]
 # ## Both protocols on every zoo

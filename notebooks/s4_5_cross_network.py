@@ -35,9 +35,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import data, experiments, htt, paper, plots, results, summary
+from wsm import controls, data, experiments, htt, paper, plots, results, summary
 
 page, zoos = experiments.start("s4_5_cross_network", profile, overrides, roots)
+
+# %% [markdown]
+# ## Are the zoos independent? (twin diagnostic)
+# Every zoo draws its own run seeds: a seed is a digest of everything that makes the zoo another zoo
+# (`ZooConfig.scope`: architecture, optimizer, dataset, schedule, ...) with the task and run, so no
+# zoo starts from the Baseline's initializations or sees its batches in the same order (twins only
+# where an experiment asks for them by name). Check: the cosine similarity of φ¹ between run (t, r)
+# of the Baseline and run (t, r) of each zoo (same index), against runs (t, r') of the same task with
+# r' ≠ r (other index). Twins would show a same-index similarity well above the other-index one.
+
+# %%
+controls.twin_table(zoos, "Baseline", device=page.device).round(3)
 
 # %% [markdown]
 # ## Baseline-trained classifiers on the other zoos
@@ -46,7 +58,7 @@ page, zoos = experiments.start("s4_5_cross_network", profile, overrides, roots)
 # labels and the other zoo's test labels shuffled `null_repeats` times).
 
 # %%
-ours = pd.concat([page.protocol.cross_network(zoos["Baseline"].usable(), z.usable()).assign(zoo=name)
+ours = pd.concat([page.protocol.cross_network(zoos["Baseline"], z).assign(zoo=name)
                   for name, z in zoos.items() if name != "Baseline"], ignore_index=True)
 ours = htt.percent(ours, page.alpha)
 results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], page.alpha)

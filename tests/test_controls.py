@@ -92,3 +92,42 @@ def test_rotation_check_on_an_mlp4():
     r = controls.rotation_check(sd, "mlp4", 4, x, seed=0, depths=(1, 2))
     assert r["phi_change"] < 1e-10 and r["weight_change"] > 0.1 and r["output_change"] > 1e-3
     assert 0 <= r["same_prediction"] <= 1
+
+
+def test_twin_diagnostic_sees_shared_seeds_and_default_zoos_share_none():
+    """Zoos that differ in any setting draw independent seeds; a zoo that asks to be another's twin
+    by name (twin_of) shares them, and the diagnostic sees it at initialisation."""
+    import dataclasses
+
+    from wsm import experiments, zoo as zoo_mod
+
+    base = zoo.ZooConfig(dataset="cifar100-standin", arch="plainnet5", tasks=(0, 1), runs=3, epochs=1)
+    leaky = dataclasses.replace(base, arch="leaky")
+    twin = dataclasses.replace(leaky, twin_of=base.scope)
+    assert {base.seed_of(t, r) for t in base.tasks for r in range(3)}.isdisjoint(
+        leaky.seed_of(t, r) for t in base.tasks for r in range(3))
+    assert [twin.seed_of(t, r) for t in (0, 1) for r in range(3)] == [base.seed_of(t, r) for t in (0, 1) for r in range(3)]
+
+    def initial(cfg):
+        runs = [zoo_mod.Run(task=t, run=r, seed=cfg.seed_of(t, r), classes=[0, 1], train_acc=0, test_acc=0,
+                            final_loss=0, seconds=0, state_dict=controls.initial_network(cfg, t, r).state_dict())
+                for t in cfg.tasks for r in range(cfg.runs)]
+        return zoo_mod.Zoo(None, cfg, runs)
+
+    twins = controls.twin_diagnostic(initial(base), initial(twin))
+    independent = controls.twin_diagnostic(initial(base), initial(leaky))
+    assert twins["same_index"] > 0.999 and twins["difference"] > 0.3        # same initial first layer
+    assert abs(independent["difference"]) < 0.1
+    # no two different zoo configurations of the book share a run seed (every profile, every page; a
+    # folder whose configuration equals another's but for its tasks and runs holds the same networks)
+    seeds = {}
+    for profile in ("smoke", "quick", "paper"):
+        for nb in experiments.profiles.NOTEBOOKS:
+            page = experiments.page(nb, profile, check_data=False)
+            for name, (folder, cfg) in page.zoos.items():
+                if cfg.twin_of is not None:          # a twin by name (the one-epoch control)
+                    continue
+                for t in cfg.tasks:
+                    for r in range(cfg.runs):
+                        other = seeds.setdefault(cfg.seed_of(t, r), (folder.name, cfg.scope))
+                        assert other[1] == cfg.scope, (folder.name, other, t, r)

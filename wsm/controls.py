@@ -42,8 +42,10 @@ def initial_weights(cfg, runs: int | None = None):
 
 
 def epoch_config(cfg, epochs: int):
-    """Zoo ``cfg`` trained for ``epochs`` epochs only (same seeds, no learning-rate drop)."""
-    return dataclasses.replace(cfg, epochs=epochs, milestones=tuple(m for m in cfg.milestones if m < epochs))
+    """Zoo ``cfg`` trained for ``epochs`` epochs only: its twin by name (``twin_of``: the same seeds,
+    so the same initializations and batch order), no learning-rate drop."""
+    return dataclasses.replace(cfg, epochs=epochs, milestones=tuple(m for m in cfg.milestones if m < epochs),
+                               twin_of=cfg.scope)
 
 
 def shuffle_task_labels(td: data.TaskData, seed: int) -> data.TaskData:
@@ -187,3 +189,32 @@ def rotation_check(state_dict, arch: str, n_classes: int, x: torch.Tensor, seed:
     return dict(phi_change=max(phi_difference_probe(net, rot, d, seed=seed) for d in depths),
                 weight_change=max(weight_difference(net, rot, d) for d in depths),
                 output_change=output_difference(net, rot, x), same_prediction=same)
+
+
+def twin_diagnostic(a, b, depth: int = 1, device: str = "cpu") -> dict:
+    """Are two zoos twins? The cosine similarity of ``phi^depth`` between run ``(t, r)`` of zoo ``a``
+    and run ``(t, r)`` of zoo ``b`` (same index), against run ``(t, r)`` of ``a`` and ``(t, r')``,
+    ``r' != r``, of ``b`` (same task, another index). Zoos trained from shared seeds (the same
+    initializations and batch order) show a same-index similarity well above the other; independent
+    zoos show none. Needs the first ``depth`` layers of both zoos to have one shape."""
+    wa, wb = a.usable()[0], b.usable()[0]
+    ka = [(r.task, r.run) for r in a.runs if r.finite]
+    kb = [(r.task, r.run) for r in b.runs if r.finite]
+    k = chain.gram(list(wa) + list(wb), depth, "normalized", center=False, progress=False, device=device)
+    norm = k.diagonal().sqrt()
+    cos = (k / norm[:, None] / norm[None, :]).numpy()[: len(ka), len(ka):]
+    same = [cos[i, j] for i, x in enumerate(ka) for j, y in enumerate(kb) if x == y]
+    other = [cos[i, j] for i, x in enumerate(ka) for j, y in enumerate(kb) if x[0] == y[0] and x[1] != y[1]]
+    if not same or not other:
+        raise WsmError("the two zoos share no (task, run) index, or no task with two runs: nothing to compare")
+    return dict(same_index=float(np.mean(same)), other_index=float(np.mean(other)),
+                difference=float(np.mean(same) - np.mean(other)), pairs_same=len(same), pairs_other=len(other))
+
+
+def twin_table(zoos: dict, reference: str, depth: int = 1, device: str = "cpu"):
+    """:func:`twin_diagnostic` of every zoo of ``zoos`` against ``zoos[reference]``: one row per zoo."""
+    import pandas as pd
+
+    table = pd.DataFrame({name: twin_diagnostic(zoos[reference], z, depth, device)
+                          for name, z in zoos.items() if name != reference}).T.rename_axis(f"against {reference}")
+    return table.astype({"pairs_same": int, "pairs_other": int})

@@ -15,6 +15,7 @@ Storage (run files, checksums, resuming an interrupted build) is :mod:`wsm.zoo`'
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from wsm.errors import WsmError
 
 
 OPTIMIZERS = ("sgd", "adam")
+SEEDING = "identity-v1"      # how run seeds are derived (ZooConfig.seed_of); "index-v0": before zoos were independent
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class ZooConfig:
     seed: int = 0
     device: str = "cpu"
     optimizer: str = "sgd"               # "adam": Section 4.4 (ICLR), lr 0.001; momentum unused
+    seeding: str = SEEDING               # how run seeds are derived: see seed_of
+    twin_of: str | None = None           # another zoo's scope whose seeds this zoo shares, by name (seed_of)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -68,15 +72,35 @@ class ZooConfig:
                            "zoos are GRU-2 (arch='gru2'), image zoos are mlp4/plainnet5")
         if self.arch == "gru2":
             _check_gru(self)
+        if self.seeding not in (SEEDING, "index-v0"):
+            raise WsmError(f"unknown seeding {self.seeding!r}: valid ones are {SEEDING} and index-v0")
+
+    @property
+    def scope(self) -> str:
+        """The name of this zoo's random stream: ``twin_of`` where the zoo asks to share another zoo's
+        seeds, else a digest of every setting that makes it another zoo (all but its tasks, runs,
+        device and seeding), so two zoos that differ in anything (architecture, optimizer, dataset,
+        schedule, ...) never share an initialization or a batch stream."""
+        if self.twin_of is not None:
+            return self.twin_of
+        d = {k: v for k, v in self.as_dict().items() if k not in ("tasks", "runs", "device", "seeding", "twin_of")}
+        return hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
 
     def seed_of(self, task: int, run: int) -> int:
-        """Distinct, reproducible seed of one run (the authors set none)."""
-        return self.seed * 1_000_000 + task * 1_000 + run
+        """The seed of run ``run`` of task ``task`` (the authors set none): a digest of the zoo's
+        :attr:`scope`, its base ``seed``, the task and the run. Zoos trained before seeds depended on
+        the zoo (``seeding="index-v0"``) keep their ``seed * 10^6 + task * 10^3 + run``."""
+        if self.seeding == "index-v0":
+            return self.seed * 1_000_000 + task * 1_000 + run
+        key = json.dumps([self.scope, self.seed, int(task), int(run)]).encode()
+        return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") & (2**63 - 1)
 
     def as_dict(self) -> dict:
         d = json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
         if d["optimizer"] == "sgd":
             del d["optimizer"]        # zoos trained before the field existed stay valid
+        if d["twin_of"] is None:
+            del d["twin_of"]
         return d
 
 
@@ -144,8 +168,8 @@ def images(x, idx, oy=None, ox=None, flip=None):
                     rows, cols]
         flip = flip.to(dev).reshape(b)
         xb = torch.where(flip[:, None, None, None], xb.flip(3), xb).reshape(*lead, *x.shape[1:])
-    mean = torch.tensor(data.TINY_MEAN, device=dev).view(3, 1, 1)
-    std = torch.tensor(data.TINY_STD, device=dev).view(3, 1, 1)
+    mean = torch.tensor(data.NORM_MEAN, device=dev).view(3, 1, 1)
+    std = torch.tensor(data.NORM_STD, device=dev).view(3, 1, 1)
     return (xb.float() / 255 - mean) / std
 
 

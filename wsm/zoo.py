@@ -56,6 +56,18 @@ class Zoo:
         good = [r for r in self.runs if r.finite]
         return [r.weights for r in good], np.array([r.task for r in good])
 
+    def only(self, tasks) -> "Zoo":
+        """The same zoo restricted to ``tasks`` (its runs of those tasks, in order)."""
+        keep = set(tasks)
+        return Zoo(self.path, dataclasses.replace(self.config, tasks=tuple(t for t in self.config.tasks if t in keep)),
+                   [r for r in self.runs if r.task in keep])
+
+    def usable_runs(self):
+        """The run number of each network :meth:`usable` returns (splits follow run identity)."""
+        import numpy as np
+
+        return np.array([r.run for r in self.runs if r.finite])
+
     def table(self):
         import pandas as pd
         return pd.DataFrame([{k: v for k, v in dataclasses.asdict(r).items() if k != "state_dict"}
@@ -73,6 +85,7 @@ def _check_config(path: Path, cfg: ZooConfig) -> None:
         stored = json.loads(meta.read_text())
     except (OSError, json.JSONDecodeError):
         raise WsmError(f"{meta} is unreadable: delete the folder {path} to retrain this zoo") from None
+    stored.setdefault("seeding", "index-v0")        # zoo.json written before seeds depended on the zoo
     want = cfg.as_dict()
     diff = {k: (stored.get(k), v) for k, v in want.items() if stored.get(k) != v}
     if diff:
@@ -191,13 +204,15 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
 def build_zoos(specs: dict, data_root=None, download: bool = False, only_tasks=None):
     """Build several zoos, ``specs = {name: (folder, config)}``: ``(zoos, table)`` with the zoos by
     name and one row per zoo (architecture, optimizer, networks, mean train/test accuracy, how many
-    sit at chance on their training set, how many diverged, seconds spent building)."""
+    sit at chance on their training set, how many diverged, seconds spent building). ``only_tasks``:
+    the tasks to build of every zoo, or ``{name: tasks}`` for some of them (the others in full)."""
     import pandas as pd
 
     zoos, rows = {}, []
     for name, (folder, cfg) in specs.items():
         t0 = time.time()
-        z = zoos[name] = build_zoo(folder, cfg, data_root, download, only_tasks=only_tasks)
+        only = only_tasks.get(name) if isinstance(only_tasks, dict) else only_tasks
+        z = zoos[name] = build_zoo(folder, cfg, data_root, download, only_tasks=only)
         runs = z.table()
         chance = 1 / len(z.runs[0].classes)
         rows.append(dict(zoo=name, architecture=nets.LABELS[cfg.arch], optimizer=cfg.optimizer, lr=cfg.lr,
@@ -216,7 +231,7 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) ->
         raise WsmError(f"no zoo in {path} (zoo.json missing): build it with wsm.zoo.build_zoo")
     if cfg is not None:
         _check_config(path, cfg)
-    stored = json.loads((path / "zoo.json").read_text())
+    stored = {"seeding": "index-v0"} | json.loads((path / "zoo.json").read_text())   # zoos from before seeding
     cfg = cfg or ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
     if only_tasks is not None:
         cfg = dataclasses.replace(cfg, tasks=tuple(only_tasks))

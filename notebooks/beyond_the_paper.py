@@ -77,13 +77,14 @@ mlp = zoos["mlp4"]
 w_trained, y_trained = mlp.usable()
 cfg, mlp_epochs = mlp.config, mlp.config.epochs
 zoo_1 = zoos.get("mlp4-1epoch", mlp)          # the same seeds after one epoch (the zoo itself when it has one)
-stages = {0: controls.initial_weights(cfg), 1: zoo_1.usable(), mlp_epochs: (w_trained, y_trained)}
+stages = {0: (*controls.initial_weights(cfg), None), 1: (*zoo_1.usable(), zoo_1.usable_runs()),
+          mlp_epochs: (w_trained, y_trained, mlp.usable_runs())}    # each stage split by run identity
 grams = {}                                    # (stage, kind) -> centred Gram, reused below
 control = []
-for epochs, (w, y) in stages.items():
+for epochs, (w, y, run_ids) in stages.items():
     for kind in ("normalized", "unnormalized"):
         grams[(epochs, kind)] = chain.gram(w, 1, kind, center=True, progress=False, cache=cache, device=proto.device)
-        c = proto.classification(grams[(epochs, kind)], y)
+        c = proto.classification(grams[(epochs, kind)], y, runs=run_ids, runs_per_task=cfg.runs)
         control.append(dict(control="epochs", setting=epochs, kind=kind, accuracy=c.top1, n=c.n_test,
                             null_mean=c.null.mean() if c.null is not None else np.nan))
 for r in s["runs_grid"]:
@@ -164,7 +165,7 @@ for arch in ("mlp4", "plainnet5"):
                 chain.gram(w, depth, "normalized", center=True, progress=False, cache=cache, device=proto.device)),
         }
         for method, sim in sims.items():
-            for row in baselines.protocols(sim, y, **proto.splits):
+            for row in baselines.protocols(sim, y, runs=z.usable_runs(), runs_per_task=z.config.runs, **proto.splits):
                 base.append(dict(architecture=nets.LABELS[arch], method=method, depth=depth) | row)
     if len(fig2):
         f = fig2[(fig2.architecture == nets.LABELS[arch]) & (fig2.kind == "normalized") & fig2.depth.isin(baseline_depths)]

@@ -17,8 +17,12 @@
 # **Reproduces** the ICLR-2020 version's claim that semantics are bottom-up (Section 4.1 of
 # *Function Feature Learning of Neural Networks*). The paper gives no number for it: its evidence
 # is that every chain classifies well, and it states that out-of-order projection directions would
-# "confuse the system". We test both halves on the Tiny ImageNet zoos of Section 4.1 (Fig. 2):
-# in-order chains against chains whose layers are out of order (see `wsm.semantics`).
+# "confuse the system". What we can test is that evidence: every in-order chain of the Tiny ImageNet
+# zoos of Section 4.1 (Fig. 2) against the paper's rule. Chains whose layers are out of order (see
+# `wsm.semantics`) are shown as a control, not as evidence: swapping or mixing layers breaks the
+# cancellation of hidden-unit permutations that makes φ invariant (Eq. 5–6), so they are expected to
+# fail whether or not the semantics are bottom-up. A mixed chain's donor run is always on its
+# recipient's side of the train/test split.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"
@@ -43,7 +47,8 @@ frames = []
 for arch, z in zoos.items():
     df = semantics.evaluate(*z.usable(), depths=proto.chains, mixed_depths=page.settings["mixed_depths"],
                             train_fraction=proto.train_fraction, seed=proto.seed, cfg=proto.classifier, alpha=page.alpha,
-                            null_repeats=proto.null_repeats, device=proto.device)
+                            null_repeats=proto.null_repeats, device=proto.device, runs=z.usable_runs(),
+                            runs_per_task=z.config.runs)
     frames.append(df.assign(architecture=nets.LABELS[arch]))
 ours = htt.percent(pd.concat(frames, ignore_index=True), page.alpha)
 ours["paper"] = float("nan")                      # the claim has no number
@@ -73,6 +78,7 @@ for ax, (arch, sub) in zip(axes, ours.groupby("architecture", sort=False)):
     ax.legend(fontsize=7, loc="lower left") if ax is axes[0] else ax.get_legend().remove()
 fig.suptitle(f"ICLR Sec. 4.1 'bottom-up': in-order vs out-of-order chains (profile {profile})", fontsize=10)
 fig.tight_layout()
+plots.caption(fig)
 plots.save(fig, "iclr_bottom_up", page.results_dir)
 plt.show()
 
@@ -84,9 +90,9 @@ drops = [f"{r.architecture} C{r.depth} {r.variant}: {r.ours:.1f}% ({r.ci_low:.0f
 separated = int(pairs.below.sum())
 above = int((inorder.ci_low > 100 / page.n_tasks).sum())
 passed = int((inorder.accuracy > 1 - page.alpha).sum())
-# the claim's two halves: every in-order chain passes the paper's rule, and every out-of-order chain's
-# interval lies wholly below its in-order chain's
-verdict = "yes" if passed == len(inorder) and separated == len(pairs) else "partly" if passed or separated else "no"
+# what the page tests is the paper's evidence: every in-order chain passes the paper's rule; the
+# out-of-order chains are a control (their failure follows from the algebra, not from the claim)
+verdict = "yes" if passed == len(inorder) else "partly" if passed else "no"
 claim = dict(variant="claim", depth=float("nan"), ours=inorder.ours.mean(), n=int(inorder.n.sum()), agrees=verdict,
              architecture="MLP-4, PlainNet-5", metric="mean in-order top-1")
 rows = pd.concat([ours.assign(metric="top-1"), pd.DataFrame([claim])], ignore_index=True)
@@ -96,8 +102,8 @@ results.write(rows, page.results_dir, "iclr_bottom_up")
 display(Markdown(
     f"**Conclusion ({profile} profile).** In-order chains give {inorder.ours.min():.1f}–{inorder.ours.max():.1f}% "
     f"top-1 ({page.n_tasks} tasks, chance {100 / page.n_tasks:.0f}%): {above} of {len(inorder)} have their whole 95% interval "
-    f"above chance and {passed} of {len(inorder)} pass the paper's rule (error < {page.alpha:.0%}). Out of order, "
-    f"{'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order chain's, so "
-    f"ours {'agrees' if separated == len(pairs) else 'agrees only partly' if separated else 'does not agree'} "
-    f"with the claim that out-of-order projection directions lead to poor performance (verdict on the whole claim, "
-    f"as the summary shows it: {verdict})." + results.null_sentence(ours, proto.null_repeats)))
+    f"above chance and {passed} of {len(inorder)} pass the paper's rule (error < {page.alpha:.0%}): on the paper's "
+    f"evidence for bottom-up semantics, ours says {verdict} (the verdict the summary shows). The control: out of "
+    f"order, {'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order "
+    f"chain's. A drop is what breaking the permutation cancellation predicts, so this control does not test the "
+    f"claim itself." + results.null_sentence(ours, proto.null_repeats)))

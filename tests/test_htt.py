@@ -272,6 +272,35 @@ def test_split_runs_property(counts, frac, seed):
     assert len(np.union1d(train, test)) == len(labels)
 
 
+def test_split_follows_run_identity_when_a_run_is_missing():
+    """A diverged run left out moves no other network to the other side, and cross-network testing
+    holds out the same run numbers in both zoos whatever either lacks."""
+    labels, runs = np.repeat(np.arange(3), 10), np.tile(np.arange(10), 3)
+    train, test = htt.split_runs(labels, 0.6, 0, runs, runs_per_task=10)
+    side = {(t, r): "train" for t, r in zip(labels[train], runs[train])} | {
+        (t, r): "test" for t, r in zip(labels[test], runs[test])}
+    assert sum(v == "train" for v in side.values()) == 18                       # 6 of 10 per task
+    dropped = [next(k for k, v in side.items() if k[0] == 1 and v == "test"),
+               next(k for k, v in side.items() if k[0] == 2 and v == "train")]
+    keep = np.array([(t, r) not in dropped for t, r in zip(labels, runs)])
+    train2, test2 = htt.split_runs(labels[keep], 0.6, 0, runs[keep], runs_per_task=10)
+    for idx, name in ((train2, "train"), (test2, "test")):
+        assert all(side[(t, r)] == name for t, r in zip(labels[keep][idx], runs[keep][idx]))
+    # positions instead of identities: the same drop would move networks across
+    by_position = htt.split_runs(labels[keep], 0.6, 0)
+    moved = [side[(t, r)] for t, r in zip(labels[keep][by_position[0]], runs[keep][by_position[0]])]
+    assert "test" in moved
+    # cross-network: zoo B lacks one run; A's training run numbers and B's test run numbers never meet
+    both = np.concatenate([labels, labels[keep]])
+    ids = np.concatenate([runs, runs[keep]])
+    source = np.arange(len(both)) < len(labels)
+    a_train, b_test = htt._split_source(both, source, 0.6, 0, ids, 10)
+    assert source[a_train].all() and not source[b_test].any()
+    a_keys = {(t, r) for t, r in zip(both[a_train], ids[a_train])}
+    b_keys = {(t, r) for t, r in zip(both[b_test], ids[b_test])}
+    assert not a_keys & b_keys and all(side[k] == "train" for k in a_keys) and all(side[k] == "test" for k in b_keys)
+
+
 def test_split_runs_too_few():
     with pytest.raises(WsmError, match="task 1 has 1 runs"):
         htt.split_runs(np.array([0, 0, 0, 1]), 0.6, seed=0)
@@ -348,3 +377,15 @@ def test_evaluate_subset_of_kinds_and_depths():
     df = htt.evaluate(weights, labels, depths=(2,), kinds=("normalized",), progress=False)
     assert list(df["protocol"]) == ["classification", "retrieval"]
     assert (df["kind"] == "normalized").all() and (df["depth"] == 2).all()
+
+
+def test_embed_raw_keeps_the_uncentred_features():
+    """standardize=False (the authors' raw vec(phi)): the training features' inner products are the
+    uncentred Gram itself, at its own scale; the default centres and scales them."""
+    x = torch.randn(9, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 7 + 3
+    k, train = x @ x.T, np.arange(6)
+    raw = htt.embed(k, train, standardize=False).double()
+    assert torch.allclose(raw[train] @ raw[train].T, k[np.ix_(train, train)], rtol=1e-4, atol=1e-3)
+    std = htt.embed(k, train).double()
+    assert torch.allclose(std[train].mean(0), torch.zeros(std.shape[1], dtype=torch.float64), atol=1e-5)
+    assert abs(std[train].pow(2).sum(1).mean() - 1) < 1e-4

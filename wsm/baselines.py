@@ -155,8 +155,8 @@ def probe_batch(dataset: str, tasks, per_task: int, data_root=None) -> torch.Ten
     """A fixed probe batch: the first ``per_task`` test images of every task, normalised as in training."""
     from wsm import data
 
-    mean = torch.tensor(data.TINY_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(data.TINY_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(data.NORM_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(data.NORM_STD).view(1, 3, 1, 1)
     xs = [data.load_task(dataset, t, data_root).x_test[:per_task] for t in tasks]
     return (torch.cat(xs).float() / 255 - mean) / std
 
@@ -165,32 +165,35 @@ def probe_batch(dataset: str, tasks, per_task: int, data_root=None) -> torch.Ten
 # the protocols on a similarity matrix
 
 
-def nn_classification(sim, labels, train_fraction: float = 0.6, seed: int = 0) -> tuple[float, int]:
+def nn_classification(sim, labels, train_fraction: float = 0.6, seed: int = 0, runs=None,
+                      runs_per_task: int | None = None) -> tuple[float, int]:
     """Top-1 of nearest-neighbour classification: each test network takes the task of its most
-    similar training network (splits of :func:`wsm.htt.split_runs`). Returns (top-1, n_test)."""
+    similar training network (splits of :func:`wsm.htt.split_runs`, by run identity). Returns (top-1, n_test)."""
     labels = np.asarray(labels)
-    train, test = htt.split_runs(labels, train_fraction, seed)
+    train, test = htt.split_runs(labels, train_fraction, seed, runs, runs_per_task)
     s = np.asarray(sim)[np.ix_(test, train)]
     pred = labels[train][np.argmax(s, axis=1)]
     return float((pred == labels[test]).mean()), len(test)
 
 
 def similarity_retrieval(sim, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
-                         seed: int = 0) -> tuple[float, int]:
+                         seed: int = 0, runs=None, runs_per_task: int | None = None) -> tuple[float, int]:
     """Rank-1 of retrieval on the unseen tasks with the similarity itself (nothing is trained; the
     query/gallery split is that of :func:`wsm.htt.retrieval`). Returns (rank-1, n_queries)."""
     labels = np.asarray(labels)
     _, test_tasks = htt.split_tasks(labels, train_task_fraction, seed)
     unseen = np.flatnonzero(np.isin(labels, test_tasks))
-    q, g = htt.split_runs(labels[unseen], query_fraction, seed + 1)
+    q, g = htt.split_runs(labels[unseen], query_fraction, seed + 1, None if runs is None else np.asarray(runs)[unseen],
+                          runs_per_task)
     s = np.asarray(sim)[np.ix_(unseen[q], unseen[g])]
     return float(htt.cmc(s, labels[unseen][q], labels[unseen][g])[0]), len(q)
 
 
 def protocols(sim, labels, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
-              seed: int = 0) -> list[dict]:
-    """Both protocols on one similarity matrix: two rows (protocol, metric, accuracy, n)."""
-    top1, n = nn_classification(sim, labels, train_fraction, seed)
-    rank1, nq = similarity_retrieval(sim, labels, retrieval_train_fraction, query_fraction, seed)
+              seed: int = 0, runs=None, runs_per_task: int | None = None) -> list[dict]:
+    """Both protocols on one similarity matrix: two rows (protocol, metric, accuracy, n); the splits
+    follow run identity (``runs``, ``runs_per_task``: :func:`wsm.htt.split_runs`)."""
+    top1, n = nn_classification(sim, labels, train_fraction, seed, runs, runs_per_task)
+    rank1, nq = similarity_retrieval(sim, labels, retrieval_train_fraction, query_fraction, seed, runs, runs_per_task)
     return [dict(protocol="classification", metric="top-1", accuracy=top1, n=n),
             dict(protocol="retrieval", metric="rank-1", accuracy=rank1, n=nq)]

@@ -34,7 +34,8 @@ from wsm.errors import WsmError
 
 # The pages whose zoos another page owns: page -> owner.
 OWNERS = {"s4_4_network_variants": "s4_2_cifar100", "s4_5_cross_network": "s4_4_network_variants",
-          "iclr_bottom_up": "s4_1_tiny_imagenet", "beyond_the_paper": "s4_1_tiny_imagenet"}
+          "iclr_bottom_up": "s4_1_tiny_imagenet", "beyond_the_paper": "s4_1_tiny_imagenet",
+          "ablations": "s4_1_tiny_imagenet"}
 
 # Section 4.4's zoos: name -> (architecture, optimizer). Baseline is Fig. 3's PlainNet-5 zoo.
 VARIANTS = {"Baseline": ("plainnet5", "sgd"), "Depth": ("plainnet6", "sgd"), "Res5": ("res5", "sgd"),
@@ -88,28 +89,36 @@ class Protocol:
         return dict(train_fraction=self.train_fraction, retrieval_train_fraction=self.retrieval_train_fraction,
                     query_fraction=self.query_fraction, seed=self.seed)
 
-    def evaluate(self, weights, labels, progress: bool = True):
-        """:func:`wsm.htt.evaluate` of one zoo: every layer, then every chain, under both protocols."""
+    def evaluate(self, weights, labels, runs=None, runs_per_task: int | None = None, progress: bool = True):
+        """:func:`wsm.htt.evaluate` of one set of networks: every layer, then every chain, under both
+        protocols; ``runs`` (each network's run number) and ``runs_per_task`` make the splits follow
+        run identity."""
         import pandas as pd
 
         return pd.concat([htt.evaluate(weights, labels, depths, kinds=(kind,), cfg=self.classifier, alpha=self.alpha,
                                        progress=progress, null_repeats=self.null_repeats, protocols=self.protocols,
-                                       gram_cache=self.gram_cache, device=self.device, **self.splits)
+                                       gram_cache=self.gram_cache, device=self.device, runs=runs,
+                                       runs_per_task=runs_per_task, **self.splits)
                           for kind, depths in (("unnormalized", self.layers), ("normalized", self.chains)) if depths],
                          ignore_index=True)
 
-    def cross_network(self, source, target, progress: bool = True):
-        """:func:`wsm.htt.cross_network`: classifiers trained on ``source`` = ``(weights, labels)``
-        (Net A) tested on ``target`` (Net B), every chain and layer."""
-        return htt.cross_network(*source, *target, depths=self.chains, cfg=self.classifier, alpha=self.alpha,
-                                 progress=progress, null_repeats=self.null_repeats, device=self.device,
-                                 **self.splits)
+    def evaluate_zoo(self, zoo, progress: bool = True):
+        """:meth:`evaluate` of a :class:`wsm.zoo.Zoo` (its usable networks, split by run identity)."""
+        return self.evaluate(*zoo.usable(), zoo.usable_runs(), zoo.config.runs, progress)
 
-    def classification(self, k, labels, null: bool = True) -> htt.ClassificationResult:
+    def cross_network(self, source, target, progress: bool = True):
+        """:func:`wsm.htt.cross_network`: classifiers trained on the zoo ``source`` (Net A) tested on
+        the zoo ``target`` (Net B), every chain and layer; both zoos split by the same run numbers."""
+        return htt.cross_network(*source.usable(), *target.usable(), depths=self.chains, cfg=self.classifier,
+                                 alpha=self.alpha, progress=progress, null_repeats=self.null_repeats,
+                                 device=self.device, runs_a=source.usable_runs(), runs_b=target.usable_runs(),
+                                 runs_per_task=source.config.runs, **self.splits)
+
+    def classification(self, k, labels, null: bool = True, runs=None, runs_per_task: int | None = None):
         """:func:`wsm.htt.classification` on a Gram matrix ``k`` (with the permutation null unless
-        ``null=False``)."""
+        ``null=False``; split by run identity where ``runs`` is given)."""
         return htt.classification(k, labels, self.train_fraction, self.seed, self.classifier,
-                                  self.null_repeats if null else 0)
+                                  self.null_repeats if null else 0, runs=runs, runs_per_task=runs_per_task)
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ class Page:
     zoo_root: Path
     results_dir: Path
     owner: Page | None = field(default=None, repr=False)
-    only_tasks: tuple[int, ...] | None = None          # the tasks of the zoos this page reads (None: all)
+    only_tasks: dict = field(default_factory=dict)     # zoo name -> the tasks of it this page reads (absent: all)
 
     def build_zoos(self, names=None, download: bool = False):
         """Train what is missing of the page's zoos (or of ``names``) and load them: ``(zoos, table)``
@@ -136,15 +145,16 @@ class Page:
         from wsm import zoo
 
         names = list(self.zoos) if names is None else list(names)
-        return zoo.build_zoos({n: self.zoos[n] for n in names}, self.data_root, download, only_tasks=self.only_tasks)
+        return zoo.build_zoos({n: self.zoos[n] for n in names}, self.data_root, download,
+                              only_tasks={n: self.only_tasks[n] for n in names if n in self.only_tasks})
 
     def evaluate(self, zoos: dict, progress: bool = True):
         """The page's protocol on every zoo of ``zoos`` (name -> :class:`wsm.zoo.Zoo`): one table,
         a ``zoo`` column naming each row's zoo. A diverged run is excluded with a warning."""
         import pandas as pd
 
-        return pd.concat([self.protocol.evaluate(*z.usable(), progress=progress).assign(zoo=name)
-                          for name, z in zoos.items()], ignore_index=True)
+        return pd.concat([self.protocol.evaluate_zoo(z, progress).assign(zoo=name) for name, z in zoos.items()],
+                         ignore_index=True)
 
     def zoo_for(self, arch: str, tasks: int | None = None, runs: int | None = None, suffix: str = "") -> ZooSpec:
         """The zoo of any architecture under this page's settings, optionally with fewer tasks or runs
@@ -163,9 +173,8 @@ class Page:
     @property
     def n_tasks(self) -> int:
         """How many learning tasks the page's zoos hold (or it reads of them)."""
-        if self.only_tasks is not None:
-            return len(self.only_tasks)
-        return len(next(iter(self.zoos.values())).config.tasks)
+        first = next(iter(self.zoos))
+        return len(self.only_tasks.get(first, self.zoos[first].config.tasks))
 
     def label(self, name: str) -> str:
         """A zoo's name as pages show it (architecture keys become their labels: ``mlp4`` -> MLP-4)."""
@@ -190,8 +199,7 @@ class Page:
         rows = [("page", k, v) for k, v in [("notebook", self.notebook), ("profile", self.profile),
                                             ("dataset", self.dataset), ("device", self.device)]]
         rows += [("page", k, v) for k, v in self.settings.items() if k not in _ZOO_KEYS | _PROTOCOL_KEYS]
-        if self.only_tasks is not None:
-            rows.append(("page", "zoo tasks read", list(self.only_tasks)))
+        rows += [("page", f"tasks read of zoo {n}", list(t)) for n, t in self.only_tasks.items()]
         if self.protocol is not None:
             for f in dataclasses.fields(self.protocol):
                 v = getattr(self.protocol, f.name)
@@ -297,9 +305,11 @@ def _check_values(p: dict) -> None:
         if name in p and not (isinstance(p[name], (int, float)) and 0 < p[name] < 1):
             raise WsmError(f"setting {name} must lie strictly between 0 and 1, got {p[name]!r}")
     for name in ("mlp_milestones", "cnn_milestones", "milestones", "step_milestones", "clf_milestones",
-                 "chain_numbers", "mixed_depths", "runs_grid", "baseline_depths"):
-        if name in p and not (isinstance(p[name], (list, tuple)) and all(isinstance(x, int) and x >= 1 for x in p[name])):
-            raise WsmError(f"setting {name} must be a list of positive integers, got {p[name]!r}")
+                 "chain_numbers", "mixed_depths", "runs_grid", "baseline_depths", "split_seeds"):
+        if name in p and not (isinstance(p[name], (list, tuple)) and all(isinstance(x, int) and x >= 0 for x in p[name])
+                              and (name == "split_seeds" or all(x >= 1 for x in p[name]))):
+            raise WsmError(f"setting {name} must be a list of {'non-negative' if name == 'split_seeds' else 'positive'} "
+                           f"integers, got {p[name]!r}")
     if p.get("train_per_class") is not None and not (isinstance(p["train_per_class"], int) and p["train_per_class"] >= 1):
         raise WsmError(f"setting train_per_class must be a positive integer or None (every image), "
                        f"got {p['train_per_class']!r}")
@@ -378,6 +388,7 @@ def scale(zoos: dict[str, ZooSpec], device: str) -> str:
 
 
 def _make(notebook, p, ctx, dataset, device, zoos, protocol, scale_text, owner=None, only_tasks=None) -> Page:
+    only_tasks = only_tasks or {}
     settings = dict(owner.settings if owner else {}) | p
     return Page(notebook=notebook, profile=ctx["profile"], dataset=dataset, device=device, zoos=zoos,
                 protocol=protocol, scale=scale_text, settings=settings, data_root=ctx["data_root"],
@@ -453,7 +464,7 @@ def _bottom_up(notebook, p, ctx, owner):
             f"classifier {p['clf_epochs']} epochs")
     return _make(notebook, p, ctx, owner.dataset, owner.device, dict(owner.zoos),
                  _protocol(p, ctx, owner.device, range(1, p["chains"] + 1), protocols=("classification",)),
-                 text, owner, only_tasks=tuple(range(p["n_tasks"])))
+                 text, owner, only_tasks={name: tuple(range(p["n_tasks"])) for name in owner.zoos})
 
 
 def _beyond(notebook, p, ctx, owner):
@@ -469,6 +480,23 @@ def _beyond(notebook, p, ctx, owner):
     return _make(notebook, p, ctx, owner.dataset, owner.device, zoos, owner.protocol, text, owner)
 
 
+def _ablations(notebook, p, ctx, owner):
+    """Ablations: Fig. 2's zoos and protocol (asked of its page; the null left out, ``null_repeats``),
+    plus PlainNet-5 in the authors' code's unit order on the first ``unit_order_tasks`` tasks (its
+    twin in everything but the order: same settings, its own seeds)."""
+    base = owner.zoos["plainnet5"].config
+    if not 3 <= p["unit_order_tasks"] <= len(base.tasks):     # retrieval: two training tasks, one unseen
+        raise WsmError(f"setting unit_order_tasks={p['unit_order_tasks']}: use 3..{len(base.tasks)} (the tasks of "
+                       "s4_1's PlainNet-5 zoo; retrieval needs two training tasks and one unseen)")
+    code = dataclasses.replace(base, arch="plainnet5bn")     # built on the first tasks only (only_tasks below)
+    zoos = dict(owner.zoos) | {"plainnet5bn": ZooSpec(folder(ctx, owner.dataset, "plainnet5bn"), code)}
+    protocol = dataclasses.replace(owner.protocol, null_repeats=p["null_repeats"])
+    text = (f"the s4_1 zoos ({owner.scale}); PlainNet-5 conv → BN → ReLU on {p['unit_order_tasks']} tasks; "
+            f"split seeds {', '.join(map(str, p['split_seeds']))}")
+    return _make(notebook, p, ctx, owner.dataset, owner.device, zoos, protocol, text, owner,
+                 only_tasks={"plainnet5bn": tuple(range(p["unit_order_tasks"]))})
+
+
 def _summary(notebook, p, ctx, owner):
     return _make(notebook, p, ctx, "every dataset of the book", "cpu", {}, None, "each page states its own scale")
 
@@ -476,4 +504,4 @@ def _summary(notebook, p, ctx, owner):
 _BUILDERS = {"s3_3_chain_normalization": _single_networks, "s4_1_tiny_imagenet": _own_image_zoos,
              "s4_2_cifar100": _own_image_zoos, "s4_3_namedata": _names, "s4_4_network_variants": _variants,
              "s4_5_cross_network": _cross, "appendix_d_resnet_mlp": _resmlp, "iclr_bottom_up": _bottom_up,
-             "beyond_the_paper": _beyond, "summary": _summary}
+             "beyond_the_paper": _beyond, "ablations": _ablations, "summary": _summary}

@@ -37,17 +37,26 @@ class ClassifierConfig:
     momentum: float = 0.9
     batch_size: int = 1
     seed: int = 1
+    standardize: bool = True     # features centred on the training mean and scaled to unit mean norm
+                                 # (ours); False: raw vec(phi), as the authors' code feeds it (:func:`embed`)
 
 
-def embed(k: torch.Tensor, train: np.ndarray, rtol: float = 1e-10) -> torch.Tensor:
+def embed(k: torch.Tensor, train: np.ndarray, rtol: float = 1e-10, standardize: bool = True) -> torch.Tensor:
     """Coordinates of every network's feature in an orthonormal basis of the span of the training
     features, centred on the training mean and scaled to unit mean training norm.
 
     ``k`` is the full Gram matrix (n x n, float64); ``train`` indexes the training networks. For
     training networks ``Z Z^T`` reproduces their (centred) Gram matrix exactly; for the others it is
     the orthogonal projection onto the span, which is all a linear map trained from zero can see.
+    ``standardize=False``: the raw features instead (no centring, no scaling; ``k`` must then be the
+    uncentred Gram), as the authors' code feeds vec(phi) to the classifier.
     """
     k = k.double()
+    if not standardize:
+        kt = k[np.ix_(train, train)]
+        s, u = torch.linalg.eigh(kt)
+        keep = s > rtol * s.max().clamp_min(1e-300)
+        return (k[:, train] @ u[:, keep] / s[keep].sqrt()).float()
     k = k / k.diagonal().abs().max().clamp_min(1e-300)   # the result does not depend on K's scale;
     kt = k[np.ix_(train, train)]                         # deep chains' Grams reach 1e70 and beyond
     n = len(train)
@@ -161,19 +170,38 @@ def _sgd(z, y, n_classes, cfg):
     return lin
 
 
-def split_runs(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per task, a random ``train_fraction`` of its runs for training, the rest for testing."""
-    rng = np.random.default_rng(seed)
+def split_runs(labels: np.ndarray, train_fraction: float, seed: int, runs=None,
+               runs_per_task: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per task, ``train_fraction`` of its runs for training, the rest for testing, chosen by run
+    identity, never by position: the task's runs ``0..R-1`` (``R = runs_per_task``, default: as many
+    as it has) are permuted by a generator of ``(seed, task)`` and the first ``round(fraction * R)``
+    train. ``runs`` names each network's run (default: its position within its task). A network
+    that is missing (a diverged run left out) therefore moves no other network to the other side,
+    and two zoos with the same runs hold out the same run numbers. Returns positions into ``labels``."""
+    labels = np.asarray(labels)
+    runs = _positions_in_task(labels) if runs is None else np.asarray(runs)
     train, test = [], []
     for t in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == t))
-        n_train = int(round(train_fraction * len(idx)))
-        if not 0 < n_train < len(idx):
+        idx = np.flatnonzero(labels == t)
+        r_all = runs_per_task or int(runs[idx].max()) + 1
+        order = np.random.default_rng([seed, int(t)]).permutation(r_all)
+        chosen = order[:int(round(train_fraction * r_all))]
+        is_train = np.isin(runs[idx], chosen)
+        if not is_train.any() or is_train.all():
             raise WsmError(f"task {t} has {len(idx)} runs: a {train_fraction:.0%} split leaves no "
                            "training or no test run; use more runs per task")
-        train += list(idx[:n_train])
-        test += list(idx[n_train:])
+        train += list(idx[is_train])
+        test += list(idx[~is_train])
     return np.array(sorted(train)), np.array(sorted(test))
+
+
+def _positions_in_task(labels: np.ndarray) -> np.ndarray:
+    """Each network's position among its task's networks (the run identity when none is given)."""
+    out = np.zeros(len(labels), dtype=int)
+    for t in np.unique(labels):
+        idx = np.flatnonzero(labels == t)
+        out[idx] = np.arange(len(idx))
+    return out
 
 
 def _relabel(labels: np.ndarray, idx: np.ndarray) -> tuple[torch.Tensor, int]:
@@ -201,27 +229,36 @@ def _shuffled(y: np.ndarray, repeats: int, rng: np.random.Generator) -> np.ndarr
     return np.stack([y[rng.permutation(len(y))] for _ in range(repeats)]) if repeats else np.zeros((0, len(y)), y.dtype)
 
 
-def _split_source(labels: np.ndarray, source, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _split_source(labels: np.ndarray, source, train_fraction: float, seed: int, runs=None,
+                  runs_per_task: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Training and test networks of the classification protocol; with ``source`` (a boolean mask of
-    Net A's networks, Section 4.5) the training runs are Net A's and the test runs Net B's (the same
-    split of each zoo's runs, so the same run numbers of the same tasks are held out)."""
+    Net A's networks, Section 4.5) the training runs are Net A's and the test runs Net B's: one split
+    of the run *numbers* (:func:`split_runs`, by identity), so the run numbers held out of Net A are
+    exactly those tested in Net B, whichever runs either zoo lacks."""
     if source is None:
-        return split_runs(labels, train_fraction, seed)
+        return split_runs(labels, train_fraction, seed, runs, runs_per_task)
     source = np.asarray(source, dtype=bool)
     a, b = np.flatnonzero(source), np.flatnonzero(~source)
     if not len(a) or not len(b):
         raise WsmError("cross-network testing needs networks of both zoos (source True and False)")
-    return a[split_runs(labels[a], train_fraction, seed)[0]], b[split_runs(labels[b], train_fraction, seed)[1]]
+    if runs is None:                      # each zoo's networks numbered by position within their task
+        runs = np.zeros(len(labels), dtype=int)
+        runs[a], runs[b] = _positions_in_task(labels[a]), _positions_in_task(labels[b])
+    runs = np.asarray(runs)
+    r_all = runs_per_task or int(runs.max()) + 1
+    return (a[split_runs(labels[a], train_fraction, seed, runs[a], r_all)[0]],
+            b[split_runs(labels[b], train_fraction, seed, runs[b], r_all)[1]])
 
 
 def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
                    cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0,
-                   source=None) -> ClassificationResult:
+                   source=None, runs=None, runs_per_task: int | None = None) -> ClassificationResult:
     """Weight classification protocol: top-1 of ``F_l`` on held-out runs of the same tasks.
 
     With ``source`` (a boolean mask over the networks of ``k``): cross-network classification
     (Section 4.5, Fig. 5 (a)): ``F_l`` is trained on the training runs of the source zoo (Net A) and
-    predicts the tasks of the other zoo's held-out runs.
+    predicts the tasks of the other zoo's held-out runs. ``runs`` and ``runs_per_task``: each network's run
+    number and the zoo's runs per task, so the split follows run identity (:func:`split_runs`).
 
     With ``null_repeats = R > 0`` the same protocol is repeated R times with the task labels
     shuffled across networks: within the training networks (so each shuffled classifier is trained
@@ -231,8 +268,8 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     hypothesis (a network's weights say nothing about its task) the observed top-1 is one more draw
     from this distribution. The observed top-1 does not depend on R."""
     labels = np.asarray(labels)
-    train, test = _split_source(labels, source, train_fraction, seed)
-    z = embed(k, train)
+    train, test = _split_source(labels, source, train_fraction, seed, runs, runs_per_task)
+    z = embed(k, train, standardize=cfg.standardize)
     y, m = _relabel(labels, train)
     lin = train_classifier(z[train], y, m, cfg)
     classes = np.unique(labels[train])
@@ -285,7 +322,7 @@ def cmc(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -
 
 def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
               seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0,
-              source=None) -> RetrievalResult:
+              source=None, runs=None, runs_per_task: int | None = None) -> RetrievalResult:
     """Weight retrieval protocol: ``F_l`` learnt on some tasks represents networks of unseen tasks.
 
     With ``source`` (a boolean mask): cross-network retrieval (Section 4.5, Fig. 5 (b)): ``F_l`` is
@@ -303,12 +340,13 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     train_tasks, test_tasks = split_tasks(labels[a], train_task_fraction, seed)
     train = np.flatnonzero(a & np.isin(labels, train_tasks))
     unseen = np.flatnonzero(b & np.isin(labels, test_tasks))
-    z = embed(k, train)
+    z = embed(k, train, standardize=cfg.standardize)
     y, m = _relabel(labels, train)
     lin = train_classifier(z[train], y, m, cfg)
     with torch.no_grad():
         rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
-    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1)
+    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1,
+                                  None if runs is None else np.asarray(runs)[unseen], runs_per_task)
     q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
     sim = rep[q_local] @ rep[g_local].T
     curve = cmc(sim, q_lab, g_lab)
@@ -333,7 +371,8 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
              alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
-             protocols=("classification", "retrieval"), source=None, gram_cache=None, device: str = "cpu"):
+             protocols=("classification", "retrieval"), source=None, gram_cache=None, device: str = "cpu",
+             runs=None, runs_per_task: int | None = None):
     """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
@@ -343,7 +382,8 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     and central 95% band, fractions) and ``p_null`` = (1 + #{null >= observed}) / (1 + R).
     With ``source`` (a boolean mask): the cross-network protocols (:func:`cross_network`).
     ``gram_cache``: a folder where :func:`wsm.chain.gram` keeps the Gram matrices for reuse;
-    ``device``: where it computes them (``cpu`` or ``cuda``)."""
+    ``device``: where it computes them (``cpu`` or ``cuda``). ``runs`` (each network's run number) and
+    ``runs_per_task``: the splits follow run identity (:func:`split_runs`)."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -353,14 +393,16 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     for kind in kinds:
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
-            k = chain.gram(weights, depth, kind, center=True, progress=progress, cache=gram_cache, device=device)
+            k = chain.gram(weights, depth, kind, center=cfg.standardize, progress=progress, cache=gram_cache,
+                           device=device)
             if "classification" in protocols:
-                c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source)
+                c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source, runs, runs_per_task)
                 rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
                                  accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
             if "retrieval" not in protocols:
                 continue
-            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source)
+            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source, runs,
+                          runs_per_task)
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
                              gallery=r.n_gallery, null=r.null))
@@ -395,10 +437,12 @@ def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
                   kinds=("unnormalized", "normalized"), train_fraction: float = 0.6,
                   retrieval_train_fraction: float = 0.6, query_fraction: float = 0.2, seed: int = 0,
                   cfg: ClassifierConfig = ClassifierConfig(), alpha: float = 0.05, progress: bool = True,
-                  null_repeats: int = 0, gram_cache=None, device: str = "cpu"):
+                  null_repeats: int = 0, gram_cache=None, device: str = "cpu", runs_a=None, runs_b=None,
+                  runs_per_task: int | None = None):
     """Both cross-network protocols of Section 4.5 for every chain/layer: classifiers trained on
     Net A (``weights_a``, the Baseline zoo) tested on Net B (``weights_b``). One Gram matrix over
-    the union of both zoos' networks per chain/layer; :func:`evaluate`'s table (and its null)."""
+    the union of both zoos' networks per chain/layer; :func:`evaluate`'s table (and its null).
+    ``runs_a``/``runs_b``: each network's run number, so both zoos are split by run identity."""
     weights = list(weights_a) + list(weights_b)
     labels = np.concatenate([np.asarray(labels_a), np.asarray(labels_b)])
     deepest = max(depths)
@@ -408,7 +452,8 @@ def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
                        f"({sorted(shapes)}): cross-network testing needs the same weight shapes")
     return evaluate(weights, labels, depths, kinds, train_fraction, retrieval_train_fraction, query_fraction,
                     seed, cfg, alpha, progress, null_repeats, source=np.arange(len(weights)) < len(weights_a),
-                    gram_cache=gram_cache, device=device)
+                    gram_cache=gram_cache, device=device, runs_per_task=runs_per_task,
+                    runs=None if runs_a is None else np.concatenate([np.asarray(runs_a), np.asarray(runs_b)]))
 
 
 def percent(table, alpha: float = 0.05):

@@ -39,16 +39,20 @@ def swap_layers(weights, i: int, j: int) -> list:
     return out
 
 
-def mix_layer(nets, labels, layer: int, seed: int = 0) -> list[list]:
+def mix_layer(nets, labels, layer: int, seed: int = 0, sides=None) -> list[list]:
     """Every network with its weight layer ``layer`` (1-based) replaced by that of another run of
-    the same task (a random cyclic shift within each task, so no network keeps its own)."""
+    the same task (a random cyclic shift within each task, so no network keeps its own). With
+    ``sides`` (e.g. 0 for the classifier's training runs, 1 for its test runs) donors are taken on
+    the network's own side only, so no test network carries a training network's layer."""
     labels = np.asarray(labels)
+    sides = np.zeros(len(labels), dtype=int) if sides is None else np.asarray(sides)
     rng = np.random.default_rng(seed)
     donor = np.arange(len(nets))
-    for t in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == t))
+    for t, side in sorted({(t, s) for t, s in zip(labels.tolist(), sides.tolist())}):
+        idx = rng.permutation(np.flatnonzero((labels == t) & (sides == side)))
         if len(idx) < 2:
-            raise WsmError(f"task {t} has a single run: mixing layers needs at least two runs per task")
+            raise WsmError(f"task {t} has {len(idx)} run(s) on one side of the split: mixing layers needs at least "
+                           "two runs per task on each side; use more runs per task")
         donor[idx] = np.roll(idx, 1)
     out = []
     for n, d in zip(nets, donor):
@@ -66,34 +70,40 @@ class Variant:
     nets: list
 
 
-def variants(nets, labels, depths, mixed_depths=(2,), seed: int = 0) -> list[Variant]:
+def variants(nets, labels, depths, mixed_depths=(2,), seed: int = 0, sides=None) -> list[Variant]:
     """In-order chains at ``depths``; chain 3 with layers 2 and 3 swapped where their shapes allow;
-    chain ``l`` with layer ``l`` from another run of the same task for each ``l`` in ``mixed_depths``."""
+    chain ``l`` with layer ``l`` from another run of the same task (on the same side of the split,
+    ``sides``) for each ``l`` in ``mixed_depths``."""
     out = [Variant("in order", "in order", d, nets) for d in depths]
     if len(nets[0]) >= 3 and nets[0][1].shape == nets[0][2].shape:
         out.append(Variant("layers 2, 3 swapped", "out of order", 3, [swap_layers(w, 2, 3) for w in nets]))
     for d in mixed_depths:
-        out.append(Variant(f"layer {d} from another run", "out of order", d, mix_layer(nets, labels, d, seed)))
+        out.append(Variant(f"layer {d} from another run", "out of order", d, mix_layer(nets, labels, d, seed, sides)))
     return out
 
 
 def evaluate(nets, labels, depths, mixed_depths=(2,), train_fraction: float = 0.6, seed: int = 0,
-             cfg=None, alpha: float = 0.05, progress: bool = True, null_repeats: int = 0, device: str = "cpu"):
+             cfg=None, alpha: float = 0.05, progress: bool = True, null_repeats: int = 0, device: str = "cpu",
+             runs=None, runs_per_task: int | None = None):
     """Weight classification (:func:`wsm.htt.evaluate`, normalized chains) of every variant: one
     row per variant with its accuracy, sample size, exact interval and p-value, and with
-    ``null_repeats > 0`` its permutation null (task labels shuffled; ``null_mean`` .. ``p_null``)."""
+    ``null_repeats > 0`` its permutation null (task labels shuffled; ``null_mean`` .. ``p_null``).
+    Every variant uses the in-order chain's split (by run identity: ``runs``, ``runs_per_task``), and
+    a mixed chain's donor is always on its recipient's side of it."""
     import pandas as pd
 
     from wsm import htt
     from wsm.progress import bar
 
     cfg = cfg or htt.ClassifierConfig()
+    train, _ = htt.split_runs(labels, train_fraction, seed, runs, runs_per_task)
+    sides = np.where(np.isin(np.arange(len(labels)), train), 0, 1)
     rows = []
-    for v in bar(variants(nets, labels, depths, mixed_depths, seed), desc="chain variants", disable=not progress,
-                 leave=False):
+    for v in bar(variants(nets, labels, depths, mixed_depths, seed, sides), desc="chain variants",
+                 disable=not progress, leave=False):
         df = htt.evaluate(v.nets, labels, depths=[v.depth], kinds=("normalized",), train_fraction=train_fraction,
                           seed=seed, cfg=cfg, alpha=alpha, progress=False, protocols=("classification",),
-                          null_repeats=null_repeats, device=device)
+                          null_repeats=null_repeats, device=device, runs=runs, runs_per_task=runs_per_task)
         rows.append(df.assign(variant=v.name, order=v.order))
     return pd.concat(rows, ignore_index=True)
 

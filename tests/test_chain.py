@@ -622,3 +622,21 @@ def test_gram_cache_recomputes_a_damaged_file(tmp_path):
     path.write_bytes(b"not a tensor")
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), want)
     assert torch.equal(torch.load(path, weights_only=True), want)
+
+
+def test_row_normalized_chains_stay_permutation_invariant():
+    """The ICLR text's / authors' code's per-layer normalization of MLP weights (every input unit's
+    outgoing weights at unit norm) commutes with hidden-unit permutations, so phi is still invariant."""
+    torch.manual_seed(0)
+    net = nets.build("mlp4", 4).double()
+    w = chain.layer_weights(net)
+    rn = chain.row_normalized(w)
+    assert all(torch.allclose(x.norm(dim=0), torch.ones(x.shape[1], dtype=x.dtype)) for x in rn)
+    permuted = nets.build("mlp4", 4).double()
+    permuted.load_state_dict(net.state_dict())
+    for layer in (1, 2, 3):
+        chain.permute_hidden(permuted, layer, torch.randperm(500, generator=torch.Generator().manual_seed(layer)))
+    rp = chain.row_normalized(chain.layer_weights(permuted))
+    for depth in (2, 3):
+        assert torch.allclose(chain.phi(rn, depth), chain.phi(rp, depth), rtol=1e-9, atol=1e-12)
+        assert not torch.allclose(chain.phi(rn, depth), chain.phi(w, depth))     # it is another feature

@@ -96,7 +96,8 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
     fig2 = experiments.page("s4_1_tiny_imagenet", "quick", zoo_root=tmp_path)
     iclr = experiments.page("iclr_bottom_up", "quick", zoo_root=tmp_path)
     beyond = experiments.page("beyond_the_paper", "quick", zoo_root=tmp_path)
-    assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == tuple(range(3))
+    assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == {k: (0, 1, 2) for k in fig2.zoos}
+    assert iclr.n_tasks == 3 and fig2.n_tasks == 10
     assert {k: beyond.zoos[k] for k in fig2.zoos} == fig2.zoos and beyond.protocol == fig2.protocol
     one = beyond.zoos["mlp4-1epoch"].config                                  # the controls' own zoo: same seeds
     assert one.epochs == 1 and one.tasks == fig2.zoos["mlp4"].config.tasks

@@ -240,3 +240,22 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     r = experiments.page("iclr_bottom_up", "smoke").protocol.null_repeats     # every chain variant has its null
     assert iclr[["null_mean", "null_low", "null_high", "p_null"]].notna().all().all()
     assert iclr.p_null.between(1 / (1 + r) - 1e-9, 1).all() and (iclr.null_low <= iclr.null_high).all()
+
+
+def test_ablations_measure_each_choice_with_its_intervals(smoke):
+    out, df = smoke
+    ab = df[df.figure == "Ablations"]
+    assert set(ab.panel) == {"MLP row normalization", "classifier features", "PlainNet-5 unit order", "split seed"}
+    seeds = experiments.page("ablations", "smoke").settings["split_seeds"]
+    for panel, settings in (("MLP row normalization", 2), ("classifier features", 2), ("PlainNet-5 unit order", 2),
+                            ("split seed", len(seeds))):
+        assert ab[ab.panel == panel].metric.str.extract(r"\((.*)\)$")[0].nunique() == settings, panel
+    assert ab.ours.between(0, 100).all() and (ab.ci_low <= ab.ours + 1e-9).all() and (ab.ours <= ab.ci_high + 1e-9).all()
+    assert ab.paper.isna().all()
+
+
+def test_figs_4_and_5_show_the_twin_diagnostic(smoke):
+    out, _ = smoke
+    for name in ("s4_4_network_variants", "s4_5_cross_network"):
+        text = (out / f"{name}.ipynb").read_text()
+        assert "twin diagnostic" in text and "same_index" in text and "other_index" in text

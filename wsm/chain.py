@@ -79,6 +79,14 @@ def chain_factor(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:
     return m
 
 
+def row_normalized(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """MLP weights as the ICLR text ("we normalize the weights of each layer in MLP") and the
+    authors' code chain them from chain 2 on: every input unit's outgoing weights (a column of a
+    torch ``Linear`` weight, a row of ``W^T``) scaled to unit L2 norm. A hidden-unit permutation
+    permutes those columns together with the rows, so the chains stay permutation invariant."""
+    return [w / w.norm(dim=0, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny) for w in weights]
+
+
 def phi(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:
     """The chain-normalized weight ``phi^depth`` (Eq. 7), an ``n x n`` symmetric matrix."""
     m = chain_factor(weights, depth)

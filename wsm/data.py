@@ -8,7 +8,7 @@ A *learning task* is a few consecutive classes of a dataset:
   first 100 classes, for machines without CIFAR-100. Its ``source`` says so.
 
 Images come back as uint8 ``(N, 3, 32, 32)`` tensors; augmentation and normalization
-(with :data:`TINY_MEAN`, :data:`TINY_STD`) live elsewhere. Decoded Tiny ImageNet classes are
+(with :data:`NORM_MEAN`, :data:`NORM_STD`) live elsewhere. Decoded Tiny ImageNet classes are
 cached under :func:`cache_root`, keyed by the archive's size and mtime.
 """
 
@@ -33,8 +33,8 @@ from wsm.errors import WsmError
 from wsm.paths import cache_root, data_root, download_allowed
 from wsm.storage import atomic_write
 
-TINY_MEAN = (0.507, 0.487, 0.441)  # the authors' code normalizes both datasets with these
-TINY_STD = (0.267, 0.256, 0.276)
+NORM_MEAN = (0.507, 0.487, 0.441)  # CIFAR-100's channel statistics: the authors' code normalizes
+NORM_STD = (0.267, 0.256, 0.276)   # both datasets (Tiny ImageNet too) with them
 DATASETS = ("tiny-imagenet", "cifar100", "cifar100-standin", "namedata")
 TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 N_TASKS = 50

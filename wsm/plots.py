@@ -17,6 +17,16 @@ def style() -> None:
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
+INTERVAL_CAPTION = ("Error bars: exact 95% intervals (Clopper-Pearson) of the test accuracy, conditional on one zoo, "
+                    "one split of its runs and one trained classifier; they do not include the variation over "
+                    "retrained zoos, other splits or classifier seeds.")
+
+
+def caption(fig) -> None:
+    """Say under a figure what its intervals are conditional on (:data:`INTERVAL_CAPTION`)."""
+    fig.text(0.01, -0.01, textwrap.fill(INTERVAL_CAPTION, 150), ha="left", va="top", fontsize=7, color="dimgray")
+
+
 def save(fig, name: str, results_dir: str | Path) -> Path:
     """Save ``fig`` as ``<results_dir>/figures/<name>.png`` and return the path."""
     path = Path(results_dir) / "figures" / f"{name}.png"
@@ -66,6 +76,7 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
     if suptitle:
         fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)
     fig.tight_layout()
+    caption(fig)
     return fig
 
 
@@ -140,4 +151,5 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
     if suptitle:
         fig.suptitle(textwrap.fill(suptitle, 100), fontsize=10)
     fig.tight_layout()
+    caption(fig)
     return fig

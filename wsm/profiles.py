@@ -20,7 +20,7 @@ from wsm.errors import WsmError
 
 NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "s4_2_cifar100", "s4_3_namedata",
              "s4_4_network_variants", "s4_5_cross_network", "appendix_d_resnet_mlp", "iclr_bottom_up",
-             "beyond_the_paper", "summary")
+             "beyond_the_paper", "ablations", "summary")
 
 
 _FIG2_PAPER = dict(
@@ -165,3 +165,12 @@ def parameters(profile: str, notebook: str) -> dict:
     if notebook not in PROFILES[profile]:
         raise WsmError(f"unknown notebook {notebook!r}: valid notebooks are {', '.join(NOTEBOOKS)}")
     return dict(PROFILES[profile][notebook])
+
+
+# The ablations page reads the s4_1 page's zoos and protocol (wsm.experiments.OWNERS), plus a PlainNet-5
+# zoo in the authors' code's unit order (conv -> BN -> ReLU) on the first ``unit_order_tasks`` tasks;
+# its cells run without the permutation null (``null_repeats``: each keeps its exact interval).
+for _profile, _ablations in {"smoke": dict(split_seeds=[0, 1], unit_order_tasks=3, null_repeats=0),
+                             "quick": dict(split_seeds=[0, 1, 2], unit_order_tasks=4, null_repeats=0),
+                             "paper": dict(split_seeds=[0, 1, 2, 3, 4], unit_order_tasks=50, null_repeats=0)}.items():
+    PROFILES[_profile]["ablations"] = _ablations

@@ -1,0 +1,66 @@
+"""What the paper leaves ambiguous, measured on the same zoos and splits (the "Ablations" page).
+
+Each function returns :meth:`wsm.experiments.Protocol.evaluate`'s table for both settings of one
+choice, with ``ablation`` and ``setting`` columns, so the page shows them side by side with their
+exact intervals:
+
+* :func:`row_normalization`: MLP chains with every layer's input-unit weights L2-normalized (the
+  ICLR text and the authors' code, :func:`wsm.chain.row_normalized`) against Eq. 7 as printed (ours);
+* :func:`standardization`: the classifier's features centred and scaled (ours) against raw
+  vec(phi) (the authors' code), :attr:`wsm.htt.ClassifierConfig.standardize`;
+* :func:`split_seeds`: the same zoo under other split seeds: how much of a number is the split;
+* :func:`unit_order`: PlainNet-5 with conv -> ReLU -> BN (the paper's list, ours) against
+  conv -> BN -> ReLU (the authors' code), two zoos on the same tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from wsm import chain
+
+
+def _tag(table: pd.DataFrame, ablation: str, setting: str) -> pd.DataFrame:
+    return table.assign(ablation=ablation, setting=setting)
+
+
+def row_normalization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
+    """Chains 2.. of an MLP zoo without (Eq. 7, ours) and with per-layer row normalization; chain 1
+    is the same either way in the authors' code (its unnormalized Gram), so it is left out."""
+    chains = dataclasses.replace(protocol, layers=(), chains=tuple(d for d in protocol.chains if d >= 2))
+    w, y = zoo.usable()
+    ids = (zoo.usable_runs(), zoo.config.runs)
+    return pd.concat([_tag(chains.evaluate(w, y, *ids, progress=progress), "MLP row normalization", "none (Eq. 7, ours)"),
+                      _tag(chains.evaluate([chain.row_normalized(x) for x in w], y, *ids, progress=progress),
+                           "MLP row normalization", "every layer (ICLR text, code)")], ignore_index=True)
+
+
+def standardization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
+    """Every chain and layer with the classifier's features centred and scaled (ours) and raw."""
+    raw = dataclasses.replace(protocol, classifier=dataclasses.replace(protocol.classifier, standardize=False))
+    return pd.concat([_tag(protocol.evaluate_zoo(zoo, progress), "classifier features", "centred and scaled (ours)"),
+                      _tag(raw.evaluate_zoo(zoo, progress), "classifier features", "raw vec(φ) (code)")],
+                     ignore_index=True)
+
+
+def split_seeds(protocol, zoo, seeds, progress: bool = False) -> pd.DataFrame:
+    """Every chain and layer under each split seed of ``seeds`` (the same networks and Grams)."""
+    return pd.concat([_tag(dataclasses.replace(protocol, seed=s).evaluate_zoo(zoo, progress), "split seed", str(s))
+                      for s in seeds], ignore_index=True)
+
+
+def unit_order(protocol, ours, code, progress: bool = False) -> pd.DataFrame:
+    """Two PlainNet-5 zoos on the same tasks: conv -> ReLU -> BN (``ours``, the paper's list) and
+    conv -> BN -> ReLU (``code``, the authors' code)."""
+    return pd.concat([_tag(protocol.evaluate_zoo(ours, progress), "PlainNet-5 unit order", "conv → ReLU → BN (paper, ours)"),
+                      _tag(protocol.evaluate_zoo(code, progress), "PlainNet-5 unit order", "conv → BN → ReLU (code)")],
+                     ignore_index=True)
+
+
+def spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cell (architecture, protocol, feature), the range and standard deviation of ``ours`` over
+    the settings of one ablation (e.g. the split seeds)."""
+    return (table.groupby(["architecture", "protocol", "feature"], sort=False).ours
+            .agg(["min", "max", "std", "count"]).rename(columns={"count": "settings"}).round(1))

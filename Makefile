@@ -32,6 +32,7 @@ reproduce: env
 
 book: env
 	@test -f $(EXECUTED)/results/results.csv || { echo "error: no executed notebooks in $(EXECUTED): run 'make reproduce' first" >&2; exit 2; }
+	$(PY) -m wsm.frontpage $(EXECUTED)
 	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --keep-going --quiet
 	@if $(PY) -c "import sys, wsm.bookcheck as b; sys.exit(not b.chromium_available())"; then \
 	  $(PY) -m wsm.bookcheck book/_build/html --book book --screenshots book/_build/screenshots; \

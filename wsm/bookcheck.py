@@ -112,9 +112,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):    # the browser left mid-transfer: fine
+            super().handle_error(request, client_address)
+
+
 def _serve(html_dir):
     """Start an HTTP server for ``html_dir`` on a free loopback port, in a background thread."""
-    server = http.server.ThreadingHTTPServer(
+    server = _Server(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(html_dir)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"

@@ -10,12 +10,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from PIL import Image
+from selenium.webdriver.support.ui import WebDriverWait
 
 from wsm import bookcheck, bookzip
 from wsm.errors import WsmError
@@ -145,6 +147,18 @@ def test_unzipped_archive_is_the_same_book(built, tmp_path):
         z.extractall(tmp_path / "unzipped")
     rows = bookcheck.check_book(tmp_path / "unzipped" / bookzip.FOLDER, built[0], tmp_path / "shots")
     assert rows[0]["math"] == 1 and rows[0]["raw_math"] == [] and rows[1]["images"] >= 1
+    # as a reader opens it: index.html from the disk, no server; it leads to the intro with its math
+    with tempfile.TemporaryDirectory(prefix="wsm-chromium-") as profile:
+        driver = bookcheck._browser(profile)
+        try:
+            driver.get((tmp_path / "unzipped" / bookzip.FOLDER / "index.html").as_uri())
+            WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/intro.html"))
+            seen = driver.execute_async_script(bookcheck.PAGE_SCRIPT)
+            urls = bookcheck.requested_urls(driver.get_log("performance"))
+        finally:
+            driver.quit()
+    assert seen["math"] == 1 and seen["raw_math"] == [] and urls
+    assert not [u for u in urls if bookcheck.is_outside(u)]
 
 
 def test_error_output_in_an_executed_cell_fails(tmp_path):

@@ -1,6 +1,6 @@
 # make reproduce [PROFILE=quick|paper|smoke] [DATA=/path/to/data] [DOWNLOAD=1]   execute every notebook, build the book
 # make test                                                        unit/property tests + smoke notebooks
-# make book                                                        render the already executed notebooks
+# make book                                                        render the already executed notebooks (+ book/_build/wsm-book.zip)
 # make bench [BENCH=--full]                                       benchmarks -> book/benchmarks/<machine>.csv + projection.csv
 # Both main targets create or update the local environment (.venv) first.
 
@@ -32,10 +32,12 @@ reproduce: env
 
 book: env
 	@test -f $(EXECUTED)/results/results.csv || { echo "error: no executed notebooks in $(EXECUTED): run 'make reproduce' first" >&2; exit 2; }
+	$(PY) -m wsm.frontpage $(EXECUTED)
 	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --keep-going --quiet
 	@if $(PY) -c "import sys, wsm.bookcheck as b; sys.exit(not b.chromium_available())"; then \
 	  $(PY) -m wsm.bookcheck book/_build/html --book book --screenshots book/_build/screenshots; \
 	else echo "note: no chromium/chromium-driver, so the book was not checked in a browser (apt-get install chromium chromium-driver)"; fi
+	$(PY) -m wsm.bookzip book/_build/html book/_build/wsm-book.zip
 	@echo "book: $(abspath book/_build/html/index.html)"
 
 test: env

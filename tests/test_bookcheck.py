@@ -10,13 +10,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from PIL import Image
+from selenium.webdriver.support.ui import WebDriverWait
 
-from wsm import bookcheck
+from wsm import bookcheck, bookzip
 from wsm.errors import WsmError
 
 if not bookcheck.chromium_available():
@@ -35,13 +38,20 @@ def _png_b64() -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _build(book: Path, error_cell: bool = False) -> Path:
-    """Write a two-page book (intro + one executed notebook) to ``book``, build it, return its HTML folder."""
+# The real book's way to render math offline (book/_config.yml): MathJax from sphinx-mathjax-offline.
+OFFLINE_MATH = ("sphinx:\n  extra_extensions: [sphinx-mathjax-offline]\n"
+                "  config:\n    mathjax_path: mathjax/tex-chtml.js\n")
+
+
+def _build(book: Path, error_cell: bool = False, offline_math: bool = True) -> Path:
+    """Write a two-page book (intro with math + one executed notebook) to ``book``, build it, return its
+    HTML folder. Without ``offline_math`` the book loads MathJax from Sphinx's default CDN address."""
     (book / "executed").mkdir(parents=True)
     (book / "_config.yml").write_text('title: tiny\nauthor: test\nexecute:\n  execute_notebooks: "off"\n'
-                                      "only_build_toc_files: true\n")
+                                      "only_build_toc_files: true\nparse:\n  myst_enable_extensions: [dollarmath]\n"
+                                      + (OFFLINE_MATH if offline_math else ""))
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: executed/tiny\n")
-    (book / "intro.md").write_text("# Intro\n\nA tiny book.\n")
+    (book / "intro.md").write_text("# Intro\n\nA tiny book: $\\phi^l = W_1 W_1^\\top$.\n")
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Tiny\n\nOne figure."),
@@ -77,6 +87,8 @@ def test_good_book_passes_with_one_screenshot_per_page(built, tmp_path):
     assert [r["page"] for r in rows] == ["intro", "executed/tiny"]
     assert all(r["status"] == 200 and not r["broken_images"] and not r["errors"] for r in rows)
     assert rows[1]["images"] >= 1
+    assert rows[0]["math"] == 1 and rows[0]["raw_math"] == []        # MathJax typeset the formula
+    assert all(r["outside"] == [] for r in rows)
     for r in rows:
         shot = Path(r["screenshot"])
         assert shot.parent == tmp_path / "shots" and shot.stat().st_size > 0
@@ -103,6 +115,50 @@ def test_page_left_out_of_the_navigation_is_reported(built, copy, tmp_path):
     intro.write_text(intro.read_text().replace('href="executed/tiny.html"', 'href="#"'))
     with pytest.raises(WsmError, match=r"executed/tiny\.html: not linked from the navigation of intro\.html"):
         bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_request_to_an_outside_host_is_reported(built, copy, tmp_path):
+    intro = copy / "intro.html"
+    intro.write_text(intro.read_text().replace(
+        "</head>", '<link rel="stylesheet" href="https://fonts.example.org/css2?family=Lato"></head>', 1))
+    with pytest.raises(WsmError, match=r"intro\.html: request to an outside host: https://fonts\.example\.org/css2"):
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_raw_latex_is_math_not_rendered(built, copy, tmp_path):
+    mathjax = copy / "_static" / "mathjax" / "tex-chtml.js"
+    mathjax.write_text("/* MathJax failed to load */")
+    with pytest.raises(WsmError, match=r"intro\.html: math not rendered \(raw LaTeX shown\): \\\(\\phi\^l"):
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def test_book_with_mathjax_from_a_cdn_fails(tmp_path):
+    """Sphinx's default MathJax address is a CDN: the check reports the request (offline, the math
+    also stays raw; where the CDN is reachable it renders, so only the request is asserted)."""
+    book = tmp_path / "book"
+    html = _build(book, offline_math=False)
+    with pytest.raises(WsmError, match=r"intro\.html: request to an outside host: https://cdn\.jsdelivr\.net/"):
+        bookcheck.check_book(html, book, tmp_path / "shots")
+
+
+def test_unzipped_archive_is_the_same_book(built, tmp_path):
+    archive = bookzip.zip_site(built[1], tmp_path / "book.zip")
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp_path / "unzipped")
+    rows = bookcheck.check_book(tmp_path / "unzipped" / bookzip.FOLDER, built[0], tmp_path / "shots")
+    assert rows[0]["math"] == 1 and rows[0]["raw_math"] == [] and rows[1]["images"] >= 1
+    # as a reader opens it: index.html from the disk, no server; it leads to the intro with its math
+    with tempfile.TemporaryDirectory(prefix="wsm-chromium-") as profile:
+        driver = bookcheck._browser(profile)
+        try:
+            driver.get((tmp_path / "unzipped" / bookzip.FOLDER / "index.html").as_uri())
+            WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/intro.html"))
+            seen = driver.execute_async_script(bookcheck.PAGE_SCRIPT)
+            urls = bookcheck.requested_urls(driver.get_log("performance"))
+        finally:
+            driver.quit()
+    assert seen["math"] == 1 and seen["raw_math"] == [] and urls
+    assert not [u for u in urls if bookcheck.is_outside(u)]
 
 
 def test_error_output_in_an_executed_cell_fails(tmp_path):

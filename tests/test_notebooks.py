@@ -134,7 +134,12 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 2
     assert "99.4" in (html / "results.html").read_text()
-    # the same book in a real browser: no broken image, no missing page, no error output
+    intro = (html / "intro.html").read_text()             # the first page opens with the verdicts
+    from wsm import paper
+    assert "built with the <strong>" in intro and "reported numbers and claims fare" in intro
+    assert intro.count("Verdict:") == len({r["figure"] for r in paper.REPORTED})     # one sentence per claim
+    # the same book in a real browser: no broken image, no missing page, no error output, math rendered,
+    # no request beyond 127.0.0.1
     from wsm import bookcheck
     if not bookcheck.chromium_available() and os.environ.get("WSM_REQUIRE_BROWSER") != "1":
         pytest.skip("no chromium/chromium-driver for the browser check (set WSM_REQUIRE_BROWSER=1 to fail)")
@@ -142,6 +147,8 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     assert {r["page"] for r in rows} == {"intro", "performance", "results", "deviations"} | {
         f"executed/{n}" for n in profiles.NOTEBOOKS}
     assert sum(r["images"] for r in rows) >= 2
+    assert all(r["outside"] == [] and r["raw_math"] == [] for r in rows)
+    assert next(r for r in rows if r["page"] == "intro")["math"] >= 3
     assert all(Path(r["screenshot"]).stat().st_size > 10_000 for r in rows)
 
 

@@ -4,7 +4,8 @@ Serves a built Jupyter Book HTML folder on 127.0.0.1 (a free port, only loopback
 traffic), opens every page listed in the book's ``_toc.yml`` in headless Chromium
 (Debian's ``chromium`` driven by ``chromium-driver`` through selenium), saves one
 PNG screenshot per page, and fails on broken images, missing table-of-contents
-pages and error outputs of executed cells::
+pages, error outputs of executed cells, math left as raw LaTeX, and any request a
+page makes to a host other than 127.0.0.1 (the book must be readable offline)::
 
     python -m wsm.bookcheck book/_build/html --book book --screenshots build/screenshots
 """
@@ -12,6 +13,7 @@ pages and error outputs of executed cells::
 import argparse
 import functools
 import http.server
+import json
 import sys
 import tempfile
 import threading
@@ -19,6 +21,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -31,15 +34,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-proxy-server", "--window-size=1280,2000"]
 SOURCE_SUFFIXES = (".md", ".ipynb", ".rst", ".py", ".txt")
-# Evaluated in each page: waits for every image to settle, then reports what it sees.
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Evaluated in each page: waits for every image to settle and MathJax to typeset, then reports what it
+# sees. Sphinx puts each formula in a ``.math`` element; MathJax 3 replaces its LaTeX by an
+# ``mjx-container``, so a ``.math`` element without one is math the reader sees as raw LaTeX.
 PAGE_SCRIPT = """
 const done = arguments[arguments.length - 1];
 const imgs = Array.from(document.images);
 imgs.forEach(img => { img.loading = "eager"; });
 const settle = img => img.complete ? null : new Promise(ok => {
   img.addEventListener("load", ok); img.addEventListener("error", ok); });
+const typeset = window.MathJax && MathJax.startup && MathJax.startup.promise;
 const timeout = new Promise(ok => setTimeout(ok, 10000));
-Promise.race([Promise.all(imgs.map(settle)), timeout]).then(() => done({
+Promise.race([Promise.all(imgs.map(settle).concat([typeset || null])), timeout]).then(() => done({
+  math: document.querySelectorAll(".math").length,
+  raw_math: Array.from(document.querySelectorAll(".math")).filter(m => !m.querySelector("mjx-container"))
+    .map(m => m.textContent.trim().slice(0, 60)),
   images: imgs.length,
   broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute("src")),
   errors: Array.from(document.querySelectorAll(".output")).filter(o =>
@@ -79,14 +89,38 @@ def toc_pages(book_dir) -> list[str]:
     return list(dict.fromkeys(pages))
 
 
+def is_outside(url: str) -> bool:
+    """True for a URL that would leave the machine: a network scheme with a host other than loopback
+    (``data:``, ``blob:``, ``about:`` and ``file:`` URLs stay on the machine)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss", "ftp") and (parts.hostname or "") not in LOOPBACK
+
+
+def requested_urls(performance_log) -> list[str]:
+    """The URLs a page asked for, in order, from Chromium's performance log (DevTools
+    ``Network.requestWillBeSent`` events; a request that then fails, e.g. offline, is still listed)."""
+    urls = []
+    for entry in performance_log:
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):    # the browser left mid-transfer: fine
+            super().handle_error(request, client_address)
+
+
 def _serve(html_dir):
     """Start an HTTP server for ``html_dir`` on a free loopback port, in a background thread."""
-    server = http.server.ThreadingHTTPServer(
+    server = _Server(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(html_dir)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
@@ -114,6 +148,7 @@ def _browser(profile_dir):
         raise WsmError("the book check needs selenium: pip install -r requirements.txt") from None
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})   # every request, for requested_urls
     for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile_dir}"]:
         options.add_argument(flag)
     with warnings.catch_warnings():  # deprecated in selenium 4.51 but still the short way to go direct
@@ -140,21 +175,26 @@ def _check(html_dir, book_dir, screenshots_dir):
             try:
                 for i, page in enumerate(pages):
                     url = base + page + ".html"
-                    row = {"page": page, "status": _status(url), "images": 0,
-                           "broken_images": [], "errors": [], "screenshot": None}
+                    row = {"page": page, "status": _status(url), "images": 0, "broken_images": [],
+                           "errors": [], "math": 0, "raw_math": [], "outside": [], "screenshot": None}
                     rows.append(row)
                     if row["status"] != 200 or not (html_dir / f"{page}.html").is_file():
                         problems.append(f"{page}.html: missing (listed in _toc.yml, HTTP {row['status']})")
                         continue
+                    driver.get_log("performance")          # drop what earlier pages left in the log
                     driver.get(url)
                     seen = driver.execute_async_script(PAGE_SCRIPT)
+                    outside = [u for u in requested_urls(driver.get_log("performance")) if is_outside(u)]
                     if i == 0:
                         nav = set(seen["nav"])
                     elif url not in nav:
                         problems.append(f"{page}.html: not linked from the navigation of {pages[0]}.html")
-                    row.update(images=seen["images"], broken_images=seen["broken"], errors=seen["errors"])
+                    row.update(images=seen["images"], broken_images=seen["broken"], errors=seen["errors"],
+                               math=seen["math"], raw_math=seen["raw_math"], outside=list(dict.fromkeys(outside)))
                     problems += [f"{page}.html: broken image {src}" for src in seen["broken"]]
                     problems += [f"{page}.html: error output in a cell: {e}" for e in seen["errors"]]
+                    problems += [f"{page}.html: math not rendered (raw LaTeX shown): {m}" for m in seen["raw_math"][:3]]
+                    problems += [f"{page}.html: request to an outside host: {u}" for u in row["outside"]]
                     row["screenshot"] = str(shots / (page.replace("/", "__") + ".png"))
                     driver.save_screenshot(row["screenshot"])
             finally:
@@ -168,7 +208,8 @@ def _check(html_dir, book_dir, screenshots_dir):
 def check_book(html_dir, book_dir, screenshots_dir) -> list[dict]:
     """Check the built book at ``html_dir`` against ``<book_dir>/_toc.yml`` in headless Chromium.
 
-    Returns one row per page (page, status, images, broken_images, errors, screenshot);
+    Returns one row per page (page, status, images, broken_images, errors, math, raw_math, outside,
+    screenshot);
     raises :class:`WsmError` listing every problem once all pages have been checked.
     """
     rows, problems = _check(html_dir, book_dir, screenshots_dir)
@@ -197,11 +238,12 @@ def main(argv=None) -> int:
         return 2
     for row in rows:
         print(f"{row['page']:<40} HTTP {row['status']}  images {row['images']:>3}  "
-              f"broken {len(row['broken_images'])}  errors {len(row['errors'])}  {row['screenshot'] or '-'}")
+              f"broken {len(row['broken_images'])}  errors {len(row['errors'])}  math {row['math']:>3}  "
+              f"raw {len(row['raw_math'])}  outside {len(row['outside'])}  {row['screenshot'] or '-'}")
     if problems:
         print(_message(args.html_dir, problems), file=sys.stderr)
         return 2
-    print(f"{len(rows)} pages checked, no problems")
+    print(f"{len(rows)} pages checked, no problems, no request left 127.0.0.1")
     return 0
 
 

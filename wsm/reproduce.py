@@ -5,7 +5,8 @@
 Each ``notebooks/<name>.py`` (percent format, the source of truth) is turned into a notebook by
 jupytext, executed by papermill with the profile's parameters, and written to
 ``<out>/<name>.ipynb``; each notebook writes its rows to ``<out>/results/<name>.csv`` and this
-command joins them into ``<out>/results/results.csv``. ``--set null_repeats=20`` changes a setting
+command joins them into ``<out>/results/results.csv`` and writes the verdict section of the book's
+first page (``<out>/frontpage.md``, :mod:`wsm.frontpage`). ``--set null_repeats=20`` changes a setting
 on every page that has it (:func:`wsm.experiments.valid_settings`; values are read as JSON, else text).
 """
 
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from wsm import experiments, paths, profiles, results
+from wsm import experiments, frontpage, paths, profiles, results
 from wsm.paths import REPO
 from wsm.errors import WsmError
 
@@ -113,6 +114,7 @@ def main(argv=None) -> int:
             results.archive(args.out / "results", results.collect(args.out / "results"))
         table = results.collect(args.out / "results")
         print(f"[wsm] {len(table)} results in {args.out / 'results' / 'results.csv'}")
+        print(f"[wsm] the book's first page: {frontpage.write(args.out)}")
     except WsmError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

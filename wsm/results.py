@@ -98,8 +98,21 @@ def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:
             f"of {len(ours)} cells beat their null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")
 
 
+def cpu_model() -> str:
+    """The CPU's model name as Linux reports it (``/proc/cpuinfo``), or '' where it cannot be read."""
+    import re
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            found = re.search(r"model name\s*:\s*(.*)", f.read())
+    except OSError:
+        return ""
+    return found.group(1).strip() if found else ""
+
+
 def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: float) -> None:
-    """Keep the wall time of each notebook's latest execution in ``timings.csv``."""
+    """Keep the wall time of each notebook's latest execution in ``timings.csv``, with the machine
+    it ran on (cores, torch threads, CPU model, the GPU where CUDA is available)."""
     import platform
 
     import torch
@@ -108,7 +121,8 @@ def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: f
     old = pd.read_csv(path) if path.exists() else pd.DataFrame()
     row = pd.DataFrame([dict(notebook=notebook, profile=profile, seconds=round(seconds, 1),
                              cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                             machine=platform.processor() or platform.machine())])
+                             machine=platform.processor() or platform.machine(), cpu_model=cpu_model(),
+                             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")])
     if len(old):
         old = old[old.notebook != notebook]
     table = pd.concat([old, row], ignore_index=True)

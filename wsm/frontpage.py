@@ -40,8 +40,9 @@ CLAIMS = {
     "Fig. 4": "one more layer, residual connections or leaky ReLU keep the hypothesis; training with Adam breaks it",
     "Fig. 5": "a weight classifier trained on PlainNet-5 zoos still recognises the Leaky and Depth zoos but drops "
               "on Res5 and Adam; in retrieval only Adam breaks the hypothesis",
-    "ICLR Sec. 4.1 (bottom-up)": "chains taken in the layers' order classify well and out-of-order chains do "
-                                 "not: a network's semantics are built bottom-up",
+    "ICLR Sec. 4.1 (bottom-up)": "every chain taken in the layers' order classifies well, the ICLR text's "
+                                 "evidence that a network's semantics are built bottom-up (its out-of-order chains "
+                                 "are a control here, not evidence)",
 }
 PROFILE_NOTES = {
     "smoke": "The `smoke` profile only checks that every page runs (seconds per page): its verdicts say "

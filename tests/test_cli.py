@@ -21,6 +21,8 @@ from wsm import compare as compare_module
 from wsm.compare import compare, factor_similarity, load_weights
 from wsm.errors import WsmError
 
+from conftest import own_networks
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -404,34 +406,13 @@ def test_references_place_the_cosine():
 # wsm htt: the paper's test on a folder of the user's networks
 
 
-def own_networks(folder, tasks=("cats", "cars", "birds"), runs=5, noise=0.05):
-    """Per task, one random tiny MLP; its runs are that network plus noise with every hidden layer's
-    units randomly permuted: one solution per task, which only permutation-invariant features see."""
-    folder.mkdir(parents=True, exist_ok=True)
-    g = torch.Generator().manual_seed(0)
-    lines = ["file,task"]
-    for i, task in enumerate(tasks):
-        base = mlp(100 + i)
-        for r in range(runs):
-            net = copy.deepcopy(base)
-            with torch.no_grad():
-                for p in net.parameters():
-                    p.add_(noise * torch.randn(p.shape, generator=g))
-            for layer, width in ((1, 16), (2, 12)):
-                chain.permute_hidden(net, layer, torch.randperm(width, generator=g))
-            torch.save({"model": net.state_dict(), "epoch": 10}, folder / f"{task}-{r}.pt")
-            lines.append(f"{task}-{r}.pt,{task}")
-    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
-    return folder / "labels.csv"
-
-
 def test_cli_htt_finds_the_tasks_with_chains_and_reports_every_cell(tmp_path, capsys):
     labels = own_networks(tmp_path / "nets")
     status, out, err = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 20, "--epochs", 5,
                                "--json")
     assert status == 0, err
     result = json.loads(out)
-    assert result["networks"] == 15 and result["tasks"] == ["birds", "cars", "cats"]
+    assert result["networks"] == 20 and result["tasks"] == ["birds", "cars", "cats", "ships"]
     assert result["chain_layers"] == ["0.weight", "2.weight", "4.weight"]
     rows = {(r["kind"], r["depth"], r["protocol"]): r for r in result["rows"]}
     assert set(rows) == {(k, d, p) for k in ("unnormalized", "normalized") for d in (1, 2, 3)
@@ -441,8 +422,8 @@ def test_cli_htt_finds_the_tasks_with_chains_and_reports_every_cell(tmp_path, ca
                 "evidence"} <= set(r)
         assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
     c1 = rows["normalized", 1, "classification"]
-    assert c1["accuracy"] == 1.0 and c1["n"] == 6 and c1["decision"] == "accept H0"
-    assert c1["evidence"] == "underpowered"                     # 6 test networks cannot show error < 5%
+    assert c1["accuracy"] == 1.0 and c1["n"] == 8 and c1["decision"] == "accept H0"
+    assert c1["evidence"] == "underpowered"                     # 8 test networks cannot show error < 5%
     assert c1["p_null"] < 0.1
     assert rows["unnormalized", 2, "classification"]["accuracy"] < 1.0     # permuted raw weights
     status, text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 5, "--epochs", 2,
@@ -451,7 +432,7 @@ def test_cli_htt_finds_the_tasks_with_chains_and_reports_every_cell(tmp_path, ca
     header = next(line for line in text.splitlines() if line.split()[:1] == ["feature"])
     assert header.split() == ["feature", "protocol", "metric", "accuracy", "n", "ci95", "null", "p_null", "decision",
                               "evidence"]
-    assert "15 networks of 3 tasks" in text and "Clopper-Pearson" in text
+    assert "20 networks of 4 tasks" in text and "Clopper-Pearson" in text
     status, csv_text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 0, "--epochs", 2,
                                   "--depths", 1, "--csv", "--protocols", "classification")
     import pandas as pd
@@ -468,6 +449,11 @@ def test_cli_htt_leaves_out_retrieval_with_a_note_when_tasks_are_too_few(tmp_pat
     assert set(pd_read(out).protocol) == {"classification"}
     status, _, err = run_cli(capsys, "htt", tmp_path / "nets", labels, "--protocols", "retrieval")
     assert status == 2 and err.startswith("error: 2 tasks cannot be split")
+    labels = own_networks(tmp_path / "three", tasks=("x", "y", "z"), runs=3)       # one unseen task: trivial
+    status, out, err = run_cli(capsys, "htt", tmp_path / "three", labels, "--null-repeats", 0, "--epochs", 2,
+                               "--depths", 1, "--csv")
+    assert status == 0 and "rank-1 is 100% by construction: retrieval needs at least 4 tasks" in err
+    assert set(pd_read(out).protocol) == {"classification"}
 
 
 def pd_read(text):

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def similarity(args) -> int:
     print(f"a: {args.a}\nb: {args.b}\n")
     with pd.option_context("display.width", 250, "display.max_columns", None):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"\n{EXPLANATION.format(draws=args.draws)}")
+    print("\n" + textwrap.fill(EXPLANATION.format(draws=args.draws), 110))
     return 0
 
 
@@ -235,7 +236,7 @@ def hypothesis_test(args) -> int:
           f"{'' if args.labels is None else f' (tasks from {args.labels})'}; chain layers: "
           f"{', '.join(result.layers)}\n")
     print(_shown(result.table).to_string(index=False))
-    print(f"\n{HTT_NOTE.format(alpha=args.alpha)}")
+    print("\n" + textwrap.fill(HTT_NOTE.format(alpha=args.alpha), 110))
     return 0
 
 

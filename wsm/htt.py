@@ -474,6 +474,18 @@ def classifier_config(epochs: int = ClassifierConfig.epochs, seed: int = Classif
     return ClassifierConfig(epochs=epochs, milestones=(max(1, round(0.6 * epochs)),) if epochs > 1 else (), seed=seed)
 
 
+def _check_unseen_tasks(n_tasks: int, train_fraction: float) -> None:
+    """Retrieval among a single unseen task is 100% by construction (every gallery network is of the
+    query's task): refused, saying how many tasks are needed."""
+    unseen = n_tasks - int(round(train_fraction * n_tasks))
+    if n_tasks >= 3 and unseen < 2:
+        need = next(t for t in range(n_tasks + 1, 10 * n_tasks + 10)
+                    if 1 < round(train_fraction * t) < t - 1)
+        raise WsmError(f"with {n_tasks} tasks and a train fraction of {train_fraction:g} only {unseen} task is "
+                       f"unseen, so every gallery network matches the query's task and rank-1 is 100% by "
+                       f"construction: retrieval needs at least {need} tasks here")
+
+
 def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normalized"), protocols=None,
                 epochs: int = ClassifierConfig.epochs, null_repeats: int = 100, train_fraction: float = 0.6,
                 query_fraction: float = 0.2, seed: int = 0, alpha: float = 0.05, trust: bool = False,
@@ -524,6 +536,8 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     with tempfile.TemporaryDirectory() as cache:      # the Grams of one depth serve both protocols
         for protocol in protocols or ("classification", "retrieval"):
             try:
+                if protocol == "retrieval":
+                    _check_unseen_tasks(len(counts), train_fraction)
                 tables.append(evaluate(weights, labels_, depths, tuple(kinds), train_fraction, train_fraction,
                                        query_fraction, seed, cfg, alpha, progress, null_repeats, (protocol,),
                                        gram_cache=cache))

@@ -469,3 +469,27 @@ def test_cli_htt_errors_are_one_line(tmp_path):
     (tmp_path / "bad.csv").write_text("network,label\nx-0.pt,x\n")
     assert_one_line_error(wsm("htt", tmp_path / "nets", tmp_path / "bad.csv"), "has no column file or task")
     assert_one_line_error(wsm("htt", tmp_path / "nowhere"), "nowhere does not exist")
+
+
+def test_cli_zoo_prints_its_result_as_json_or_csv(tmp_path, capsys, monkeypatch):
+    """The zoo command's result on stdout alone (training replaced by a stand-in zoo of two runs)."""
+    from wsm import zoo
+
+    def fake_build(out, cfg, root, download=False):
+        print("zoo progress line")                             # what progress prints outside a terminal
+        runs = [zoo.Run(task=0, run=r, seed=r, classes=[0, 1], train_acc=0.9, test_acc=0.5 + r / 10, final_loss=0.1,
+                        seconds=1.0, state_dict=mlp(r).state_dict()) for r in range(2)]
+        return zoo.Zoo(out, cfg, runs)
+
+    monkeypatch.setattr(zoo, "build_zoo", fake_build)
+    args = ["zoo", "--profile", "smoke", "--arch", "mlp4", "--tasks", 1, "--runs", 2, "--out", tmp_path / "z"]
+    status, out, err = run_cli(capsys, *args, "--json")
+    assert status == 0 and "zoo progress line" in err and "zoo folder:" in err
+    result = json.loads(out)
+    assert (result["command"], result["networks"], result["diverged"]) == ("zoo", 2, 0)
+    assert result["test_acc"] == pytest.approx(0.55) and result["config"]["arch"] == "mlp4"
+    assert [(r["task"], r["run"]) for r in result["rows"]] == [(0, 0), (0, 1)]
+    status, out, _ = run_cli(capsys, *args, "--csv")
+    assert status == 0 and pd_read(out)[["run", "test_acc"]].values.tolist() == [[0, 0.5], [1, 0.6]]
+    status, out, _ = run_cli(capsys, *args)
+    assert status == 0 and "zoo ready in" in out and "2 networks" in out

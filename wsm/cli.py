@@ -115,8 +115,8 @@ def parser() -> argparse.ArgumentParser:
                     "architecture and the task each was trained on: for every chain (chain-normalized phi^l) and "
                     "layer (raw weights), weight classification (a linear classifier trained on some networks of "
                     "each task predicts the task of the others) and weight retrieval (trained on some tasks, it "
-                    "ranks networks of unseen tasks), with exact 95%% intervals, a permutation null and the "
-                    "verdicts. Needs at least 2 networks per task for classification, and 3 tasks with 3 networks "
+                    "ranks networks of unseen tasks), with exact 95% intervals, a permutation null and the "
+                    "verdicts. Needs at least 2 networks per task for classification, and 4 tasks with 3 networks "
                     "each for retrieval.")
     h.add_argument("folder", type=Path, metavar="FOLDER", help="folder with the network files")
     h.add_argument("labels", type=Path, nargs="?", metavar="LABELS.csv",

@@ -145,7 +145,7 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     b = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 5))
     torch.save(a.state_dict(), work / "a.pt")
     torch.save({"state_dict": b.state_dict(), "epoch": 3}, work / "b.pt")
-    text = run(installed, wsm_cmd, "similarity", "a.pt", "b.pt")
+    text = " ".join(run(installed, wsm_cmd, "similarity", "a.pt", "b.pt").split())
     assert "cosine_init" in text and "orthogonal change of hidden basis" in text
     rows = json.loads(run(installed, wsm_cmd, "similarity", "a.pt", "b.pt", "--json"))["rows"]
     assert [r["chain"] for r in rows] == [1, 2, 3] and all(abs(r["cosine_rotated"] - 1) < 1e-9 for r in rows)

@@ -11,7 +11,9 @@ the right by a permutation matrix ``Q`` and ``Q Q^T = I``, so ``phi^l`` is uncha
 For a CNN (Appendix B, remark) ``W_1`` is reshaped to ``(n_0 h w) x n_1``; every later kernel is
 reshaped to ``n_{l-1} x (n_l h w)`` and, after the product, the kernel positions are moved into the
 row dimension, so ``M_l`` is ``n_0 (hw)^{l-1} x n_l``: 27, 243, 2187 rows for PlainNet-5's chains 1-3.
-A Linear layer after a conv stack (after global pooling) continues the chain on the channels.
+A Linear layer after a conv stack continues the chain: on the channels after global pooling; after
+a flatten, read as a convolution whose kernel covers the last feature map (:func:`chain_layers`).
+Which weights of a network form its chain, in which order, is decided by :func:`chain_layers` alone.
 
 **GRU-2** (Section 4.3; derivation in :func:`gru_weights`): chain 1 is ``W_ih_l0^T W_ih_l0`` (58 x 58,
 the authors' feature), chain 2 carries it through layer 2's input weights; the recurrent weights

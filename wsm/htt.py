@@ -461,7 +461,7 @@ def percent(table, alpha: float = 0.05):
 class OwnTest:
     """The result of :func:`on_networks`."""
 
-    table: "pd.DataFrame"    # :func:`judged` rows of :func:`evaluate`
+    table: object            # a pandas DataFrame: :func:`judged` rows of :func:`evaluate`
     n_networks: int
     tasks: list[str]
     layers: list[str]        # the chain layers' names (wsm.chain.chain_layers of the first network)

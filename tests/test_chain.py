@@ -640,3 +640,108 @@ def test_row_normalized_chains_stay_permutation_invariant():
     for depth in (2, 3):
         assert torch.allclose(chain.phi(rn, depth), chain.phi(rp, depth), rtol=1e-9, atol=1e-12)
         assert not torch.allclose(chain.phi(rn, depth), chain.phi(w, depth))     # it is another feature
+
+
+# --- one definition of a network's chain layers (chain.chain_layers) ------------------------------
+
+CHAIN_NAMES = {
+    "mlp4": [f"layers.{i}.weight" for i in range(4)],
+    "plainnet5": ["features.0.weight", "features.4.weight", "features.8.weight", "features.12.weight", "fc.weight"],
+    "leaky": ["features.0.weight", "features.4.weight", "features.8.weight", "features.12.weight", "fc.weight"],
+    "plainnet5bn": ["features.0.weight", "features.4.weight", "features.8.weight", "features.12.weight", "fc.weight"],
+    "plainnet6": ["features.0.weight", "features.4.weight", "features.8.weight", "features.12.weight",
+                  "features.16.weight", "fc.weight"],
+    "res5": ["stem.0.weight", "blocks.0.conv.weight", "blocks.1.conv.weight", "blocks.2.conv.weight", "fc.weight"],
+    "gru2": ["gru.weight_ih_l0", "gru.weight_ih_l1"],
+    "resmlp12": [f"layers.{i}.weight" for i in range(12)] + ["head.weight"],
+}
+
+
+@pytest.mark.parametrize("arch", nets.ARCHITECTURES)
+def test_chain_layers_of_every_zoo_architecture_from_module_and_state_dict(arch):
+    """Forward order and names; Res5's shortcuts skipped; GRU-2 read as its two input weights; the
+    same layers from the module and from its state_dict (what a zoo run file holds)."""
+    torch.manual_seed(0)
+    net = nets.build(arch, 5)
+    from_module, from_state = chain.chain_layers(net), chain.chain_layers(net.state_dict())
+    assert [l.name for l in from_module] == [l.name for l in from_state] == CHAIN_NAMES[arch]
+    for a, b in zip(from_module, from_state):
+        assert torch.equal(a.weight, b.weight) and a.stored_shape == b.stored_shape
+        assert torch.equal(a.like(net.state_dict()[a.name]), a.weight)      # like() rereads the stored tensor
+    weights = chain.layer_weights(net)
+    for depth in range(1, len(weights) + 1):
+        chain.chain_factor(weights, depth)                                  # every chain is well formed
+    if arch == "gru2":
+        assert all(torch.equal(a, b) for a, b in zip(weights, chain.gru_weights(net)))
+        assert tuple(weights[1].shape) == (9 * 128, 3 * 128) and from_module[1].copies == 3
+
+
+@pytest.mark.parametrize("model, message", [
+    (nn.Sequential(nn.Linear(3, 4), nn.LSTM(4, 4)), "layer '1' is not supported.*nn.LSTM"),
+    (nn.GRU(4, 4, num_layers=2, bidirectional=True), "layer '' is not supported.*nn.GRU"),
+    (nn.GRU(4, 4, num_layers=3).state_dict(), "'weight_ih_l0'.*recurrent.*not part of a GRU-2"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3, groups=1), nn.Conv2d(4, 4, 3, groups=2)), "grouped nn.Conv2d"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.ConvTranspose2d(4, 2, 3)), "nn.ConvTranspose2d"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 36 + 2, 2)), r"takes 146 inputs.*4 outputs"),
+    ([torch.randn(4, 3), torch.randn(2, 5)], r"layer 2 \(weight layer 2\).*takes 5 inputs"),
+    ({"bn.weight": torch.ones(3)}, "no weight layers"),
+])
+def test_chain_layers_refuses_what_has_no_chain_naming_the_layer(model, message):
+    with pytest.raises(WsmError, match=message):
+        chain.chain_layers(model)
+
+
+@st.composite
+def lenet_case(draw):
+    n_conv = draw(st.integers(1, 2))
+    channels = draw(st.lists(st.integers(2, 5), min_size=n_conv, max_size=n_conv))
+    size = draw(st.sampled_from([(6, 8), (8, 8), (4, 6)]))        # square and non-square last feature maps
+    hidden, n_out = draw(st.integers(2, 6)), draw(st.integers(2, 4))
+    perms = [draw(_perm_strategy(c)) for c in channels] + [draw(_perm_strategy(hidden))]
+    return channels, size, hidden, n_out, _ensure_nonidentity(perms), draw(st.integers(0, 2**31 - 1))
+
+
+def _lenet(channels, hidden, n_out, size):
+    """LeNet-style: conv units (a 2x2 max-pool after the first), flatten, Linear, ReLU, Linear."""
+    units, c_in, (h, w) = [], 3, size
+    for i, c in enumerate(channels):
+        units += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c)]
+        if i == 0:
+            units.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+        c_in = c
+    units += [nn.Flatten(), nn.Linear(c_in * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_out)]
+    return nn.Sequential(*units), h * w
+
+
+@settings(PROPERTY, max_examples=20)
+@given(lenet_case())
+def test_linear_after_flatten_continues_the_chain_and_is_permutation_invariant(case):
+    """The Linear over the flattened map is read as a conv over the last grid (its column block of
+    each channel as that channel's kernel), so permuting the conv channels (and, with them, those
+    blocks: the same function) leaves every phi unchanged, like any other hidden permutation."""
+    channels, size, hidden, n_out, perms, seed = case
+    net, positions = _lenet(channels, hidden, n_out, size)
+    net = _randomize(net, seed)
+    layers = chain.chain_layers(net)
+    flat = layers[len(channels)]
+    assert flat.stored_shape == (hidden, channels[-1] * positions)
+    assert flat.weight.shape[:2] == (hidden, channels[-1]) and flat.weight[0, 0].numel() == positions
+    assert torch.equal(flat.weight.reshape(flat.stored_shape), dict(net.named_parameters())[flat.name])
+    x = torch.randn(3, 3, *size, generator=_gen(seed + 1), dtype=torch.float64)
+    _check_invariance(net, x, perms)
+
+
+def test_rotate_hidden_keeps_every_phi_and_changes_the_raw_weights():
+    torch.manual_seed(0)
+    lenet, _ = _lenet([4, 5], 6, 3, (8, 8))
+    for net in (nets.build("mlp4", 3), nets.build("plainnet5", 3), nets.build("gru2", 2), lenet):
+        w = [x.double() for x in chain.layer_weights(net)]
+        r = chain.rotate_hidden(w, _gen(1))
+        assert [x.shape for x in r] == [x.shape for x in w]
+        for depth in range(1, len(w) + 1):
+            ma, mb = chain.chain_factor(w, depth), chain.chain_factor(r, depth)
+            _assert_close((mb.T @ mb).norm() ** 2, (ma.T @ ma).norm() ** 2, rtol=1e-9)   # ||phi||^2
+            _assert_close((ma.T @ mb).norm() ** 2, (ma.T @ ma).norm() ** 2, rtol=1e-9)   # <phi_a, phi_b> = ||phi||^2
+        cos = torch.nn.functional.cosine_similarity(w[0].flatten(), r[0].flatten(), dim=0)
+        assert cos < 0.5                                                   # the raw first layer moved

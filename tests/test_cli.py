@@ -4,6 +4,8 @@ No dataset is needed: networks are tiny and freshly initialised; the zoo command
 the point where it looks for the dataset."""
 
 import copy
+import io
+import json
 import os
 import subprocess
 import sys
@@ -13,9 +15,13 @@ import pytest
 import torch
 from torch import nn
 
-from wsm import chain, cli, paths
+import wsm as wsm_module
+from wsm import chain, cli, htt, nets, paths
+from wsm import compare as compare_module
 from wsm.compare import compare, factor_similarity, load_weights
 from wsm.errors import WsmError
+
+from conftest import own_networks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,7 +88,10 @@ def test_independent_networks_differ(build):
 
 def test_table_columns_shapes_and_depths():
     table = compare(cnn(0), cnn(1), depths=[3, 1])
-    assert list(table.columns) == ["chain", "layer", "phi_shape", "cosine", "relative_distance", "raw_cosine"]
+    assert list(table.columns) == ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_rotated",
+                                   "relative_distance", "relative_distance_init", "relative_distance_rotated",
+                                   "raw_cosine", "raw_cosine_init", "raw_cosine_rotated"]
+    assert "cosine_init" not in compare(cnn(0), cnn(1), draws=0).columns
     assert table.chain.tolist() == [3, 1]
     assert table.phi_shape.tolist() == ["243x243", "27x27"]
     assert table.layer.tolist() == ["9.weight", "0.weight"]
@@ -125,8 +134,9 @@ def test_load_weights_from_files_state_dicts_and_modules(tmp_path):
     (nn.Sequential(nn.Linear(4, 4), nn.MultiheadAttention(4, 2)).state_dict(), "'1.in_proj_weight'.*attention"),
     (nn.Sequential(nn.Conv1d(3, 4, 3)).state_dict(), r"'0.weight'.*3-D.*Conv1d"),
     (nn.Sequential(nn.Conv3d(3, 4, 3)).state_dict(), r"'0.weight'.*5-D.*Conv3d"),
-    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)).state_dict(),
-     r"layer 2 \(2.weight\).*takes 144 inputs but layer 1 \(0.weight\) has 4 outputs"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6 + 1, 2)).state_dict(),
+     r"layer 2 \(2.weight\).*takes 145 inputs but layer 1 \(0.weight\) has 4 outputs"),
+    (nn.Sequential(nn.Linear(6, 4), nn.Linear(8, 2)).state_dict(), r"layer 2 \(1.weight\).*takes 8 inputs"),
     (nn.Sequential(nn.Conv2d(3, 8, 3), nn.ConvTranspose2d(8, 5, 3)).state_dict(), r"layer 2 \(1.weight\)"),
     ({"bn.weight": torch.ones(3)}, "no weight layers"),
 ])
@@ -144,8 +154,10 @@ def test_unsupported_modules_and_bad_files(tmp_path):
     with pytest.raises(WsmError, match="junk.pt cannot be read as a PyTorch file"):
         load_weights(tmp_path / "junk.pt")
     torch.save(nn.Linear(2, 2), tmp_path / "model.pt")
-    with pytest.raises(WsmError, match=r"model.pt holds a pickled torch.nn.modules.linear.Linear.*state_dict\(\)"):
+    with pytest.raises(WsmError, match=r"model.pt holds a whole model saved with torch.save\(model, path\) "
+                                       r"\(pickled: torch.nn.modules.linear.Linear\).*--trust"):
         load_weights(tmp_path / "model.pt")
+    assert [tuple(w.shape) for w in load_weights(tmp_path / "model.pt", trust=True)] == [(2, 2)]
 
 
 def test_mismatched_networks_name_the_layer():
@@ -189,12 +201,17 @@ def test_cli_similarity_prints_one_row_per_chain(tmp_path):
     assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["chain"])
-    assert lines[header].split() == ["chain", "layer", "phi_shape", "cosine", "relative_distance", "raw_cosine"]
+    assert lines[header].split() == compare_module.COLUMNS
     rows = [line.split() for line in lines[header + 1:] if line.strip() and line.split()[0].isdigit()]
     assert [r[0] for r in rows] == ["1", "2", "3"]
     assert [r[2] for r in rows] == ["27x27", "243x243", "243x243"]
     assert all(r[3] == "1" for r in rows)                                    # cosine, 4 significant digits
-    assert "identical up to a permutation of hidden units" in proc.stdout
+    assert all(float(r[4]) < 0.9 for r in rows)                              # cosine_init: unrelated networks
+    assert all(r[5] == "1" for r in rows)                                    # cosine_rotated
+    words = " ".join(proc.stdout.split())                                    # the note is wrapped
+    assert "any orthogonal change of hidden basis" in words
+    assert "1 does not mean the two networks compute the same function" in words
+    assert "identical up to a permutation" not in words
 
 
 def test_cli_errors_are_one_line_naming_the_problem(tmp_path):
@@ -211,12 +228,22 @@ def test_cli_zoo_without_dataset_names_the_archive(tmp_path):
     proc = wsm("zoo", "--profile", "smoke", "--arch", "mlp4", "--tasks", 1, "--runs", 1,
                "--data", tmp_path / "nodata", "--out", tmp_path / "zoo", env={"WSM_ZOOS": str(tmp_path / "zoos")})
     assert_one_line_error(proc, "tiny-imagenet-200.zip", str(tmp_path / "nodata"))
+    assert not (tmp_path / "zoo").exists()                    # no zoo.json (nor folder) left by the failed build
+    (tmp_path / "kept").mkdir()
+    proc = wsm("zoo", "--profile", "smoke", "--arch", "mlp4", "--tasks", 1, "--runs", 1, "--json",
+               "--data", tmp_path / "nodata", "--out", tmp_path / "kept")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr     # notes on stderr, then the error
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: Tiny ImageNet not found")
+    assert proc.stdout == ""                                  # --json: stdout holds the result only
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())   # the user's folder stays
 
 
 def test_cli_help_lists_the_commands():
     proc = wsm("--help")
     assert proc.returncode == 0
-    assert "similarity" in proc.stdout and "zoo" in proc.stdout and "permutation" in proc.stdout
+    assert all(command in proc.stdout for command in ("similarity", "htt", "zoo", "--version"))
+    version = wsm("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"wsm {wsm_module.__version__}"
 
 
 @pytest.mark.parametrize("args, valid", [
@@ -246,3 +273,225 @@ def test_cli_zoo_settings_follow_the_notebook_profile(tmp_path, monkeypatch):
     assert out == tmp_path / "tiny-imagenet-mlp4-quick-t2r3"      # a trial never touches the notebook's zoo
     with pytest.raises(WsmError, match="--tasks 51 is too many"):
         cli.zoo_settings(cli.parser().parse_args(["zoo", "--arch", "mlp4", "--tasks", "51"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# every network the project trains, usual checkpoints, references, machine-readable output
+
+
+def run_cli(capsys, *args):
+    """``wsm ARGS`` in this process: (exit status, stdout, stderr)."""
+    status = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def zoo_run_file(path, net, task=0, run=0):
+    """A file as wsm zoo writes it (wsm.zoo._save_run): metadata, the state_dict and its digest."""
+    from wsm import zoo
+
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    torch.save(dict(task=task, run=run, seed=run, classes=[0, 1], train_acc=1.0, test_acc=0.5, final_loss=0.1,
+                    seconds=1.0, state_dict=state, sha256=zoo._digest(state)), path)
+
+
+@pytest.mark.parametrize("arch", nets.ARCHITECTURES)
+def test_cli_similarity_reads_every_zoo_architecture_s_run_files(tmp_path, capsys, arch):
+    torch.manual_seed(0)
+    a, b = nets.build(arch, 5), nets.build(arch, 5)
+    zoo_run_file(tmp_path / "a.pt", a)
+    zoo_run_file(tmp_path / "b.pt", b, run=1)
+    status, out, err = run_cli(capsys, "similarity", tmp_path / "a.pt", tmp_path / "b.pt", "--chains", 1, 2,
+                               "--draws", 1, "--json")
+    assert status == 0, err
+    rows = json.loads(out)["rows"]
+    names = [l.name for l in chain.chain_layers(a)]
+    assert [r["layer"] for r in rows] == names[:2]               # the labels of the chain's layers
+    assert all(abs(r["cosine_rotated"] - 1) < 1e-9 for r in rows)
+    assert all(r["cosine"] < 0.999 for r in rows)                # two independent initialisations
+    table = compare(a, a, depths=[1, 2], draws=0)                 # a module gives the same labels
+    assert table.layer.tolist() == names[:2] and (table.cosine - 1).abs().max() < 1e-12
+
+
+def test_compare_labels_res5_and_gru2_layers_and_compares_all_their_chains():
+    torch.manual_seed(0)
+    for arch, n_chains in (("res5", 5), ("gru2", 2)):
+        a = nets.build(arch, 3)
+        table = compare(a, permuted_gru(a) if arch == "gru2" else a, draws=0)
+        assert table.layer.tolist() == [l.name for l in chain.chain_layers(a)] and len(table) == n_chains
+        assert (table.cosine - 1).abs().max() < 1e-9
+
+
+def permuted_gru(net, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    other = copy.deepcopy(net)
+    for layer in (1, 2):
+        chain.permute_gru_hidden(other, layer, torch.randperm(other.gru.hidden_size, generator=g))
+    return other
+
+
+def lenet(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84),
+                         nn.ReLU(), nn.Linear(84, 10))
+
+
+def test_cli_similarity_of_a_lenet_and_a_research_checkpoint(tmp_path, capsys):
+    """A LeNet (conv stack, flatten, Linear) saved as a usual checkpoint (args as an
+    argparse.Namespace, a numpy best_acc), against a copy with permuted hidden units."""
+    import argparse
+
+    import numpy as np
+
+    a = lenet(0)
+    b = copy.deepcopy(a)
+    for layer, width in ((1, 6), (2, 16), (3, 120), (4, 84)):
+        chain.permute_hidden(b, layer, torch.randperm(width, generator=torch.Generator().manual_seed(layer)))
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(a(x), b(x), atol=1e-5)                  # the same function
+    for name, net in (("a.pth", a), ("b.pth", b)):
+        torch.save({"state_dict": net.state_dict(), "args": argparse.Namespace(lr=0.01, epochs=30),
+                    "best_acc": np.float64(0.71)}, tmp_path / name)
+    status, out, err = run_cli(capsys, "similarity", tmp_path / "a.pth", tmp_path / "b.pth", "--csv", "--draws", 1)
+    assert status == 0, err
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(out))
+    assert table.layer.tolist() == ["0.weight", "3.weight", "7.weight", "9.weight", "11.weight"]
+    assert table.phi_shape.tolist() == ["75x75", "1875x1875"] + ["46875x46875"] * 3
+    assert (table.cosine - 1).abs().max() < 1e-9 and table.relative_distance.max() < 1e-6
+    assert (table.raw_cosine[:4] < 0.9).all()                     # the raw weights of permuted layers moved
+    assert (table.cosine_init < 0.5).all()
+
+
+def test_cli_similarity_whole_model_needs_trust(tmp_path):
+    torch.save(mlp(0), tmp_path / "a.pt")
+    torch.save(mlp(1), tmp_path / "b.pt")
+    assert_one_line_error(wsm("similarity", tmp_path / "a.pt", tmp_path / "b.pt"),
+                          "a.pt holds a whole model saved with torch.save(model, path) (pickled: torch.nn.modules.",
+                          "Sequential", "--trust")
+    proc = wsm("similarity", tmp_path / "a.pt", tmp_path / "b.pt", "--trust", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert [r["chain"] for r in json.loads(proc.stdout)["rows"]] == [1, 2, 3]
+
+
+def test_a_torchscript_file_gives_one_line_and_no_torch_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(mlp(0)), tmp_path / "a.pt")
+    torch.save(mlp(1).state_dict(), tmp_path / "b.pt")
+    assert_one_line_error(wsm("similarity", tmp_path / "a.pt", tmp_path / "b.pt"), "TorchScript archive", "--trust")
+
+
+def test_references_place_the_cosine():
+    """Two untrained networks score about their *_init reference (a bare cosine of 0.5 says nothing);
+    a permuted copy scores 1, far above it; the rotation reference is 1 in phi and low in raw weights."""
+    from wsm import nets
+
+    torch.manual_seed(0)
+    a, b = nets.build("plainnet5", 5), nets.build("plainnet5", 5)
+    table = compare(a, b, depths=[1, 2, 3])
+    assert table.cosine[0] > 0.3                                  # high although unrelated ...
+    assert ((table.cosine - table.cosine_init).abs() < 0.15).all()     # ... and the reference says so
+    assert ((table.cosine_rotated - 1).abs() < 1e-9).all() and (table.relative_distance_rotated < 1e-6).all()
+    assert (table.raw_cosine_rotated.abs() < 0.5).all()
+    same = compare(a, permuted(a), depths=[1, 2, 3])
+    assert ((same.cosine - 1).abs() < 1e-9).all() and (same.cosine_init < 0.8).all()
+    again = compare(a, b, depths=[1, 2, 3])                         # fixed seeds: the same references
+    assert again.equals(table)
+
+
+# ----------------------------------------------------------------------------------------------
+# wsm htt: the paper's test on a folder of the user's networks
+
+
+def test_cli_htt_finds_the_tasks_with_chains_and_reports_every_cell(tmp_path, capsys):
+    labels = own_networks(tmp_path / "nets")
+    status, out, err = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 20, "--epochs", 5,
+                               "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["networks"] == 20 and result["tasks"] == ["birds", "cars", "cats", "ships"]
+    assert result["chain_layers"] == ["0.weight", "2.weight", "4.weight"]
+    rows = {(r["kind"], r["depth"], r["protocol"]): r for r in result["rows"]}
+    assert set(rows) == {(k, d, p) for k in ("unnormalized", "normalized") for d in (1, 2, 3)
+                         for p in ("classification", "retrieval")}
+    for key, r in rows.items():
+        assert {"accuracy", "n", "ci_low", "ci_high", "null_mean", "null_low", "null_high", "p_null", "decision",
+                "evidence"} <= set(r)
+        assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+    c1 = rows["normalized", 1, "classification"]
+    assert c1["accuracy"] == 1.0 and c1["n"] == 8 and c1["decision"] == "accept H0"
+    assert c1["evidence"] == "underpowered"                     # 8 test networks cannot show error < 5%
+    assert c1["p_null"] < 0.1
+    assert rows["unnormalized", 2, "classification"]["accuracy"] < 1.0     # permuted raw weights
+    status, text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 5, "--epochs", 2,
+                              "--depths", 1, "--kinds", "normalized")
+    assert status == 0
+    header = next(line for line in text.splitlines() if line.split()[:1] == ["feature"])
+    assert header.split() == ["feature", "protocol", "metric", "accuracy", "n", "ci95", "null", "p_null", "decision",
+                              "evidence"]
+    assert "20 networks of 4 tasks" in text and "Clopper-Pearson" in text
+    status, csv_text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 0, "--epochs", 2,
+                                  "--depths", 1, "--csv", "--protocols", "classification")
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(csv_text))
+    assert len(table) == 2 and "null_mean" not in table and set(table.evidence) <= set(htt.EVIDENCE)
+
+
+def test_cli_htt_leaves_out_retrieval_with_a_note_when_tasks_are_too_few(tmp_path, capsys):
+    labels = own_networks(tmp_path / "nets", tasks=("x", "y"), runs=3)
+    status, out, err = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 0, "--epochs", 2,
+                               "--depths", 1, "--csv")
+    assert status == 0 and "note: retrieval left out: 2 tasks cannot be split" in err
+    assert set(pd_read(out).protocol) == {"classification"}
+    status, _, err = run_cli(capsys, "htt", tmp_path / "nets", labels, "--protocols", "retrieval")
+    assert status == 2 and err.startswith("error: 2 tasks cannot be split")
+    labels = own_networks(tmp_path / "three", tasks=("x", "y", "z"), runs=3)       # one unseen task: trivial
+    status, out, err = run_cli(capsys, "htt", tmp_path / "three", labels, "--null-repeats", 0, "--epochs", 2,
+                               "--depths", 1, "--csv")
+    assert status == 0 and "rank-1 is 100% by construction: retrieval needs at least 4 tasks" in err
+    assert set(pd_read(out).protocol) == {"classification"}
+
+
+def pd_read(text):
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO(text))
+
+
+def test_cli_htt_errors_are_one_line(tmp_path):
+    labels = own_networks(tmp_path / "nets", tasks=("x", "y"), runs=2)
+    torch.save(nn.Sequential(nn.Linear(20, 16), nn.Linear(16, 3)).state_dict(), tmp_path / "nets" / "x-1.pt")
+    assert_one_line_error(wsm("htt", tmp_path / "nets", labels), "x-1.pt has chain layers of shapes", "one architecture")
+    (tmp_path / "bad.csv").write_text("network,label\nx-0.pt,x\n")
+    assert_one_line_error(wsm("htt", tmp_path / "nets", tmp_path / "bad.csv"), "has no column file or task")
+    assert_one_line_error(wsm("htt", tmp_path / "nowhere"), "nowhere does not exist")
+
+
+def test_cli_zoo_prints_its_result_as_json_or_csv(tmp_path, capsys, monkeypatch):
+    """The zoo command's result on stdout alone (training replaced by a stand-in zoo of two runs)."""
+    from wsm import zoo
+
+    def fake_build(out, cfg, root, download=False):
+        print("zoo progress line")                             # what progress prints outside a terminal
+        runs = [zoo.Run(task=0, run=r, seed=r, classes=[0, 1], train_acc=0.9, test_acc=0.5 + r / 10, final_loss=0.1,
+                        seconds=1.0, state_dict=mlp(r).state_dict()) for r in range(2)]
+        return zoo.Zoo(out, cfg, runs)
+
+    monkeypatch.setattr(zoo, "build_zoo", fake_build)
+    args = ["zoo", "--profile", "smoke", "--arch", "mlp4", "--tasks", 1, "--runs", 2, "--out", tmp_path / "z"]
+    status, out, err = run_cli(capsys, *args, "--json")
+    assert status == 0 and "zoo progress line" in err and "zoo folder:" in err
+    result = json.loads(out)
+    assert (result["command"], result["networks"], result["diverged"]) == ("zoo", 2, 0)
+    assert result["test_acc"] == pytest.approx(0.55) and result["config"]["arch"] == "mlp4"
+    assert [(r["task"], r["run"]) for r in result["rows"]] == [(0, 0), (0, 1)]
+    status, out, _ = run_cli(capsys, *args, "--csv")
+    assert status == 0 and pd_read(out)[["run", "test_acc"]].values.tolist() == [[0, 0.5], [1, 0.6]]
+    status, out, _ = run_cli(capsys, *args)
+    assert status == 0 and "zoo ready in" in out and "2 networks" in out

@@ -2,7 +2,6 @@
 verdict and page, the profile and machine, how to rebuild; and the plain message without results."""
 
 import pandas as pd
-import pytest
 
 from wsm import frontpage, paper, summary
 
@@ -38,7 +37,7 @@ def test_fragment_tallies_verdicts_and_links_each_claim_to_its_page(tmp_path):
     assert "| profile | yes | same decision | no | missing | reported |" in text
     assert f"| `smoke` | 2 | 1 | 1 | {N - 4} | {N} |" in text
     fig2 = next(line for line in text.splitlines() if line.startswith("* **Fig. 2**"))
-    assert fig2.endswith(f"Verdict: 1 yes, 1 same decision, 22 missing of 24 items ({{doc}}`executed/s4_1_tiny_imagenet`).")
+    assert fig2.endswith("Verdict: 1 yes, 1 same decision, 22 missing of 24 items ({doc}`executed/s4_1_tiny_imagenet`).")
     assert "SGD solutions of one task are similar" in fig2 and "stand-in" not in fig2.lower()
     fig3 = next(line for line in text.splitlines() if line.startswith("* **Fig. 3**"))
     assert "Measured here on the CIFAR-100 STAND-IN. Verdict: 1 no, 11 missing of 12 items." in fig3

@@ -389,3 +389,31 @@ def test_embed_raw_keeps_the_uncentred_features():
     std = htt.embed(k, train).double()
     assert torch.allclose(std[train].mean(0), torch.zeros(std.shape[1], dtype=torch.float64), atol=1e-5)
     assert abs(std[train].pow(2).sum(1).mean() - 1) < 1e-4
+
+
+@pytest.mark.parametrize("correct, n, expected", [
+    (100, 100, "consistent with H0"),        # interval [0.964, 1]: narrow and at the target
+    (6, 6, "underpowered"),                  # 100% of 6: the interval reaches down to 0.54
+    (30, 60, "inconsistent with H0"),        # upper end 0.63 < 0.95
+    (95, 100, "underpowered"),               # [0.887, 0.984]: reaches the target but not narrowly
+    (0, 1, "underpowered"),                  # 0 of 1: [0, 0.975] still reaches the target
+])
+def test_evidence_reads_the_exact_interval(correct, n, expected):
+    from wsm import stats
+
+    lo, hi = stats.clopper_pearson(correct, n)
+    assert htt.evidence(lo, hi, alpha=0.05) == expected
+
+
+def test_evidence_boundaries_and_judged_columns():
+    assert htt.evidence(0.90, 0.97) == "consistent with H0"           # lower end exactly 1 - alpha - 0.05
+    assert htt.evidence(0.899, 0.97) == "underpowered"
+    assert htt.evidence(0.5, 0.949) == "inconsistent with H0"
+    assert htt.evidence(0.5, 0.95) == "underpowered"                  # upper end at the target
+    assert htt.evidence(0.80, 0.99, alpha=0.1) == "underpowered" and htt.evidence(0.80, 0.99, alpha=0.15) == \
+        "consistent with H0"
+    import pandas as pd
+
+    table = htt.judged(pd.DataFrame(dict(accuracy=[1.0, 0.5], ci_low=[0.96, 0.2], ci_high=[1.0, 0.8])))
+    assert table.decision.tolist() == ["accept H0", "reject H0"]
+    assert table.evidence.tolist() == ["consistent with H0", "inconsistent with H0"]

@@ -11,7 +11,9 @@ the right by a permutation matrix ``Q`` and ``Q Q^T = I``, so ``phi^l`` is uncha
 For a CNN (Appendix B, remark) ``W_1`` is reshaped to ``(n_0 h w) x n_1``; every later kernel is
 reshaped to ``n_{l-1} x (n_l h w)`` and, after the product, the kernel positions are moved into the
 row dimension, so ``M_l`` is ``n_0 (hw)^{l-1} x n_l``: 27, 243, 2187 rows for PlainNet-5's chains 1-3.
-A Linear layer after a conv stack (after global pooling) continues the chain on the channels.
+A Linear layer after a conv stack continues the chain: on the channels after global pooling; after
+a flatten, read as a convolution whose kernel covers the last feature map (:func:`chain_layers`).
+Which weights of a network form its chain, in which order, is decided by :func:`chain_layers` alone.
 
 **GRU-2** (Section 4.3; derivation in :func:`gru_weights`): chain 1 is ``W_ih_l0^T W_ih_l0`` (58 x 58,
 the authors' feature), chain 2 carries it through layer 2's input weights; the recurrent weights
@@ -20,7 +22,10 @@ the authors' feature), chain 2 carries it through layer 2's input weights; the r
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -32,28 +37,145 @@ KINDS = ("normalized", "unnormalized")
 
 SKIP = ("shortcut",)   # residual projections (Res5's 1x1 convs) are not part of the chain
 
+SUPPORTED = ("nn.Linear and nn.Conv2d layers, each taking the previous one's outputs (a Linear may also take a "
+             "flattened feature map); biases, BatchNorm and pooling carry no chain weight; modules named "
+             "'shortcut' (residual projections) are skipped; of recurrent networks, one two-layer nn.GRU with a "
+             "Linear head (GRU-2)")
 
-def _in_chain(name: str) -> bool:
-    return not any(part in SKIP for part in name.split("."))
+_RNN = re.compile(r"(^|\.)weight_(ih|hh)(_l\d+)?(_reverse)?$")
+_ATTENTION = re.compile(r"(^|\.)(in_proj_weight|[qkv]_proj_weight)$")
+_PARAMETRIZED = re.compile(r"(^|\.)(weight_orig|weight_g|weight_v|parametrizations\.weight\.original\d*)$")
+_REFUSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv1d, nn.Conv3d, nn.MultiheadAttention)
 
 
-def layer_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
-    """The Linear/Conv2d weights of a network (a module or its state_dict), in forward order;
-    weights under a module named ``shortcut`` (a residual projection) are skipped.
-    For a GRU-2 network (``nets.build("gru2")``): its chain weights, :func:`gru_weights`."""
-    if _is_gru(net):
-        return gru_weights(net)
+@dataclass(frozen=True)
+class Layer:
+    """One weight layer of a chain, as :func:`chain_layers` reads it.
+
+    * ``name``: where it comes from: its state_dict key (``"features.4.weight"``,
+      ``"gru.weight_ih_l1"``), or ``"weight layer i"`` for a bare list of tensors;
+    * ``weight``: the weight as the chain takes it, in PyTorch's layout (``(out, in)`` or
+      ``(out, in, h, w)``): the stored tensor, except for a Linear after a flatten (reshaped to a
+      convolution over the last feature map) and GRU-2's second layer (``copies`` = 3 diagonal copies);
+    * ``stored_shape``: the shape of the tensor as stored in the network.
+    """
+
+    name: str
+    weight: torch.Tensor
+    stored_shape: tuple[int, ...]
+    copies: int = 1
+
+    def like(self, stored: torch.Tensor) -> torch.Tensor:
+        """The chain weight that another tensor of this layer's stored shape gives, read the same way."""
+        w = torch.block_diag(*[stored] * self.copies) if self.copies > 1 else stored
+        return w.reshape(self.weight.shape)
+
+
+def chain_layers(net, label: str = "the network") -> list[Layer]:
+    """The weight layers that form a network's chains, in forward order, with their names: the one
+    place that decides what a chain is, used by :func:`layer_weights`, :mod:`wsm.compare`, the
+    command line and the zoos.
+
+    ``net``: an ``nn.Module``, its state_dict, or a list of weight tensors in forward order.
+
+    * ``nn.Linear`` and ``nn.Conv2d`` weights in forward order (a module's registration order, a
+      state_dict's key order); biases, BatchNorm and pooling have no chain weight (as in the paper);
+      weights under a module named ``shortcut`` (Res5's residual projections) are skipped, as the
+      authors' code uses only the 3x3 convolutions.
+    * A Linear after a flatten (``in_features = C * positions`` after a conv with ``C`` output
+      channels) continues the chain over the flattened feature map: its ``(out, C * positions)``
+      weight is read as ``(out, C, h, w)``, a convolution whose kernel covers the whole last feature
+      map (``h w = positions``; PyTorch flattens channel-major, so channel ``c`` owns columns
+      ``c * positions ...``). Permuting the conv's channels permutes those column blocks, so
+      ``phi`` stays invariant. Only the number of positions enters ``phi``, not ``h`` and ``w``.
+    * A GRU-2 (one two-layer ``nn.GRU`` and a Linear head, Section 4.3): its chain weights
+      ``W_ih_l0`` and ``I_3 (x) W_ih_l1`` (:func:`gru_weights`); the head is not part of them.
+
+    Raises :class:`WsmError` naming the layer (and ``label``) for what no chain can be read from:
+    other recurrent layers, attention, Conv1d/Conv3d/transposed convolutions, reparametrized
+    weights, and weights that do not chain (a layer whose inputs are not the previous one's outputs).
+    """
+    recurrent = _recurrent_state(net, label)
+    if recurrent is not None:
+        return _gru_layers(recurrent, label)
+    named = [(n, w) for n, w in _named_weights(net, label) if not any(part in SKIP for part in n.split("."))]
+    if not named:
+        raise WsmError(f"{label} has no weight layers (no nn.Linear or nn.Conv2d weight): supported are {SUPPORTED}")
+    layers: list[Layer] = []
+    for i, (name, w) in enumerate(named):
+        stored = tuple(w.shape)
+        if layers and w.shape[1] != layers[-1].weight.shape[0]:
+            prev = layers[-1]
+            channels = prev.weight.shape[0]
+            if not (w.dim() == 2 and prev.weight.dim() == 4 and w.shape[1] % channels == 0):
+                raise WsmError(
+                    f"layer {i + 1} ({name}) of {label} takes {w.shape[1]} inputs but layer {i} ({prev.name}) has "
+                    f"{channels} outputs, so the weights do not form a chain (grouped convolutions, "
+                    f"ConvTranspose2d and branches other than 'shortcut' modules do not): supported are {SUPPORTED}")
+            positions = w.shape[1] // channels
+            h = math.isqrt(positions)
+            h = h if h * h == positions else positions
+            w = w.reshape(w.shape[0], channels, h, positions // h)
+        layers.append(Layer(name, w, stored))
+    return layers
+
+
+def layer_weights(net) -> list[torch.Tensor]:
+    """The chain weights of a network (a module, its state_dict, or a list of tensors), in forward
+    order: the ``weight`` of every :func:`chain_layers` entry."""
+    return [layer.weight for layer in chain_layers(net)]
+
+
+def _recurrent_state(net, label: str):
+    """The state_dict of a network with a recurrent layer (a module is checked to be a GRU-2 here,
+    a state_dict by :func:`_gru_layers`); ``None`` for a network without one."""
     if isinstance(net, nn.Module):
-        unsupported = [
-            name for name, m in net.named_modules()
-            if isinstance(m, (nn.RNNBase, nn.ConvTranspose2d, nn.Conv1d, nn.Conv3d, nn.MultiheadAttention))
-        ]
-        if unsupported:
-            raise WsmError(f"layer {unsupported[0]!r} is not supported by chain normalization here: "
-                           "use networks built from nn.Linear and nn.Conv2d")
-        return [m.weight.detach() for name, m in net.named_modules()
-                if isinstance(m, (nn.Linear, nn.Conv2d)) and _in_chain(name)]
-    return [w.detach() for k, w in net.items() if k.endswith("weight") and w.dim() in (2, 4) and _in_chain(k)]
+        rnns = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.RNNBase)]
+        if not rnns:
+            return None
+        _check_gru2_module(net, rnns, label)
+        return net.state_dict()
+    if isinstance(net, Mapping) and any(isinstance(v, torch.Tensor) and _RNN.search(str(k)) for k, v in net.items()):
+        return {str(k): v for k, v in net.items() if isinstance(v, torch.Tensor)}
+    return None
+
+
+def _named_weights(net, label: str) -> list[tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` of every candidate weight layer of a network without a recurrent layer, in order."""
+    if isinstance(net, nn.Module):
+        for name, m in net.named_modules():
+            if isinstance(m, _REFUSED) or (isinstance(m, nn.Conv2d) and m.groups > 1):
+                what = f"a grouped nn.Conv2d (groups={m.groups})" if isinstance(m, nn.Conv2d) else f"an nn.{type(m).__name__}"
+                raise WsmError(f"layer {name!r} is not supported by chain normalization here ({what} in {label}): "
+                               f"supported are {SUPPORTED}")
+        return [(f"{n}.weight" if n else "weight", m.weight.detach()) for n, m in net.named_modules()
+                if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if isinstance(net, Mapping):
+        items = [(str(k), v) for k, v in net.items() if isinstance(v, torch.Tensor)]
+        named = []
+        for key, value in items:
+            if _ATTENTION.search(key):
+                raise WsmError(f"layer {key!r} of {label} is an attention (nn.MultiheadAttention) weight, which chain "
+                               f"normalization here does not support: supported are {SUPPORTED}")
+            if _PARAMETRIZED.search(key):
+                raise WsmError(f"layer {key!r} of {label} is a reparametrized weight (weight_norm/spectral_norm): "
+                               "remove the parametrization before saving (torch.nn.utils.remove_weight_norm or "
+                               "torch.nn.utils.parametrize.remove_parametrizations)")
+            if key.endswith("weight") and value.dim() in (3, 5):
+                kind = "Conv1d" if value.dim() == 3 else "Conv3d"
+                raise WsmError(f"layer {key!r} of {label} has a {value.dim()}-D weight {tuple(value.shape)} (an "
+                               f"nn.{kind}?), which chain normalization here does not support: supported are {SUPPORTED}")
+            if key.endswith("weight") and value.dim() in (2, 4):
+                named.append((key, value.detach()))
+        return named
+    if isinstance(net, Sequence) and not isinstance(net, str) and net and all(isinstance(w, torch.Tensor) for w in net):
+        for i, w in enumerate(net):
+            if w.dim() not in (2, 4):
+                raise WsmError(f"weight layer {i + 1} of {label} is {w.dim()}-D: weight layers must be 2-D (Linear) "
+                               "or 4-D (Conv2d)")
+        return [(f"weight layer {i + 1}", w.detach()) for i, w in enumerate(net)]
+    raise WsmError(f"cannot read {label} from a {type(net).__name__}: pass an nn.Module, a state_dict or a list "
+                   "of weight tensors")
 
 
 def chain_factor(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:
@@ -365,8 +487,9 @@ def _gram(nets, depth, kind, memory_gb, center, progress, method, device) -> tor
 
 def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
     """Permute the output units of weight layer ``layer`` (1-based) in place, and everything tied
-    to them (its bias, a BatchNorm right after it, the inputs of the next weight layer), so the
-    network computes exactly the same function (Fig. 1)."""
+    to them (its bias, a BatchNorm right after it, the inputs of the next weight layer: for a Linear
+    over a flattened feature map, the block of columns of each channel), so the network computes
+    exactly the same function (Fig. 1)."""
     mods = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm2d, nn.BatchNorm1d))]
     weighted = [i for i, m in enumerate(mods) if isinstance(m, (nn.Linear, nn.Conv2d))]
     if not 1 <= layer < len(weighted):
@@ -382,20 +505,67 @@ def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
             for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
                 if t is not None:
                     t.copy_(t[perm])
-        mods[nxt].weight.copy_(mods[nxt].weight[:, perm])
+        w = mods[nxt].weight
+        if w.dim() == 2 and w.shape[1] != len(perm):     # a Linear over the flattened feature map: column blocks
+            w.copy_(w.view(w.shape[0], len(perm), -1)[:, perm].reshape(w.shape))
+        else:
+            w.copy_(w[:, perm])
+
+
+def rotate_hidden(weights: Sequence[torch.Tensor], generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """A random orthogonal change of basis of every hidden layer's units, in float64:
+    ``W_l -> Q_l W_l Q_{l-1}^T`` on the chain weights (channels of a conv; ``Q_0 = I``: the inputs
+    stay, and so do the last layer's outputs), each ``Q_l`` drawn uniformly (Haar) from the
+    orthogonal group. The chain factor becomes ``M_l Q_l^T``, so every ``phi^l`` is unchanged:
+    chain normalization cannot tell the result from the original, although (a permutation being
+    the exception) a network with nonlinearities then computes another function."""
+    out, q_prev = [], None
+    for i, w in enumerate(weights):
+        w = w.double()
+        if q_prev is not None:
+            w = torch.einsum("oi...,ji->oj...", w, q_prev)            # W Q^T on the input units
+        if i < len(weights) - 1:
+            a = torch.randn(w.shape[0], w.shape[0], generator=generator, dtype=torch.float64)
+            q, r = torch.linalg.qr(a)
+            q_prev = q * torch.sign(torch.diagonal(r))                # Haar-distributed
+            w = torch.einsum("po,o...->p...", q_prev, w)
+        out.append(w)
+    return out
 
 
 # ---------------------------------------------------------------- GRU-2 (Section 4.3)
 
 
-def _is_gru(net) -> bool:
-    """The GRU-2 of Section 4.3 (``nets.GRU2``) or a state_dict with recurrent input weights; any
-    other module holding a recurrent layer is refused by :func:`layer_weights`."""
-    from wsm.nets import GRU2
+def _check_gru2_module(net: nn.Module, rnns, label: str) -> None:
+    """A module with a recurrent layer has a chain only when it is a GRU-2: one unidirectional
+    two-layer ``nn.GRU`` and one Linear head; anything else is refused naming the layer."""
+    name, rnn = rnns[0]
+    others = [n for n, m in net.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if (len(rnns) == 1 and type(rnn) is nn.GRU and rnn.num_layers == 2 and not rnn.bidirectional
+            and len(others) <= 1):
+        return
+    raise WsmError(f"layer {name!r} is not supported by chain normalization here (an nn.{type(rnn).__name__} with "
+                   f"{rnn.num_layers} layer(s) in {label}): supported are {SUPPORTED}")
 
-    if isinstance(net, nn.Module):
-        return isinstance(net, GRU2)
-    return any(k.endswith("weight_ih_l0") for k in net)
+
+def _gru_layers(sd: Mapping[str, torch.Tensor], label: str) -> list[Layer]:
+    """GRU-2's chain layers from a state_dict (see :func:`gru_weights`), or a :class:`WsmError`
+    naming the recurrent weight when the state_dict is not a GRU-2's."""
+    firsts = [k for k in sd if str(k).endswith("weight_ih_l0")]
+    first = firsts[0] if firsts else next(k for k in sd if _RNN.search(str(k)))
+    prefix = first[: -len("weight_ih_l0")] if firsts else ""
+    w0, w1 = sd.get(prefix + "weight_ih_l0"), sd.get(prefix + "weight_ih_l1")
+    heads = [k for k, v in sd.items() if k.endswith("weight") and not _RNN.search(k) and v.dim() in (2, 4)]
+    gru2 = (len(firsts) == 1 and w1 is not None and prefix + "weight_ih_l2" not in sd
+            and not any(k.endswith("_reverse") for k in sd) and w0.shape[0] == 3 * w1.shape[1] == w1.shape[0]
+            and len(heads) <= 1)
+    if not gru2:
+        raise WsmError(f"layer {first!r} of {label} is a recurrent (RNN/GRU/LSTM) weight that is not part of a GRU-2 "
+                       f"(one two-layer nn.GRU, a Linear head), which chain normalization here does not support: "
+                       f"supported are {SUPPORTED}")
+    w0, w1 = w0.detach(), w1.detach()
+    return [Layer(prefix + "weight_ih_l0", w0, tuple(w0.shape)),
+            Layer(prefix + "weight_ih_l1", torch.block_diag(*[w1] * 3), tuple(w1.shape), copies=3)]
 
 
 def gru_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -427,12 +597,7 @@ def gru_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tenso
     depth 2 of the unnormalized kind would be the block-diagonal ``A_2`` and is not reported.
     """
     sd = net.state_dict() if isinstance(net, nn.Module) else net
-    prefix = next((k[: -len("weight_ih_l0")] for k in sd if k.endswith("weight_ih_l0")), None)
-    if prefix is None or prefix + "weight_ih_l1" not in sd:
-        raise WsmError("gru_weights needs a two-layer GRU's weights (weight_ih_l0 and weight_ih_l1)")
-    w0, w1 = sd[prefix + "weight_ih_l0"].detach(), sd[prefix + "weight_ih_l1"].detach()
-    gates = w0.shape[0] // w1.shape[1]
-    return [w0, torch.block_diag(*[w1] * gates)]
+    return [layer.weight for layer in _gru_layers(sd, "the network")]
 
 
 def permute_gru_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:

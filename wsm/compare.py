@@ -1,21 +1,37 @@
 """Compare two networks of your own with the chain normalization rule.
 
     >>> from wsm.compare import compare
-    >>> compare("a.pt", "b.pt")          # two torch.save(model.state_dict(), ...) files
+    >>> compare("a.pt", "b.pt")          # two saved networks (state_dicts, checkpoints, zoo run files)
     >>> compare(model_a, model_b)        # or two nn.Modules, or two state_dicts
 
-Each network is read as its list of weight layers (:func:`load_weights`): the ``nn.Linear`` and
-``nn.Conv2d`` weights in order (biases, BatchNorm and pooling carry no weight layer and are ignored,
-as in the paper). For every chain ``l`` :func:`compare` reports how similar the chain-normalized
-weights ``phi^l = M_l M_l^T`` (Eq. 7; ``M_l`` from :func:`wsm.chain.chain_factor`) of the two
-networks are:
+Each network is read as its chain layers (:func:`wsm.chain.chain_layers`, the one definition of
+which weights form a chain). For every chain ``l`` :func:`compare` reports how similar the
+chain-normalized weights ``phi^l = M_l M_l^T`` (Eq. 7; ``M_l`` from :func:`wsm.chain.chain_factor`)
+of the two networks are:
 
-* ``cosine``: cosine similarity of ``vec(phi^l_a)`` and ``vec(phi^l_b)``. It is 1 when the two
-  networks are the same up to a permutation of their hidden units (Eq. 5-6): such a permutation
-  multiplies ``M_l`` on the right by a permutation matrix, which ``M M^T`` cancels.
-* ``relative_distance``: ``||phi_a - phi_b||_F / ((||phi_a||_F + ||phi_b||_F) / 2)``; 0 in the same case.
+* ``cosine``: cosine similarity of ``vec(phi^l_a)`` and ``vec(phi^l_b)``. It is 1 exactly when
+  ``phi^l_b`` is a positive multiple of ``phi^l_a``: when network b is network a with its hidden
+  units permuted (Eq. 5-6; the same function), but just as well after any orthogonal change of
+  hidden basis ``M_l -> M_l Q`` (another function, for a network with nonlinearities) or after
+  multiplying layers by positive numbers. So 1 does not mean "the same function"; and a network
+  with the same function can score below 1 (a ReLU unit scaled by ``c > 0`` and its outgoing
+  weights by ``1 / c`` changes phi).
+* ``relative_distance``: ``||phi_a - phi_b||_F / ((||phi_a||_F + ||phi_b||_F) / 2)``; 0 when
+  ``phi`` is the same (rescaling counts here).
 * ``raw_cosine``: cosine similarity of the raw ``l``-th layer weights, flattened (the paper's
   unnormalized baseline). A permutation of hidden units changes it.
+
+**References.** A bare cosine has no scale: phi is positive semi-definite, so even two unrelated
+networks have a positive cosine (large for short chains of small kernels). Every figure therefore
+comes with two references computed on the same shapes:
+
+* ``*_init``: the same figure for two independently initialized networks of these shapes (every
+  stored weight drawn from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; the mean over
+  :data:`DRAWS` pairs, fixed seeds): what "unrelated" looks like;
+* ``*_rotated``: network a against a random orthogonal change of its hidden basis
+  (:func:`wsm.chain.rotate_hidden`), which chain normalization cannot see: ``cosine_rotated`` is 1
+  and ``relative_distance_rotated`` 0 up to rounding, while ``raw_cosine_rotated`` shows how little
+  the raw weights then have in common.
 
 **Large chains without forming phi.** ``phi^l`` is ``n x n`` with ``n`` the number of rows of
 ``M_l`` (3072 for MLP-4 on 32x32 RGB; 19683 for PlainNet-5's chain 4, 3 GB in float64). The three
@@ -33,156 +49,63 @@ This is an exact identity (trace cyclicity), not an approximation. It costs ``n 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
 
 import torch
-from torch import nn
 
-from wsm import chain
+from wsm import chain, checkpoint
 from wsm.errors import WsmError
 
-SUPPORTED = ("nn.Linear and nn.Conv2d layers (plus biases, BatchNorm and pooling, which chains ignore), "
-             "each layer taking the previous one's outputs")
-
-_RNN = re.compile(r"(^|\.)weight_(ih|hh)(_l\d+)?(_reverse)?$")
-_ATTENTION = re.compile(r"(^|\.)(in_proj_weight|[qkv]_proj_weight)$")
-_PARAMETRIZED = re.compile(r"(^|\.)(weight_orig|weight_g|weight_v|parametrizations\.weight\.original\d*)$")
-_NESTED = ("state_dict", "model_state_dict", "model")
+SUPPORTED = chain.SUPPORTED
+DRAWS = 3     # pairs of independently initialized networks behind each *_init reference
 
 
 @dataclass
 class _Net:
-    """The weight layers of one network with the names used in messages."""
+    """The chain layers of one network (:func:`wsm.chain.chain_layers`) with the label used in messages."""
 
     label: str          # the file as given, or "network a"
-    names: list[str]    # state_dict key of each weight layer
-    weights: list[torch.Tensor]
+    layers: list[chain.Layer]
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [layer.weight for layer in self.layers]
 
 
-def load_weights(source) -> list[torch.Tensor]:
-    """The weight layers of a network, in order (the input :func:`wsm.chain.chain_factor` takes).
+def load_weights(source, trust: bool = False) -> list[torch.Tensor]:
+    """The chain weights of a network, in forward order (the input :func:`wsm.chain.chain_factor` takes).
 
-    ``source`` is a path to a file written by ``torch.save(model.state_dict(), path)`` (a file
-    holding ``{"state_dict": ...}``, as wsm's zoo run files do, or ``{"model_state_dict": ...}``
-    works too), a state_dict, or an ``nn.Module``. Supported are networks built from
-    ``nn.Linear`` and ``nn.Conv2d``; the order is the order of the state_dict's keys (for a module:
-    the order its layers were registered in), which must be the forward order.
-
-    Raises :class:`WsmError` naming the file or layer for a missing or unreadable file, a recurrent
-    or attention layer, a 3-D/5-D (Conv1d/Conv3d) weight, or weights that do not form a chain (each
-    layer must take the previous layer's outputs as inputs: this is also what refuses a
-    ConvTranspose2d in a state_dict, which cannot be told from a Conv2d by its shape alone).
+    ``source`` is a path to a saved network (:func:`wsm.checkpoint.load`: a state_dict, a checkpoint
+    dict with it under ``state_dict``, ``model``, ``model_state_dict``, ``net``, ..., as wsm's zoo
+    run files; ``trust=True`` also reads full pickles, such as a whole model), a state_dict or
+    checkpoint dict, an ``nn.Module``, or a list of weight tensors. Which weights form the chain,
+    and in which order, is :func:`wsm.chain.chain_layers`' decision; it raises :class:`WsmError`
+    naming the file or layer for what is not supported.
     """
-    return _load(source, "the network").weights
+    return _load(source, "the network", trust).weights
 
 
-def _load(source, label: str) -> _Net:
+def _load(source, label: str, trust: bool = False) -> _Net:
     if isinstance(source, (str, PathLike)):
         label = str(source)
-        source = _read_file(Path(source))
-    if isinstance(source, nn.Module):
-        weights = chain.layer_weights(source)        # refuses RNN, ConvTranspose, Conv1d/3d, attention
-        names = [f"{n}.weight" if n else "weight" for n, m in source.named_modules()
-                 if isinstance(m, (nn.Linear, nn.Conv2d))]
-        net = _Net(label, names, weights)
+        source = checkpoint.load(source, trust)
     elif isinstance(source, Mapping):
-        net = _from_state_dict(_unnest(source, label), label)
-    elif isinstance(source, Sequence) and source and all(isinstance(w, torch.Tensor) for w in source):
-        net = _Net(label, [f"weight layer {i + 1}" for i in range(len(source))], [w.detach() for w in source])
-        for name, w in zip(net.names, net.weights):
-            if w.dim() not in (2, 4):
-                raise WsmError(f"{name} of {label} is {w.dim()}-D: weight layers must be 2-D (Linear) or 4-D (Conv2d)")
-    else:
-        raise WsmError(f"cannot read {label} from a {type(source).__name__}: pass a path to a saved state_dict, "
-                       "a state_dict, an nn.Module or a list of weight tensors")
-    if not net.weights:
-        raise WsmError(f"{label} has no weight layers (no nn.Linear or nn.Conv2d weight): supported are "
-                       f"networks built from {SUPPORTED}")
-    net.weights = [w.detach().cpu() for w in net.weights]
-    _check_chain(net)
-    return net
-
-
-def _read_file(path: Path):
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise WsmError(f"{path} {what}: give the path of a file written by torch.save(model.state_dict(), path)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:   # pickle, zip and permission errors all mean the same to the user
-        text = str(e)
-        pickled = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-        if pickled:
-            raise WsmError(f"{path} holds a pickled {pickled.group(1)} object (a whole model saved with "
-                           "torch.save(model, path)?), which is not loaded, for safety: save "
-                           "model.state_dict() instead, or pass the nn.Module to wsm.compare.compare in Python"
-                           ) from None
-        kind = "it is empty" if isinstance(e, EOFError) else type(e).__name__
-        raise WsmError(f"{path} cannot be read as a PyTorch file ({kind}): give a file written by "
-                       "torch.save(model.state_dict(), path)") from None
-
-
-def _unnest(obj: Mapping, label: str) -> Mapping:
-    """A state_dict, or the state_dict inside a checkpoint such as ``{"state_dict": ...}``."""
-    if any(isinstance(v, torch.Tensor) for v in obj.values()):
-        return obj
-    for key in _NESTED:
-        if isinstance(obj.get(key), Mapping):
-            return obj[key]
-    keys = ", ".join(map(str, list(obj)[:8])) or "none"
-    raise WsmError(f"{label} holds no tensors (top-level keys: {keys}): expected a state_dict, or a dict with "
-                   f"the state_dict under one of {', '.join(_NESTED)}")
-
-
-def _from_state_dict(sd: Mapping, label: str) -> _Net:
-    names, weights = [], []
-    for key, value in sd.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        key = str(key)
-        if _RNN.search(key):
-            raise WsmError(f"layer {key!r} of {label} is a recurrent (RNN/GRU/LSTM) weight, which chain "
-                           f"normalization here does not support: use networks built from {SUPPORTED}")
-        if _ATTENTION.search(key):
-            raise WsmError(f"layer {key!r} of {label} is an attention (nn.MultiheadAttention) weight, which chain "
-                           f"normalization here does not support: use networks built from {SUPPORTED}")
-        if _PARAMETRIZED.search(key):
-            raise WsmError(f"layer {key!r} of {label} is a reparametrized weight (weight_norm/spectral_norm): "
-                           "remove the parametrization before saving (torch.nn.utils.remove_weight_norm or "
-                           "torch.nn.utils.parametrize.remove_parametrizations)")
-        if key.endswith("weight") and value.dim() in (3, 5):
-            kind = "Conv1d" if value.dim() == 3 else "Conv3d"
-            raise WsmError(f"layer {key!r} of {label} has a {value.dim()}-D weight {tuple(value.shape)} (an "
-                           f"nn.{kind}?), which chain normalization here does not support: use networks built "
-                           f"from {SUPPORTED}")
-        if key.endswith("weight") and value.dim() in (2, 4):
-            names.append(key)
-            weights.append(value)
-    return _Net(label, names, weights)     # the same layers, in the same order, as chain.layer_weights(sd)
-
-
-def _check_chain(net: _Net) -> None:
-    """Each weight layer must take the previous one's outputs (what :func:`chain.chain_factor`
-    needs), checked on shapes only so the message can name both layers."""
-    for i in range(1, len(net.weights)):
-        prev, w = net.weights[i - 1], net.weights[i]
-        if w.shape[1] != prev.shape[0]:
-            raise WsmError(
-                f"layer {i + 1} ({net.names[i]}) of {net.label} takes {w.shape[1]} inputs but layer {i} "
-                f"({net.names[i - 1]}) has {prev.shape[0]} outputs, so the weights do not form a chain. "
-                f"Supported are networks built from {SUPPORTED}: a Linear after global pooling (not after "
-                "flattening a feature map), no grouped convolutions, ConvTranspose2d or branches")
+        source = checkpoint.network(source, label)
+    layers = chain.chain_layers(source, label)
+    return _Net(label, [chain.Layer(l.name, l.weight.detach().cpu(), l.stored_shape, l.copies) for l in layers])
 
 
 def _check_same_shapes(a: _Net, b: _Net) -> None:
-    for i, (wa, wb) in enumerate(zip(a.weights, b.weights)):
-        if wa.shape != wb.shape:
-            name = a.names[i] if a.names[i] == b.names[i] else f"{a.names[i]} / {b.names[i]}"
-            raise WsmError(f"layer {i + 1} ({name}): {tuple(wa.shape)} in {a.label} vs {tuple(wb.shape)} in "
+    for i, (la, lb) in enumerate(zip(a.layers, b.layers)):
+        if (la.stored_shape, la.weight.shape) != (lb.stored_shape, lb.weight.shape):
+            name = la.name if la.name == lb.name else f"{la.name} / {lb.name}"
+            raise WsmError(f"layer {i + 1} ({name}): {la.stored_shape} in {a.label} vs {lb.stored_shape} in "
                            f"{b.label}: only networks of the same architecture can be compared")
     if len(a.weights) != len(b.weights):
         longer, shorter = (a, b) if len(a.weights) > len(b.weights) else (b, a)
@@ -229,23 +152,64 @@ def _cosine(x: torch.Tensor, y: torch.Tensor) -> float:
     return (x @ y).item() / (nx * ny) if nx > 0 and ny > 0 else float("nan")
 
 
-def compare(a, b, depths=None):
+def _initial(layer: chain.Layer, gen: torch.Generator) -> torch.Tensor:
+    """A chain weight as PyTorch's default initialisation of the stored tensor draws it."""
+    shape = layer.stored_shape
+    fan_in = shape[1] * (shape[2] * shape[3] if len(shape) == 4 else 1)
+    bound = fan_in ** -0.5
+    stored = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+    return layer.like(stored)
+
+
+def _figures(wa, wb, depth: int) -> dict:
+    ma, mb = chain.chain_factor(wa, depth), chain.chain_factor(wb, depth)
+    return dict(**factor_similarity(ma, mb), raw_cosine=_cosine(wa[depth - 1], wb[depth - 1]))
+
+
+def references(net, depths, draws: int = DRAWS, seed: int = 0) -> dict[int, dict]:
+    """The reference figures of :func:`compare` for the chain layers ``net`` of network a:
+    ``{depth: {"cosine_init": ..., "cosine_rotated": ..., ...}}`` (see the module docstring)."""
+    layers = net.layers if isinstance(net, _Net) else net
+    out = {d: {} for d in depths}
+    if draws:
+        pairs = []
+        for i in range(draws):
+            gen = torch.Generator().manual_seed(seed * 1000 + i)
+            pairs.append(([_initial(l, gen) for l in layers], [_initial(l, gen) for l in layers]))
+        for d in depths:
+            figures = [_figures(x, y, d) for x, y in pairs]
+            out[d].update({f"{k}_init": sum(f[k] for f in figures) / draws for k in figures[0]})
+    wa = [l.weight.double() for l in layers]
+    rotated = chain.rotate_hidden(wa, torch.Generator().manual_seed(seed * 1000 + 999))
+    for d in depths:
+        out[d].update({f"{k}_rotated": v for k, v in _figures(wa, rotated, d).items()})
+    return out
+
+
+COLUMNS = ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_rotated", "relative_distance",
+           "relative_distance_init", "relative_distance_rotated", "raw_cosine", "raw_cosine_init",
+           "raw_cosine_rotated"]
+
+
+def compare(a, b, depths=None, draws: int = DRAWS, trust: bool = False):
     """Chain-by-chain similarity of two networks of the same architecture: a ``pandas.DataFrame``.
 
-    ``a`` and ``b`` are paths to saved state_dicts, state_dicts, ``nn.Module`` s or lists of weight
-    tensors (see :func:`load_weights`). One row per chain ``l`` (``depths``, default ``1..L`` with
-    ``L`` the number of weight layers), with columns
+    ``a`` and ``b`` are paths to saved networks, state_dicts or checkpoint dicts, ``nn.Module`` s
+    or lists of weight tensors (see :func:`load_weights`; ``trust`` reads full pickles). One row
+    per chain ``l`` (``depths``, default ``1..L`` with ``L`` the number of chain layers), with columns
 
-    * ``chain``: ``l``; ``layer``: the state_dict key of the ``l``-th weight layer (of ``a``);
+    * ``chain``: ``l``; ``layer``: the name of the ``l``-th chain layer (of ``a``);
     * ``phi_shape``: the shape of ``phi^l``, e.g. ``"27x27"``;
     * ``cosine``, ``relative_distance``: of the chain-normalized weights (see the module docstring);
-    * ``raw_cosine``: of the raw ``l``-th layer weights, flattened.
+    * ``raw_cosine``: of the raw ``l``-th layer weights, flattened;
+    * each of the three beside its references ``*_init`` (``draws`` pairs of independently
+      initialized networks; ``draws=0`` leaves these columns out) and ``*_rotated``.
 
     Raises :class:`WsmError` naming the first layer whose shape differs between ``a`` and ``b``.
     """
     import pandas as pd
 
-    na, nb = _load(a, "network a"), _load(b, "network b")
+    na, nb = _load(a, "network a", trust), _load(b, "network b", trust)
     _check_same_shapes(na, nb)
     n_layers = len(na.weights)
     if depths is None:
@@ -257,9 +221,9 @@ def compare(a, b, depths=None):
                            f"(chains 1..{n_layers})")
     wa = [w.double() for w in na.weights]
     wb = [w.double() for w in nb.weights]
+    refs = references(na, depths, draws)
     rows = []
     for d in depths:
-        ma, mb = chain.chain_factor(wa, d), chain.chain_factor(wb, d)
-        rows.append(dict(chain=d, layer=na.names[d - 1], phi_shape=f"{ma.shape[0]}x{ma.shape[0]}",
-                         **factor_similarity(ma, mb), raw_cosine=_cosine(wa[d - 1], wb[d - 1])))
-    return pd.DataFrame(rows, columns=["chain", "layer", "phi_shape", "cosine", "relative_distance", "raw_cosine"])
+        n = chain.factor_rows_cols(wa, d)[0]
+        rows.append(dict(chain=d, layer=na.names[d - 1], phi_shape=f"{n}x{n}", **_figures(wa, wb, d), **refs[d]))
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if draws or not c.endswith("_init")])

@@ -184,7 +184,7 @@ def split_runs(labels: np.ndarray, train_fraction: float, seed: int, runs=None,
     for t in np.unique(labels):
         idx = np.flatnonzero(labels == t)
         r_all = runs_per_task or int(runs[idx].max()) + 1
-        order = np.random.default_rng([seed, int(t)]).permutation(r_all)
+        order = np.random.default_rng([seed, _task_key(t)]).permutation(r_all)
         chosen = order[:int(round(train_fraction * r_all))]
         is_train = np.isin(runs[idx], chosen)
         if not is_train.any() or is_train.all():
@@ -193,6 +193,16 @@ def split_runs(labels: np.ndarray, train_fraction: float, seed: int, runs=None,
         train += list(idx[is_train])
         test += list(idx[~is_train])
     return np.array(sorted(train)), np.array(sorted(test))
+
+
+def _task_key(task) -> int:
+    """A task label as a generator seed: an integer label is itself, any other (a user's task name)
+    a digest of its text, so a task's split depends on its identity only."""
+    import hashlib
+
+    if isinstance(task, (int, np.integer)):
+        return int(task)
+    return int.from_bytes(hashlib.blake2b(str(task).encode(), digest_size=8).digest(), "little")
 
 
 def _positions_in_task(labels: np.ndarray) -> np.ndarray:
@@ -367,6 +377,38 @@ def decide(accuracy: float, alpha: float = 0.05) -> str:
     return "accept H0" if 1 - accuracy < alpha else "reject H0"
 
 
+EVIDENCE = ("consistent with H0", "inconsistent with H0", "underpowered")
+
+
+def evidence(ci_low: float, ci_high: float, alpha: float = 0.05, margin: float = 0.05) -> str:
+    """What a cell's exact 95% interval ``[ci_low, ci_high]`` (accuracies as fractions) says about H0,
+    "the networks of a task are one solution", whose target is an accuracy of at least ``1 - alpha``:
+
+    * ``"inconsistent with H0"``: the interval's upper end is below ``1 - alpha``, so even the most
+      favourable accuracy the data allow misses the target;
+    * ``"consistent with H0"``: its lower end is at least ``1 - alpha - margin``, so the interval is
+      narrow and close to the target;
+    * ``"underpowered"``: neither; too few test networks to tell.
+
+    The paper's rule (:func:`decide`) looks at the observed accuracy alone; this one also asks
+    whether the sample could tell. A provisional rule, kept in this one function so that a
+    project-wide definition of the verdicts can replace it."""
+    if ci_high < 1 - alpha:
+        return EVIDENCE[1]
+    if ci_low >= 1 - alpha - margin:
+        return EVIDENCE[0]
+    return EVIDENCE[2]
+
+
+def judged(table, alpha: float = 0.05):
+    """:func:`evaluate`'s table with, per row, the paper's ``decision`` (:func:`decide`) and the
+    interval's ``evidence`` (:func:`evidence`)."""
+    table = table.copy()
+    table["decision"] = [decide(a, alpha) for a in table.accuracy]
+    table["evidence"] = [evidence(lo, hi, alpha) for lo, hi in zip(table.ci_low, table.ci_high)]
+    return table
+
+
 def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normalized"),
              train_fraction: float = 0.6, retrieval_train_fraction: float = 0.6,
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
@@ -467,3 +509,107 @@ def percent(table, alpha: float = 0.05):
     table["decision"] = [decide(a, alpha) for a in table.accuracy]
     table["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(table.kind, table.depth)]
     return table
+
+
+# ---------------------------------------------------------------- your own networks (wsm htt)
+
+
+@dataclass
+class OwnTest:
+    """The result of :func:`on_networks`."""
+
+    table: object            # a pandas DataFrame: :func:`judged` rows of :func:`evaluate`
+    n_networks: int
+    tasks: list[str]
+    layers: list[str]        # the chain layers' names (wsm.chain.chain_layers of the first network)
+    notes: list[str]         # protocols left out, and why
+    settings: dict
+
+
+def classifier_config(epochs: int = ClassifierConfig.epochs, seed: int = ClassifierConfig.seed) -> ClassifierConfig:
+    """The paper's classifier SGD with ``epochs`` epochs, the learning rate cut tenfold after 60% of them."""
+    return ClassifierConfig(epochs=epochs, milestones=(max(1, round(0.6 * epochs)),) if epochs > 1 else (), seed=seed)
+
+
+def _check_unseen_tasks(n_tasks: int, train_fraction: float) -> None:
+    """Retrieval among a single unseen task is 100% by construction (every gallery network is of the
+    query's task): refused, saying how many tasks are needed."""
+    unseen = n_tasks - int(round(train_fraction * n_tasks))
+    if n_tasks >= 3 and unseen < 2:
+        need = next(t for t in range(n_tasks + 1, 10 * n_tasks + 10)
+                    if 1 < round(train_fraction * t) < t - 1)
+        raise WsmError(f"with {n_tasks} tasks and a train fraction of {train_fraction:g} only {unseen} task is "
+                       f"unseen, so every gallery network matches the query's task and rank-1 is 100% by "
+                       f"construction: retrieval needs at least {need} tasks here")
+
+
+def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normalized"), protocols=None,
+                epochs: int = ClassifierConfig.epochs, null_repeats: int = 100, train_fraction: float = 0.6,
+                query_fraction: float = 0.2, seed: int = 0, alpha: float = 0.05, trust: bool = False,
+                progress: bool = False) -> OwnTest:
+    """Hypothesis-training-testing on a folder of your own networks (the ``wsm htt`` command).
+
+    ``folder`` and ``labels``: see :func:`wsm.checkpoint.labelled` (a CSV with columns file,task, or
+    each file's own ``task``). Every network is read with :func:`wsm.chain.chain_layers`; all must
+    have the same chain shapes. ``depths``: chains/layers (default 1..3, at most the number of chain
+    layers). Both protocols of :func:`evaluate` run with ``train_fraction`` of each task's networks
+    (classification) and of the tasks (retrieval) for training, :func:`classifier_config`
+    (``epochs``), ``null_repeats`` label shuffles and ``alpha``; each row is :func:`judged`. With
+    ``protocols=None`` a protocol the networks are too few for is left out with a note; a protocol
+    named in ``protocols`` raises instead.
+    """
+    import tempfile
+
+    import pandas as pd
+
+    from wsm import chain, checkpoint
+
+    files, tasks = checkpoint.labelled(folder, labels, trust)
+    weights, first = [], None
+    for f in files:
+        layers = chain.chain_layers(checkpoint.load(f, trust), str(f))
+        shapes = [l.stored_shape for l in layers]
+        if first is None:
+            first = (f, layers, shapes)
+        elif shapes != first[2]:
+            raise WsmError(f"{f} has chain layers of shapes {shapes} but {first[0]} has {first[2]}: the test needs "
+                           "networks of one architecture")
+        for l in layers:
+            if not torch.isfinite(l.weight).all():
+                raise WsmError(f"layer {l.name} of {f} has non-finite weights (NaN or inf): the network diverged; "
+                               "leave it out of the labels file")
+        weights.append([l.weight.detach().cpu() for l in layers])
+    labels_ = np.array(tasks)
+    counts = pd.Series(labels_).value_counts()
+    if len(counts) < 2:
+        raise WsmError(f"all {len(files)} networks have the task {labels_[0]!r}: the test needs at least two tasks")
+    n_layers = len(first[1])
+    depths = [d for d in (1, 2, 3) if d <= n_layers] if depths is None else list(depths)
+    for d in depths:
+        if not 1 <= d <= n_layers:
+            raise WsmError(f"depth {d} does not exist: these networks have {n_layers} chain layers (1..{n_layers})")
+    cfg = classifier_config(epochs)
+    notes, tables = [], []
+    with tempfile.TemporaryDirectory() as cache:      # the Grams of one depth serve both protocols
+        for protocol in protocols or ("classification", "retrieval"):
+            try:
+                if protocol == "retrieval":
+                    _check_unseen_tasks(len(counts), train_fraction)
+                tables.append(evaluate(weights, labels_, depths, tuple(kinds), train_fraction, train_fraction,
+                                       query_fraction, seed, cfg, alpha, progress, null_repeats, (protocol,),
+                                       gram_cache=cache))
+            except WsmError as e:
+                if protocols is not None:
+                    raise
+                notes.append(f"{protocol} left out: {e}")
+    if not tables:
+        raise WsmError("; ".join(notes))
+    order = {k: i for i, k in enumerate(kinds)}
+    table = pd.concat(tables, ignore_index=True)
+    table = table.sort_values(["kind", "depth", "protocol"], key=lambda c: c.map(order) if c.name == "kind" else c,
+                              kind="stable").reset_index(drop=True)
+    settings = dict(depths=depths, kinds=list(kinds), epochs=epochs, milestones=list(cfg.milestones),
+                    null_repeats=null_repeats, train_fraction=train_fraction, query_fraction=query_fraction,
+                    seed=seed, alpha=alpha)
+    return OwnTest(judged(table, alpha), len(files), sorted(counts.index.tolist()), [l.name for l in first[1]],
+                   notes, settings)

@@ -1,17 +1,17 @@
 """Where wsm reads and writes, in one place: the data, cache and zoo roots and the download switch.
 
-Each comes from its environment variable when set, else a default beside the checkout:
+Each comes from its environment variable when set, else a default: beside the checkout when wsm
+runs from one (a source tree with ``pyproject.toml`` or ``.git`` beside the package), else in the
+user's folders (``platformdirs``; on Linux ``~/.local/share/wsm`` and ``~/.cache/wsm``), never
+beside an installed package's own files:
 
-==================  ================  ===================================================
-what                variable          default
-==================  ================  ===================================================
-data root           ``WSM_DATA``      ``<repo>/data`` (Tiny ImageNet archive, ``names/``)
-decoded images      ``WSM_CACHE``     ``<repo>/.cache``
-weight zoos         ``WSM_ZOOS``      ``<repo>/zoos`` (Gram matrices under ``grams/``)
-download allowed    ``WSM_DOWNLOAD``  off (``1`` allows fetching a missing archive)
-==================  ================  ===================================================
+* data root: ``WSM_DATA``; ``<repo>/data`` from a checkout, ``<user data>/data`` installed;
+* decoded images: ``WSM_CACHE``; ``<repo>/.cache``, or ``<user cache>``;
+* weight zoos: ``WSM_ZOOS``; ``<repo>/zoos``, or ``<user data>/zoos``;
+* download allowed: ``WSM_DOWNLOAD``; off (``1`` allows fetching a missing archive).
 
-An explicit argument always wins over the variable.
+The data root holds the Tiny ImageNet archive and ``names/``; the zoo root keeps Gram matrices
+under ``grams/``. An explicit argument always wins over the variable.
 """
 
 from __future__ import annotations
@@ -24,18 +24,35 @@ from wsm.errors import WsmError
 REPO = Path(__file__).resolve().parent.parent
 
 
+def checkout(repo: Path | None = None) -> bool:
+    """Whether wsm runs from a source checkout (``pyproject.toml`` or ``.git`` beside the package)."""
+    repo = REPO if repo is None else repo
+    return (repo / "pyproject.toml").is_file() or (repo / ".git").exists()
+
+
+def default(what: str) -> Path:
+    """The default folder of ``what`` (``"data"``, ``"zoos"`` or ``"cache"``) when no variable is set."""
+    if checkout():
+        return REPO / {"data": "data", "zoos": "zoos", "cache": ".cache"}[what]
+    import platformdirs
+
+    if what == "cache":
+        return platformdirs.user_cache_path("wsm")
+    return platformdirs.user_data_path("wsm") / what
+
+
 def _root(given, variable: str, default: Path) -> Path:
     return Path(given if given is not None else os.environ.get(variable) or default).expanduser()
 
 
 def data_root(root=None) -> Path:
-    """``root`` if given, else ``$WSM_DATA``, else ``<repo>/data`` (not required to exist)."""
-    return _root(root, "WSM_DATA", REPO / "data")
+    """``root`` if given, else ``$WSM_DATA``, else :func:`default` ``"data"`` (not required to exist)."""
+    return _root(root, "WSM_DATA", default("data"))
 
 
 def zoo_root(root=None) -> Path:
-    """``root`` if given, else ``$WSM_ZOOS``, else ``<repo>/zoos`` (created when a zoo is built)."""
-    return _root(root, "WSM_ZOOS", REPO / "zoos")
+    """``root`` if given, else ``$WSM_ZOOS``, else :func:`default` ``"zoos"`` (created when a zoo is built)."""
+    return _root(root, "WSM_ZOOS", default("zoos"))
 
 
 def gram_cache(root=None) -> Path:
@@ -45,8 +62,8 @@ def gram_cache(root=None) -> Path:
 
 
 def cache_root() -> Path:
-    """``$WSM_CACHE``, else ``<repo>/.cache``; created on demand."""
-    path = _root(None, "WSM_CACHE", REPO / ".cache")
+    """``$WSM_CACHE``, else :func:`default` ``"cache"``; created on demand."""
+    path = _root(None, "WSM_CACHE", default("cache"))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -140,6 +140,30 @@ def _train_in_processes(path: Path, cfg: ZooConfig, todo, data_root, download: b
             raise
 
 
+def _no_trace_on_failure(build):
+    """A build that fails before its first run is saved leaves no ``zoo.json`` (nor the folders it
+    created) behind: a folder with only a configuration would hold a later build to it."""
+    import functools
+
+    @functools.wraps(build)
+    def wrapper(path, cfg, *args, **kwargs):
+        path = Path(path)
+        existed, configured = path.exists(), (path / "zoo.json").exists()
+        try:
+            return build(path, cfg, *args, **kwargs)
+        except BaseException:
+            if not configured and not any((path / "runs").glob("t*-r*.pt")):
+                (path / "zoo.json").unlink(missing_ok=True)
+                for folder in [path / "runs"] + ([path] if not existed else []):
+                    try:
+                        folder.rmdir()             # only when empty
+                    except OSError:
+                        pass
+            raise
+    return wrapper
+
+
+@_no_trace_on_failure
 def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool = False,
               progress: bool = True, vectorized: bool | None = None, only_tasks=None,
               workers: int | None = None) -> Zoo:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from wsm import results, stats
-from wsm.verdicts import CONSISTENT, UNDERPOWERED
+from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
 
 
 def acc(correct, n, **row):
@@ -23,6 +23,10 @@ def test_results_csv_gains_verdicts(tmp_path):
                  verdict=UNDERPOWERED)]
     out = pd.read_csv(results.write(rows, tmp_path, "page"))
     assert list(out.verdict.fillna("")) == [CONSISTENT, "", UNDERPOWERED]
+    # Fig. 3's "about 98.0%" gets the "about" tolerance, a printed 98.0 does not
+    tight = [dict(r, figure=f, **acc(997, 1000, paper=98.0)) for f, r in (("Fig. 3", rows[0]), ("Fig. 2", rows[0]))]
+    out = pd.read_csv(results.write(tight, tmp_path, "tight"))
+    assert list(out.verdict) == [CONSISTENT, INCONSISTENT]
     # a page without a paper value or claim writes no verdict column
     plain = pd.read_csv(results.write(rows[1:2], tmp_path, "plain"))
     assert "verdict" not in plain

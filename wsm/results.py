@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wsm import verdicts
+from wsm import paper, verdicts
 from wsm.storage import atomic_write
 
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
@@ -32,12 +32,14 @@ OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha",      # percent, percent,
 
 def with_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with a ``verdict`` (:func:`wsm.verdicts.of_row`) wherever the paper gives a number and
-    the row has an interval (or the number is a quoted zero); a verdict already there (a claim's) is kept."""
+    the row has an interval (or the number is a quoted zero); a verdict already there (a claim's) is kept.
+    A figure whose numbers the paper words as "about X" (Fig. 3) gets that tolerance."""
     if "paper" not in rows:
         return rows
+    about = {r["figure"] for r in paper.REPORTED if verdicts.quoted_value(r["quoted"])[1] == verdicts.APPROXIMATE}
     nan = pd.Series(np.nan, index=rows.index)
-    found = [verdicts.of_row(p, o, lo, hi) for p, o, lo, hi in
-             zip(rows.paper, rows.ours, rows.get("ci_low", nan), rows.get("ci_high", nan))]
+    found = [verdicts.of_row(p, o, lo, hi, verdicts.APPROXIMATE if f in about else None) for f, p, o, lo, hi in
+             zip(rows.figure, rows.paper, rows.ours, rows.get("ci_low", nan), rows.get("ci_high", nan))]
     found = pd.Series(found, index=rows.index, dtype=object)
     if "verdict" in rows:
         found = rows.verdict.where(rows.verdict.notna(), found)

@@ -36,7 +36,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from wsm import experiments, htt, nets, paper, plots, results, semantics
+from wsm import experiments, htt, nets, paper, plots, results, semantics, verdicts
 
 display(Markdown(f"> *{paper.ICLR_BOTTOM_UP}* (ICLR-2020 version, Section 4.1)"))
 page, zoos = experiments.start("iclr_bottom_up", profile, overrides, roots)   # reads the Fig. 2 page's zoos
@@ -92,9 +92,10 @@ above = int((inorder.ci_low > 100 / page.n_tasks).sum())
 passed = int((inorder.accuracy > 1 - page.alpha).sum())
 # what the page tests is the paper's evidence: every in-order chain passes the paper's rule; the
 # out-of-order chains are a control (their failure follows from the algebra, not from the claim)
-verdict = "yes" if passed == len(inorder) else "partly" if passed else "no"
-claim = dict(variant="claim", depth=float("nan"), ours=inorder.ours.mean(), n=int(inorder.n.sum()), agrees=verdict,
-             architecture="MLP-4, PlainNet-5", metric="mean in-order top-1")
+agrees = "yes" if passed == len(inorder) else "partly" if passed else "no"      # the interval-blind reading
+verdict = verdicts.bottom_up(ours, page.alpha)                                 # from the in-order chains' intervals
+claim = dict(variant="claim", depth=float("nan"), ours=inorder.ours.mean(), n=int(inorder.n.sum()), agrees=agrees,
+             verdict=verdict, architecture="MLP-4, PlainNet-5", metric="mean in-order top-1")
 rows = pd.concat([ours.assign(metric="top-1"), pd.DataFrame([claim])], ignore_index=True)
 rows = rows.assign(figure="ICLR Sec. 4.1 (bottom-up)", panel=rows.variant, kind="normalized", protocol="classification",
                    profile=profile, dataset="Tiny ImageNet", scale=page.scale)
@@ -103,7 +104,8 @@ display(Markdown(
     f"**Conclusion ({profile} profile).** In-order chains give {inorder.ours.min():.1f}–{inorder.ours.max():.1f}% "
     f"top-1 ({page.n_tasks} tasks, chance {100 / page.n_tasks:.0f}%): {above} of {len(inorder)} have their whole 95% interval "
     f"above chance and {passed} of {len(inorder)} pass the paper's rule (error < {page.alpha:.0%}): on the paper's "
-    f"evidence for bottom-up semantics, ours says {verdict} (the verdict the summary shows). The control: out of "
+    f"evidence for bottom-up semantics, our intervals are {verdict} with it (`wsm.verdicts.bottom_up`, the verdict "
+    f"the summary shows). The control: out of "
     f"order, {'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order "
     f"chain's. A drop is what breaking the permutation cancellation predicts, so this control does not test the "
     f"claim itself." + results.null_sentence(ours, proto.null_repeats)))

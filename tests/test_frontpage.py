@@ -5,7 +5,7 @@ import pandas as pd
 
 from wsm import frontpage, paper, summary
 
-N = len(paper.REPORTED)
+N = len({(r["figure"], r["sentence"]) for r in paper.REPORTED})      # quoted sentences
 
 
 def _executed(tmp_path, profiles=("smoke",), built="smoke"):
@@ -34,15 +34,19 @@ def test_fragment_tallies_verdicts_and_links_each_claim_to_its_page(tmp_path):
     assert text.startswith("## The verdict\n")
     assert "built with the **`smoke` profile** on Test CPU 9000 (4 cores)" in text
     assert "only checks that every page runs" in text
-    assert "| profile | yes | same decision | no | missing | reported |" in text
-    assert f"| `smoke` | 2 | 1 | 1 | {N - 4} | {N} |" in text
+    # Fig. 1's zero and Fig. 2 (a) C1 (99 in [95, 100] against 99.4) are consistent; Fig. 2 (a) L1 ([5, 15]
+    # against 62.9) and Fig. 3's sentence ([40, 60] against "about 98") inconsistent; the rest missing
+    assert "| run | consistent | inconsistent | missing | reported |" in text
+    assert f"| `smoke` | 2 | 2 | {N - 4} | {N} |" in text
+    assert "| `paper settings, 4 of 50 tasks" in text               # a committed larger run, labelled by its scale
     fig2 = next(line for line in text.splitlines() if line.startswith("* **Fig. 2**"))
-    assert fig2.endswith("Verdict: 1 yes, 1 same decision, 22 missing of 24 items ({doc}`executed/s4_1_tiny_imagenet`).")
+    assert fig2.endswith("Verdict: 1 consistent, 1 inconsistent, 22 missing of 24 sentences "
+                         "({doc}`executed/s4_1_tiny_imagenet`).")
     assert "SGD solutions of one task are similar" in fig2 and "stand-in" not in fig2.lower()
     fig3 = next(line for line in text.splitlines() if line.startswith("* **Fig. 3**"))
-    assert "Measured here on the CIFAR-100 STAND-IN. Verdict: 1 no, 11 missing of 12 items." in fig3
+    assert "Measured here on the CIFAR-100 STAND-IN. Verdict: **inconsistent**." in fig3
     fig1 = next(line for line in text.splitlines() if line.startswith("* **Fig. 1**"))
-    assert fig1.endswith("Verdict: **yes**.")          # its notebook is not in the folder: no link
+    assert fig1.endswith("Verdict: **consistent**.")          # its notebook is not in the folder: no link
     figures = [r["figure"] for r in paper.REPORTED]
     assert sum(line.startswith("* **") for line in text.splitlines()) == len(set(figures))
     assert "{doc}`executed/summary`" in text and "make reproduce PROFILE=smoke" in text and "make book" in text
@@ -51,7 +55,7 @@ def test_fragment_tallies_verdicts_and_links_each_claim_to_its_page(tmp_path):
 def test_sentences_follow_the_profile_the_book_was_built_with(tmp_path):
     text = frontpage.fragment(_executed(tmp_path, profiles=("smoke", "quick"), built="quick"))
     assert "**`quick` profile**" in text and "### The paper's claims under `quick`" in text
-    assert f"| `smoke` | 2 | 1 | 1 | {N - 4} | {N} |" in text and f"| `quick` | 2 | 1 | 1 | {N - 4} | {N} |" in text
+    assert f"| `smoke` | 2 | 2 | {N - 4} | {N} |" in text and f"| `quick` | 2 | 2 | {N - 4} | {N} |" in text
     assert "make reproduce PROFILE=quick" in text
 
 
@@ -59,12 +63,12 @@ def test_verdict_columns_are_read_by_their_prefix(tmp_path, monkeypatch):
     """Whatever the summary calls its verdicts (consistent / inconsistent / underpowered here)."""
     table = pd.DataFrame({"figure": ["Fig. 2"] * 3 + ["Table 1"], "item": list("abcd"),
                           "ours (quick)": [1.0] * 4,
-                          "agreement (quick)": ["inconsistent", "consistent", "underpowered", "consistent"]})
+                          "verdict (quick)": ["inconsistent", "consistent", "underpowered", "consistent"]})
     monkeypatch.setattr(summary, "table", lambda results_dir, alpha=0.05: table)
-    text = frontpage.fragment(_executed(tmp_path, built="quick"))
-    assert "| profile | consistent | underpowered | inconsistent | reported |" in text
+    text = frontpage.fragment(_executed(tmp_path, profiles=("quick",), built="quick"))
+    assert "| run | consistent | underpowered | inconsistent | reported |" in text
     assert "| `quick` | 2 | 1 | 1 | 4 |" in text
-    assert "Verdict: 1 consistent, 1 underpowered, 1 inconsistent of 3 items" in text
+    assert "Verdict: 1 consistent, 1 underpowered, 1 inconsistent of 3 sentences" in text
     assert "* **Table 1**:" in text and "Verdict: **consistent**" in text
 
 

@@ -101,6 +101,7 @@ def test_fig4_has_five_zoos_both_protocols(smoke):
     fig4, claims = df[(df.figure == "Fig. 4") & (df.panel != "claim")], df[(df.figure == "Fig. 4") & (df.panel == "claim")]
     _check_cifar_rows(fig4, 5 * 12, ["a", "b"])
     assert sorted(claims.architecture) == ["Adam", "Depth", "Leaky", "Res5"] and claims.agrees.isin(["yes", "no"]).all()
+    assert claims.verdict.isin(["consistent", "inconsistent", "underpowered"]).all()
     assert set(fig4.architecture) == {"PlainNet-5", "PlainNet-6", "Res5", "Leaky", "PlainNet-5 + Adam"}
     assert fig4.paper.isna().all()                                     # the paper gives claims only
     text = (out / "s4_4_network_variants.ipynb").read_text()
@@ -113,6 +114,7 @@ def test_fig5_tests_the_baseline_classifier_on_four_zoos(smoke):
     _check_cifar_rows(fig5, 4 * 12, ["a", "b"])
     assert len(claims) == 8 and set(claims.protocol) == {"classification", "retrieval"}
     assert claims.agrees.isin(["yes", "no"]).all()
+    assert claims.verdict.isin(["consistent", "inconsistent", "underpowered"]).all()
     assert set(fig5.architecture) == {f"Baseline -> {n}" for n in ("Depth", "Res5", "Leaky", "Adam")}
     text = (out / "s4_5_cross_network.ipynb").read_text()
     assert "the accuracy drops" in text and "Adam obtains low accuracy" in text
@@ -169,12 +171,12 @@ def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
 
 def test_summary_has_every_reported_number_with_ours(smoke):
     out, _ = smoke
-    from wsm import paper, summary
+    from wsm import paper, summary, verdicts
     table = summary.table(out / "results")
-    assert len(table) == len(paper.REPORTED)
+    assert len(table) == len({(r["figure"], r["sentence"]) for r in paper.REPORTED})    # one row per sentence
     assert (table.missing == "").all(), table[table.missing != ""][["figure", "panel", "item", "missing"]]
-    assert table["ours (smoke)"].notna().all()
-    assert set(table["agreement (smoke)"]) <= {"yes", "same decision", "no", "partly"}   # a claim: partly
+    assert (table["ours (smoke)"] != summary.NOT_RUN).all()
+    assert set(table["verdict (smoke)"]) <= set(verdicts.VERDICTS)    # every claim's page writes its verdict
     # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
     row = table[(table.figure == "Fig. 2") & (table.item == "PlainNet-5 classification top-1, C2")]
     assert row.quoted.iloc[0] == "99.3%"
@@ -236,6 +238,7 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     iclr = df[df.figure.str.startswith("ICLR") & (df.panel != "claim")]
     claim = df[df.figure.str.startswith("ICLR") & (df.panel == "claim")]
     assert len(claim) == 1 and claim.agrees.iloc[0] in ("yes", "partly", "no")
+    assert claim.verdict.iloc[0] in ("consistent", "inconsistent", "underpowered")
     assert set(iclr.architecture) == {"MLP-4", "PlainNet-5"}
     mlp = iclr[iclr.architecture == "MLP-4"]
     assert sorted(mlp[mlp.panel == "in order"].depth) == [1, 2, 3]

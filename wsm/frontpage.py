@@ -19,13 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from wsm import paper, summary
+from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
 from wsm.storage import atomic_write
 
 FILENAME = "frontpage.md"
-VERDICT_PREFIX = "agreement ("
+VERDICT_PREFIX = "verdict ("
 # Verdict words in reading order; any other verdict a page writes follows, then the gaps.
-VERDICT_ORDER = ("yes", "consistent", "same decision", "partly", "underpowered", "no", "inconsistent")
-LAST = ("not assessed (claim without a number)", "missing")
+VERDICT_ORDER = (CONSISTENT, UNDERPOWERED, INCONSISTENT)
+LAST = (summary.NOT_ASSESSED, summary.MISSING)
 
 # What each figure or table of the paper claims, in our words (its numbers are on its page).
 CLAIMS = {
@@ -54,7 +55,8 @@ PROFILE_NOTES = {
 
 
 def verdict_columns(table: pd.DataFrame) -> dict[str, str]:
-    """``{profile: column}`` for every ``agreement (<profile>)`` column of the summary table."""
+    """``{run: column}`` for every ``verdict (<run>)`` column of the summary table (profiles and
+    committed larger runs, :func:`wsm.summary.run_names`)."""
     return {c[len(VERDICT_PREFIX):-1]: c for c in table.columns
             if c.startswith(VERDICT_PREFIX) and c.endswith(")")}
 
@@ -69,10 +71,11 @@ def _ordered(verdicts) -> list[str]:
 def tally(table: pd.DataFrame) -> pd.DataFrame:
     """Verdict counts per profile: one row per profile, one column per verdict, and ``reported``."""
     columns = verdict_columns(table)
-    verdicts = _ordered(v for c in columns.values() for v in table[c])
-    rows = {p: table[c].value_counts().reindex(verdicts, fill_value=0) for p, c in columns.items()}
+    verdicts = _ordered(v for c in columns.values() for v in table[c] if v != summary.NOT_RUN)
+    rows = {p: table[c][table[c] != summary.NOT_RUN].value_counts().reindex(verdicts, fill_value=0)
+            for p, c in columns.items()}
     counts = pd.DataFrame(rows).T.reindex(columns=verdicts).fillna(0).astype(int)
-    counts["reported"] = len(table)
+    counts["reported"] = counts.sum(axis=1)       # the sentences each run covers
     return counts
 
 
@@ -81,7 +84,7 @@ def _counts(verdicts: pd.Series) -> str:
         return f"**{verdicts.iloc[0]}**"
     counts = verdicts.value_counts()
     parts = [f"{counts[v]} {v}" for v in _ordered(counts.index)]
-    return f"{', '.join(parts)} of {len(verdicts)} items"
+    return f"{', '.join(parts)} of {len(verdicts)} sentences"
 
 
 def figure_pages(executed_dir) -> dict[str, str]:
@@ -129,7 +132,7 @@ def built_with(results_dir) -> tuple[str | None, str]:
 
 
 def _markdown_table(counts: pd.DataFrame) -> list[str]:
-    head = ["profile"] + list(counts.columns)
+    head = ["run"] + list(counts.columns)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for profile, row in counts.iterrows():
         lines.append(f"| `{profile}` | " + " | ".join(str(int(v)) for v in row) + " |")
@@ -142,27 +145,31 @@ def fragment(executed_dir, alpha: float = paper.ALPHA) -> str:
     results_dir = executed_dir / "results"
     table = summary.table(results_dir, alpha)
     columns = verdict_columns(table)
+    executed = [p for p in summary.measured(results_dir) if p in columns]     # profiles run here (not committed runs)
     lines = ["## The verdict", ""]
-    if not columns:
+    if not executed:
         return "\n".join(lines + [
             f"**Nothing has been executed yet**: there are no results in `{results_dir.name}/` of this build, so "
             "this page has no verdicts to show. Run `make reproduce` (the `quick` profile) to execute every page "
             "and rebuild this book; `make test` runs them all under the `smoke` profile.", ""])
     profile, machine = built_with(results_dir)
-    profile = profile if profile in columns else list(columns)[-1]
+    profile = profile if profile in executed else executed[-1]
     pages = figure_pages(executed_dir)
     stand_in = stand_ins(summary.measured(results_dir).get(profile, pd.DataFrame()))
     lines += [f"This book was built with the **`{profile}` profile** on {machine}. "
               f"{PROFILE_NOTES.get(profile, '')}", "",
-              f"How the paper's {len(table)} reported numbers and claims fare under each profile that was run "
-              "(the verdicts of {doc}`executed/summary`):", ""]
+              f"How the paper's {len(table)} quoted sentences (its numbers and worded claims) fare under each "
+              "profile that was run, and under the committed results of larger runs, labelled with their scale "
+              "(the verdicts of {doc}`executed/summary`; each interval is conditional on one zoo, one split "
+              "and one classifier):", ""]
     lines += _markdown_table(tally(table)) + ["", f"### The paper's claims under `{profile}`", ""]
     for figure, group in table.groupby("figure", sort=False):
         claim = CLAIMS.get(figure, f"the {len(group)} numbers of {figure}")
         page = pages.get(figure)
         link = f" ({{doc}}`executed/{page}`)" if page else ""
         where = f" Measured here on the {stand_in[figure]}." if figure in stand_in else ""
-        lines.append(f"* **{figure}**: {claim}.{where} Verdict: {_counts(group[columns[profile]])}{link}.")
+        verdicts = group[columns[profile]]
+        lines.append(f"* **{figure}**: {claim}.{where} Verdict: {_counts(verdicts[verdicts != summary.NOT_RUN])}{link}.")
     lines += ["", "### Rebuild it", "",
               f"`make reproduce PROFILE={profile}` executes every page again and rebuilds this book "
               "(`make reproduce` alone uses the `quick` profile); `make book` renders the executed pages "

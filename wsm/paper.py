@@ -35,7 +35,9 @@ ALPHA = 0.05   # Section 4.1: "We use a significance level of alpha = 5%"
 # ---------------------------------------------------------------- everything reported, for the summary page
 # One entry per number (or claim) the paper reports: where it is (figure, panel), what it is (item), the
 # paper's words (quoted), the number (value; None for a claim without one), and ``match``: the results-table
-# columns that select our row for it (see wsm.summary).
+# columns that select our row for it (see wsm.summary). Entries that quote one sentence share its
+# ``sentence`` (the summary counts that sentence once; absent: the item is its own sentence); a claim's
+# ``expect`` says whether it states that the hypothesis holds or fails (wsm.verdicts.holds / fails).
 _FIG2_TITLES = {"a": "MLP-4 classification top-1", "b": "PlainNet-5 classification top-1",
                 "c": "MLP-4 retrieval rank-1", "d": "PlainNet-5 retrieval rank-1"}
 
@@ -140,19 +142,31 @@ for (_arch, _protocol), _panel in sorted(FIG3_PANELS.items(), key=lambda kv: kv[
         REPORTED.append(dict(
             figure="Fig. 3", panel=_panel, item=f"{_FIG3_TITLES[_panel]}, C{_depth}",
             quoted="about 98.0% (one value in the text for every chain)", value=_value, source="Section 4.2",
+            sentence="chains C1-C3 of both architectures, both protocols: about 98.0%",
             match={"figure": "Fig. 3", "panel": _panel, "kind": "normalized", "depth": _depth}))
 for _zoo in ("Depth", "Res5", "Leaky", "Adam"):
     REPORTED.append(dict(
         figure="Fig. 4", panel="claim", item=f"{_zoo} zoo: " + ("the hypothesis does not hold" if _zoo == "Adam"
                                                                 else "the hypothesis still holds"),
         quoted=FIG4_CLAIMS[_zoo], value=None, source="Section 4.4" + (" (ICLR)" if _zoo == "Adam" else ""),
+        expect="fails" if _zoo == "Adam" else "holds",
+        sentence="Adam zoo: the hypothesis does not hold" if _zoo == "Adam"
+        else "Depth, Res5 and Leaky zoos: the hypothesis still holds",
         match={"figure": "Fig. 4", "panel": "claim", "architecture": _zoo}))
+_FIG5_EXPECT = {k: "fails" if k[1] == "Adam" or k == ("classification", "Res5") else "holds" for k in FIG5_CLAIMS}
+_FIG5_SENTENCES = {("classification", "Leaky"): "Baseline-trained classification on the Leaky and Depth zoos",
+                   ("classification", "Depth"): "Baseline-trained classification on the Leaky and Depth zoos",
+                   **{("retrieval", z): "Baseline-trained retrieval on the Res5, Leaky and Depth zoos"
+                      for z in ("Res5", "Leaky", "Depth")}}
 for (_protocol, _zoo), _claim in FIG5_CLAIMS.items():
     REPORTED.append(dict(
         figure="Fig. 5", panel="claim", item=f"Baseline-trained {_protocol} on the {_zoo} zoo",
         quoted=_claim, value=None, source="Section 4.5" + (" (ICLR)" if _zoo == "Adam" else ""),
+        expect=_FIG5_EXPECT[(_protocol, _zoo)], sentence=_FIG5_SENTENCES.get((_protocol, _zoo)),
         match={"figure": "Fig. 5", "panel": "claim", "architecture": _zoo, "protocol": _protocol}))
 REPORTED.append(dict(
     figure="ICLR Sec. 4.1 (bottom-up)", panel="claim", item="every chain classifies well; out-of-order chains do not",
-    quoted=ICLR_BOTTOM_UP, value=None, source="ICLR-2020 version, Section 4.1",
+    quoted=ICLR_BOTTOM_UP, value=None, source="ICLR-2020 version, Section 4.1", expect="holds",
     match={"figure": "ICLR Sec. 4.1 (bottom-up)", "panel": "claim"}))
+for _r in REPORTED:                       # an item that shares no sentence is its own
+    _r["sentence"] = _r.get("sentence") or _r["item"]

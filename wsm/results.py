@@ -6,7 +6,9 @@ Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins the
 queries behind "ours"), profile, dataset, scale; then, where a number is an accuracy, its exact
 95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha"; where a permutation
 null was run, its mean and 95% band (null_mean, null_low, null_high, percent) and p-value (p_null);
-where a row stands for a claim the paper words without a number, its verdict (agrees: yes / no).
+where a row stands for a claim the paper words without a number, the paper's rule on our point
+estimates (agrees: yes / no); and where the paper gives a number or a claim, the verdict
+(consistent / inconsistent / underpowered, :mod:`wsm.verdicts`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from wsm import paper, verdicts
 from wsm.storage import atomic_write
 
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
 OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha",      # percent, percent, p-value
             "null_mean", "null_low", "null_high", "p_null",  # permutation null: percent x 3, p-value
-            "agrees"]                                        # a worded claim's verdict (wsm.summary.claim_row)
+            "agrees",                                        # a worded claim, the paper's rule (wsm.summary.claim_row)
+            "verdict"]                                       # against the paper's number or claim (wsm.verdicts)
+
+
+def with_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``verdict`` (:func:`wsm.verdicts.of_row`) wherever the paper gives a number and
+    the row has an interval (or the number is a quoted zero); a verdict already there (a claim's) is kept.
+    A figure whose numbers the paper words as "about X" (Fig. 3) gets that tolerance."""
+    if "paper" not in rows:
+        return rows
+    about = {r["figure"] for r in paper.REPORTED if verdicts.quoted_value(r["quoted"])[1] == verdicts.APPROXIMATE}
+    nan = pd.Series(np.nan, index=rows.index)
+    found = [verdicts.of_row(p, o, lo, hi, verdicts.APPROXIMATE if f in about else None) for f, p, o, lo, hi in
+             zip(rows.figure, rows.paper, rows.ours, rows.get("ci_low", nan), rows.get("ci_high", nan))]
+    found = pd.Series(found, index=rows.index, dtype=object)
+    if "verdict" in rows:
+        found = rows.verdict.where(rows.verdict.notna(), found)
+    return rows.assign(verdict=found) if found.notna().any() else rows
 
 
 def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:
@@ -31,6 +52,7 @@ def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: st
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"result rows lack columns {missing}")
+    df = with_verdicts(df)
     path = Path(results_dir) / f"{notebook}.csv"
     columns = COLUMNS + [c for c in OPTIONAL if c in df.columns]
     atomic_write(path, lambda f: df[columns].to_csv(f, index=False, float_format="%.4g"))
@@ -72,21 +94,30 @@ def banner(profile: str, dataset: str, scale: str) -> None:
         display(Markdown(f"### {data.STANDIN_LABEL}"))
 
 
-def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05) -> pd.DataFrame:
+def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05):
     """The accuracy table a page shows: ``index`` and ``columns`` of ``ours`` (percent, as from
     :func:`wsm.htt.percent`), then ours with its exact 95% interval, n, the p-value of "error < alpha",
-    the permutation null's mean and band with its p-value (where one was run) and the decision."""
+    the permutation null's mean and band with its p-value (where one was run), the paper's decision
+    rule on ours and, where ``ours`` has the paper's value (``paper``: a number or words such as
+    "about 98.0"), the verdict (:mod:`wsm.verdicts`). A Styler whose caption says what each interval
+    is conditional on (:data:`wsm.verdicts.CONDITIONAL`)."""
     table = ours.copy()
-    table["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(table.ci_low, table.ci_high)]
+    table["95% CI"] = [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(table.ci_low, table.ci_high)]
     table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
-    extra = []
+    null = []
     if "p_null" in table:
         table["null mean [95%]"] = [f"{m:.0f} [{lo:.0f}–{hi:.0f}]" for m, lo, hi in
                                     zip(table.null_mean, table.null_low, table.null_high)]
         table["p_null"] = table.p_null.map("{:.2g}".format)
-        extra = ["null mean [95%]", "p_null"]
-    cols = index + columns + ["ours", "95% CI", "n", "p(error < α)"] + extra + ["decision"]
-    return table[cols].round(1).set_index(index)
+        null = ["null mean [95%]", "p_null"]
+    verdict = []
+    if "paper" in table:
+        table["verdict"] = [verdicts.of_row(p, o, lo, hi) or "—" for p, o, lo, hi in
+                            zip(table.paper, table.ours, table.ci_low, table.ci_high)]
+        verdict = ["verdict"] if (table.verdict != "—").any() else []
+    cols = index + columns + ["ours", "95% CI", "n", "p(error < α)"] + null + ["decision"] + verdict
+    return (table[cols].set_index(index).style.format(precision=1, na_rep="—")
+            .set_caption(verdicts.CONDITIONAL))
 
 
 def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:

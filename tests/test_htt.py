@@ -395,7 +395,8 @@ def test_embed_raw_keeps_the_uncentred_features():
     (100, 100, "consistent with H0"),        # interval [0.964, 1]: narrow and at the target
     (6, 6, "underpowered"),                  # 100% of 6: the interval reaches down to 0.54
     (30, 60, "inconsistent with H0"),        # upper end 0.63 < 0.95
-    (95, 100, "underpowered"),               # [0.887, 0.984]: reaches the target but not narrowly
+    (95, 100, "consistent with H0"),         # [0.887, 0.984]: within wsm.verdicts.DELTA of the target
+    (80, 100, "inconsistent with H0"),       # [0.708, 0.873]: even its upper end misses the target
     (0, 1, "underpowered"),                  # 0 of 1: [0, 0.975] still reaches the target
 ])
 def test_evidence_reads_the_exact_interval(correct, n, expected):
@@ -406,11 +407,11 @@ def test_evidence_reads_the_exact_interval(correct, n, expected):
 
 
 def test_evidence_boundaries_and_judged_columns():
-    assert htt.evidence(0.90, 0.97) == "consistent with H0"           # lower end exactly 1 - alpha - 0.05
-    assert htt.evidence(0.899, 0.97) == "underpowered"
+    assert htt.evidence(0.85, 0.97) == "consistent with H0"           # lower end at 1 - alpha - DELTA
+    assert htt.evidence(0.849, 0.97) == "underpowered"
     assert htt.evidence(0.5, 0.949) == "inconsistent with H0"
     assert htt.evidence(0.5, 0.95) == "underpowered"                  # upper end at the target
-    assert htt.evidence(0.80, 0.99, alpha=0.1) == "underpowered" and htt.evidence(0.80, 0.99, alpha=0.15) == \
+    assert htt.evidence(0.79, 0.99, alpha=0.1) == "underpowered" and htt.evidence(0.79, 0.99, alpha=0.15) == \
         "consistent with H0"
     import pandas as pd
 

@@ -380,24 +380,23 @@ def decide(accuracy: float, alpha: float = 0.05) -> str:
 EVIDENCE = ("consistent with H0", "inconsistent with H0", "underpowered")
 
 
-def evidence(ci_low: float, ci_high: float, alpha: float = 0.05, margin: float = 0.05) -> str:
+def evidence(ci_low: float, ci_high: float, alpha: float = 0.05) -> str:
     """What a cell's exact 95% interval ``[ci_low, ci_high]`` (accuracies as fractions) says about H0,
     "the networks of a task are one solution", whose target is an accuracy of at least ``1 - alpha``:
+    the project's one rule for a claim that the hypothesis holds (:func:`wsm.verdicts.holds`):
 
     * ``"inconsistent with H0"``: the interval's upper end is below ``1 - alpha``, so even the most
       favourable accuracy the data allow misses the target;
-    * ``"consistent with H0"``: its lower end is at least ``1 - alpha - margin``, so the interval is
-      narrow and close to the target;
+    * ``"consistent with H0"``: its lower end is within :data:`wsm.verdicts.DELTA` points of
+      ``1 - alpha`` or above, so the interval is narrow and close to the target;
     * ``"underpowered"``: neither; too few test networks to tell.
 
     The paper's rule (:func:`decide`) looks at the observed accuracy alone; this one also asks
-    whether the sample could tell. A provisional rule, kept in this one function so that a
-    project-wide definition of the verdicts can replace it."""
-    if ci_high < 1 - alpha:
-        return EVIDENCE[1]
-    if ci_low >= 1 - alpha - margin:
-        return EVIDENCE[0]
-    return EVIDENCE[2]
+    whether the sample could tell."""
+    from wsm import verdicts
+
+    said = verdicts.holds([100 * ci_low], [100 * ci_high], alpha)
+    return {verdicts.CONSISTENT: EVIDENCE[0], verdicts.INCONSISTENT: EVIDENCE[1]}.get(said, EVIDENCE[2])
 
 
 def judged(table, alpha: float = 0.05):

@@ -137,8 +137,14 @@ def test_mix_layer_takes_the_layer_from_another_run_of_the_same_task():
         assert len(donors) == 1 and donors[0] != i and labels[donors[0]] == labels[i]
         assert m[0] is nets_[i][0] and m[2] is nets_[i][2]
     assert sorted(id(m[1]) for m in mixed) == sorted(id(n[1]) for n in nets_)     # each donor used once
-    with pytest.raises(WsmError, match="single run"):
+    with pytest.raises(WsmError, match="1 run\(s\) on one side"):
         semantics.mix_layer(nets_[:1], labels[:1], 2)
+    # with the classifier's split given, a donor is always on its recipient's side of it
+    sides = np.tile([0, 0, 1, 1], 3)
+    mixed = semantics.mix_layer(nets_, labels, 2, seed=5, sides=sides)
+    for i, m in enumerate(mixed):
+        donor = next(j for j, n in enumerate(nets_) if n[1] is m[1])
+        assert donor != i and labels[donor] == labels[i] and sides[donor] == sides[i]
 
 
 def test_variants_and_evaluate_rows():

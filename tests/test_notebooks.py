@@ -138,7 +138,7 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     assert "99.4" in (html / "results.html").read_text()
     intro = (html / "intro.html").read_text()             # the first page opens with the verdicts
     from wsm import paper
-    assert "built with the <strong>" in intro and "reported numbers and claims fare" in intro
+    assert "built with the <strong>" in intro and "quoted sentences (its numbers and worded claims) fare" in intro
     assert intro.count("Verdict:") == len({r["figure"] for r in paper.REPORTED})     # one sentence per claim
     # the same book in a real browser: no broken image, no missing page, no error output, math rendered,
     # no request beyond 127.0.0.1

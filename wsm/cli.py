@@ -2,6 +2,7 @@
 
     python -m wsm similarity A.pt B.pt [--chains 1 2 3]
     python -m wsm zoo --profile quick --arch mlp4 [--out DIR] [--data DIR] [--tasks N] [--runs N]
+                      [--engine ray [--address HOST:PORT]]
 
 Every user-facing problem (a :class:`~wsm.errors.WsmError`) is printed as one line
 ``error: <message>`` on stderr with exit status 2, never as a traceback.
@@ -72,6 +73,11 @@ def parser() -> argparse.ArgumentParser:
     z.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
                    help="training device (overrides the profile)")
     z.add_argument("--download", action="store_true", help="download Tiny ImageNet if it is missing")
+    z.add_argument("--engine", choices=("local", "ray"), default=None,
+                   help="local: this process (default, or $WSM_ENGINE); ray: spread the runs over a Ray cluster, "
+                        "each unit of runs a task (bit-identical to local)")
+    z.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="the Ray cluster's head (default: $WSM_RAY_ADDRESS, else a local cluster on this machine)")
     z.set_defaults(func=zoo)
     return ap
 
@@ -113,17 +119,20 @@ def zoo_settings(args):
 
 
 def zoo(args) -> int:
-    from wsm import nets
-    from wsm import zoo as zoo_mod
+    from wsm import engine, nets
 
+    how = engine.resolve(args.engine, args.address)
+    if args.address and how.name != "ray":
+        raise WsmError(f"--address {args.address} names a Ray cluster: add --engine ray")
     cfg, out, root = zoo_settings(args)
     print(f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset}, profile {args.profile}): {len(cfg.tasks)} tasks x "
           f"{cfg.runs} runs, {cfg.epochs} epochs (milestones {list(cfg.milestones) or 'none'}), "
           f"{'all' if cfg.train_per_class is None else cfg.train_per_class} training images per class, "
           f"device {cfg.device}", flush=True)
-    print(f"zoo folder: {out}\ndata root: {root}", flush=True)
+    print(f"zoo folder: {out}\ndata root: {root}\nengine: {how.name}"
+          + (f" ({how.address or 'a local Ray cluster'})" if how.name == "ray" else ""), flush=True)
     t0 = time.time()
-    z = zoo_mod.build_zoo(out, cfg, root, download=args.download)
+    z = how.build_zoo(out, cfg, root, download=args.download)
     t = z.table()
     print(f"zoo ready in {out}: {len(z)} networks, mean train accuracy {t.train_acc.mean():.3f}, mean test "
           f"accuracy {t.test_acc.mean():.3f}, diverged {int((~t.finite).sum())} ({time.time() - t0:.0f} s)")

@@ -1,15 +1,18 @@
-"""Where wsm reads and writes, in one place: the data, cache and zoo roots and the download switch.
+"""Where wsm reads and writes, in one place: the data, cache and zoo roots, the download switch and
+the engine that spreads the work (and its Ray cluster).
 
 Each comes from its environment variable when set, else a default beside the checkout:
 
-==================  ================  ===================================================
-what                variable          default
-==================  ================  ===================================================
-data root           ``WSM_DATA``      ``<repo>/data`` (Tiny ImageNet archive, ``names/``)
-decoded images      ``WSM_CACHE``     ``<repo>/.cache``
-weight zoos         ``WSM_ZOOS``      ``<repo>/zoos`` (Gram matrices under ``grams/``)
-download allowed    ``WSM_DOWNLOAD``  off (``1`` allows fetching a missing archive)
-==================  ================  ===================================================
+==================  ===================  ====================================================
+what                variable             default
+==================  ===================  ====================================================
+data root           ``WSM_DATA``         ``<repo>/data`` (Tiny ImageNet archive, ``names/``)
+decoded images      ``WSM_CACHE``        ``<repo>/.cache``
+weight zoos         ``WSM_ZOOS``         ``<repo>/zoos`` (Gram matrices under ``grams/``)
+download allowed    ``WSM_DOWNLOAD``     off (``1`` allows fetching a missing archive)
+engine              ``WSM_ENGINE``       the profile's (``local``: one process; ``ray``: Ray)
+Ray cluster         ``WSM_RAY_ADDRESS``  none: Ray starts a local cluster on this machine
+==================  ===================  ====================================================
 
 An explicit argument always wins over the variable.
 """
@@ -52,6 +55,16 @@ def cache_root() -> Path:
     except OSError as e:
         raise WsmError(f"cannot create the cache folder {path} ({e}); set WSM_CACHE to a writable folder") from None
     return path
+
+
+def engine(given: str | None = None) -> str | None:
+    """``given`` if set, else ``$WSM_ENGINE``, else None (the caller's default: a profile's engine)."""
+    return given or os.environ.get("WSM_ENGINE") or None
+
+
+def ray_address(given: str | None = None) -> str | None:
+    """``given`` if set, else ``$WSM_RAY_ADDRESS``, else None (Ray starts a local cluster)."""
+    return given or os.environ.get("WSM_RAY_ADDRESS") or None
 
 
 def download_allowed(download: bool = False) -> bool:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from wsm import chain, nets
+from wsm import chain, nets, version
 from wsm.errors import WsmError
 
 from conftest import gen as _gen
@@ -558,6 +558,31 @@ def test_gram_cache_key_names_the_device():
     nets_ = _nets("mlp4", 2)
     assert chain.gram_key(nets_, 1, "normalized", 2.0, True, "auto", "cpu") != \
         chain.gram_key(nets_, 1, "normalized", 2.0, True, "auto", "cuda")
+
+
+def test_a_change_of_the_feature_code_never_reads_a_stale_gram(tmp_path, monkeypatch):
+    """The Gram cache key holds the digest of the feature code (wsm.version.code of wsm.chain and
+    wsm.tiles): once that code changes, a cached Gram is not read back but computed again."""
+    weights = _mlp_zoo(4, 3)
+    first = chain.gram(weights, 1, center=True, progress=False, cache=tmp_path)
+    key = chain.gram_key(weights, 1, "normalized", 2.0, True, "auto")
+    torch.save(first + 1.0, tmp_path / f"{key}.pt")                 # what an older code would have left
+    assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), first + 1.0)
+    monkeypatch.setattr(version, "code", lambda modules=version.FEATURE_MODULES: "0123456789abcdef")
+    assert chain.gram_key(weights, 1, "normalized", 2.0, True, "auto") != key
+    assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), first)
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+
+
+def test_the_code_version_follows_every_byte_of_the_source(tmp_path, monkeypatch):
+    module = tmp_path / "wsm_version_probe.py"
+    module.write_text("def phi(m):\n    return m @ m.T\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = version.code(("wsm_version_probe",))
+    module.write_text("def phi(m):\n    return m.T @ m\n")
+    version.code.cache_clear()
+    assert version.code(("wsm_version_probe",)) != before
+    assert version.code() == version.code(("wsm.chain", "wsm.tiles")) and len(version.code()) == 16
 
 
 def test_gram_from_factors_blocks_and_chain4_shape():

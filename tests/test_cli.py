@@ -275,6 +275,16 @@ def test_cli_zoo_settings_follow_the_notebook_profile(tmp_path, monkeypatch):
         cli.zoo_settings(cli.parser().parse_args(["zoo", "--arch", "mlp4", "--tasks", "51"]))
 
 
+def test_cli_zoo_address_needs_the_ray_engine(capsys, monkeypatch):
+    from wsm import cli
+
+    monkeypatch.delenv("WSM_ENGINE", raising=False)
+    assert cli.main(["zoo", "--arch", "mlp4", "--address", "10.0.0.1:6379"]) == 2
+    assert "--address 10.0.0.1:6379 names a Ray cluster: add --engine ray" in capsys.readouterr().err
+    args = cli.parser().parse_args(["zoo", "--arch", "mlp4", "--engine", "ray"])
+    assert (args.engine, args.address) == ("ray", None)
+
+
 # ----------------------------------------------------------------------------------------------
 # every network the project trains, usual checkpoints, references, machine-readable output
 

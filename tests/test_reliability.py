@@ -77,8 +77,12 @@ def test_tampered_weights_fail_the_checksum(tmp_path, monkeypatch):
 def test_diverged_run_is_excluded_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "load_task", _fake)
     cfg = zoo.ZooConfig(dataset="tiny-imagenet", arch="mlp4", tasks=(0, 1), runs=2, epochs=1, batch_size=16)
-    z = zoo.build_zoo(tmp_path, cfg, progress=False)
-    z.runs[1].state_dict["layers.1.weight"][0, 0] = float("nan")
+    zoo.build_zoo(tmp_path, cfg, progress=False, workers=1)
+    f = tmp_path / "runs" / "t000-r001.pt"                 # a run that diverged in training: NaN weights saved
+    record = torch.load(f, weights_only=True)
+    record["state_dict"]["layers.1.weight"][0, 0] = float("nan")
+    torch.save(record | {"sha256": zoo._digest(record["state_dict"])}, f)
+    z = zoo.load_zoo(tmp_path)
     with pytest.warns(RuntimeWarning, match=r"1 of 4 networks .* diverged .* excluded: task 0 run 1"):
         weights, labels = z.usable()
     assert len(weights) == 3 and labels.tolist() == [0, 1, 1]

@@ -102,18 +102,18 @@ def test_build_zoo_vectorized_matches_loop_and_resumes(tmp_path, fake_data):  # 
 def test_chunks_and_fallback(monkeypatch):
     todo = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
     monkeypatch.setattr(vectorized, "chunk_size", lambda c: 2)
-    assert zoo._chunks(cfg(), todo, True) == [(0, [0, 1]), (0, [2]), (1, [0, 1])]
-    assert zoo._chunks(cfg(), todo, False) == [(t, [r]) for t, r in todo]
+    assert zoo.chunks(cfg(), todo, True) == [(0, [0, 1]), (0, [2]), (1, [0, 1])]
+    assert zoo.chunks(cfg(), todo, False) == [(t, [r]) for t, r in todo]
     monkeypatch.setattr(vectorized, "chunk_size", lambda c: 64)        # 100 runs: two even chunks
-    assert [len(r) for _, r in zoo._chunks(cfg(), [(0, r) for r in range(100)], True)] == [50, 50]
-    assert zoo._chunks(cfg(), [(0, r) for r in range(100)], True)[1][1] == list(range(50, 100))
+    assert [len(r) for _, r in zoo.chunks(cfg(), [(0, r) for r in range(100)], True)] == [50, 50]
+    assert zoo.chunks(cfg(), [(0, r) for r in range(100)], True)[1][1] == list(range(50, 100))
     monkeypatch.setattr(vectorized, "chunk_size", lambda c: 2)
     # a configuration the batched path does not know (another helper's optimizer) falls back to the loop
     for other in (SimpleNamespace(arch="mlp4", optimizer="adam", device="cpu"),
                   SimpleNamespace(arch="gru2", optimizer="sgd", device="cuda")):
         assert not vectorized.supports(other) and not vectorized.preferred(other)
-        assert zoo._chunks(other, todo, True) == [(t, [r]) for t, r in todo]
-        assert zoo._chunks(other, todo, None) == [(t, [r]) for t, r in todo]
+        assert zoo.chunks(other, todo, True) == [(t, [r]) for t, r in todo]
+        assert zoo.chunks(other, todo, None) == [(t, [r]) for t, r in todo]
     assert vectorized.supports(cfg(arch="plainnet5"))
     assert vectorized.preferred(SimpleNamespace(arch="plainnet5", device="cuda"))
     assert not vectorized.preferred(cfg()) and not vectorized.preferred(cfg(arch="plainnet5"))   # CPU: one at a time

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from wsm import data, zoo
+from wsm import chain, data, storage, zoo
 from wsm.errors import WsmError
 
 
@@ -117,3 +117,79 @@ def test_a_failing_worker_stops_the_build_with_its_message(tmp_path, monkeypatch
     with pytest.raises(IndexError, match="out of bounds"):     # the worker's own error, raised here
         zoo.build_zoo(tmp_path, cfg(arch="plainnet5", runs=2), progress=False, workers=2)
     assert not list((tmp_path / "runs").glob("*.pt"))
+
+
+def test_a_zoo_recorded_on_cuda_loads_and_resumes_on_cpu(tmp_path, fake_data):
+    """The device is provenance, not identity: a zoo whose zoo.json and runs say CUDA (as a GPU build
+    writes them) is read, and completed, on a CPU machine; every run keeps the device that trained it."""
+    zoo.build_zoo(tmp_path, cfg(), progress=False, workers=1)
+    meta = json.loads((tmp_path / "zoo.json").read_text())
+    (tmp_path / "zoo.json").write_text(json.dumps(meta | {"device": "cuda"}))
+    for f in (tmp_path / "runs").glob("*.pt"):
+        record = torch.load(f, weights_only=True)
+        assert record["device"] == "cpu"
+        torch.save(record | {"device": "cuda:0"}, f)              # the weights (and checksum) unchanged
+    (tmp_path / "runs" / "t001-r001.pt").unlink()
+    z = zoo.build_zoo(tmp_path, cfg(device="cpu"), progress=False, workers=1)  # no refusal: the missing run is trained here
+    assert [r.device for r in z.runs] == ["cuda:0", "cuda:0", "cuda:0", "cpu"]
+    assert zoo.load_zoo(tmp_path).config.device == "cuda"           # the zoo's own record is kept
+    assert z.table().device.tolist() == ["cuda:0", "cuda:0", "cuda:0", "cpu"]
+    with pytest.raises(WsmError, match="epochs: stored 1, requested 3"):    # what the weights depend on still counts
+        zoo.load_zoo(tmp_path, cfg(epochs=3, device="cuda"))
+
+
+def test_run_files_without_a_device_get_the_zoos(tmp_path, fake_data):
+    zoo.build_zoo(tmp_path, cfg(), progress=False, workers=1)
+    f = tmp_path / "runs" / "t000-r000.pt"
+    record = torch.load(f, weights_only=True)
+    del record["device"]                                            # a run file older than the field
+    torch.save(record, f)
+    (tmp_path / "zoo.json").write_text(json.dumps(json.loads((tmp_path / "zoo.json").read_text()) | {"device": "cuda"}))
+    assert zoo.load_zoo(tmp_path).runs[0].device == "cuda"
+
+
+def test_a_loaded_zoo_reads_weights_from_its_files_when_used(tmp_path, fake_data):
+    import pickle
+
+    built = zoo.build_zoo(tmp_path, cfg(), progress=False, workers=1)
+    z = zoo.load_zoo(tmp_path)
+    weights, labels = z.usable()
+    assert all(isinstance(w, zoo.StoredWeights) for w in weights) and labels.tolist() == [0, 0, 1, 1]
+    eager = [chain.layer_weights(torch.load(f, weights_only=True)["state_dict"])
+             for f in sorted((tmp_path / "runs").glob("*.pt"))]
+    for lazy, want, run in zip(weights, eager, built.runs):
+        assert len(lazy) == len(want) == 4
+        assert all(torch.equal(a, b) for a, b in zip(lazy, want)) and torch.equal(lazy[1], want[1])
+        assert [x.shape for x in lazy[:2]] == [x.shape for x in want[:2]]
+        assert torch.equal(run.state_dict["layers.0.weight"], want[0])
+    assert len(pickle.dumps(weights[0])) < 1000                    # travels as its file name
+    assert torch.equal(pickle.loads(pickle.dumps(weights[0]))[0], eager[0][0])
+    assert torch.equal(chain.gram(weights, 2, progress=False), chain.gram(eager, 2, progress=False))
+    (tmp_path / "runs" / "t000-r001.pt").unlink()
+    with pytest.raises(WsmError, match="t000-r001.pt was removed after its zoo was loaded"):
+        weights[1][0]
+
+
+def test_a_build_removes_only_the_temporary_files_of_dead_writers(tmp_path, fake_data):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    runs.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = storage.host()
+    files = {"live": runs / f".t000-r000.pt~{here}~{os.getpid()}~abc.tmp",        # this test: a live builder
+             "dead": runs / f".t000-r001.pt~{here}~{dead.pid}~abc.tmp",
+             "far": runs / ".t001-r000.pt~elsewhere~123~abc.tmp",                 # another host, recent
+             "far-old": runs / ".t001-r001.pt~elsewhere~123~abc.tmp",
+             "unnamed-old": runs / ".t001-r001.pt.abc.tmp"}                        # an older version's
+    for f in files.values():
+        f.write_bytes(b"partial")
+    old = time.time() - 2 * zoo.STALE_SECONDS
+    for name in ("far-old", "unnamed-old"):
+        os.utime(files[name], (old, old))
+    zoo.build_zoo(tmp_path, cfg(), progress=False, workers=1)
+    assert {k for k, f in files.items() if f.exists()} == {"live", "far"}

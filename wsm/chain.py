@@ -343,56 +343,81 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
 
     n_nets = len(nets)
     n, k = factor_rows_cols(nets[0], depth)
-    per = 8 * n * k
-    # two blocks of factors + their (B k)^2 cross product (+ its square) in memory_gb
-    block = 1
-    while block < n_nets and 2 * (block + 1) * per + 2 * 8 * ((block + 1) * k) ** 2 <= memory_gb * 2**30:
-        block += 1
+    block = factor_block_size(n_nets, n, k, memory_gb)
     starts = list(range(0, n_nets, block))
-
-    def factors(s):
-        ms = [chain_factor([w.to(device, torch.float64) for w in net[:depth]], depth) for net in nets[s:s + block]]
-        return torch.cat(ms, 1), len(ms)                                   # n x (B k)
-
     kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
     pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram normalized {depth} (factors)",
                disable=not progress, leave=False)
     for bi, a in enumerate(starts):
-        fa, na = factors(a)
+        fa, na = factor_block(nets[a:a + block], depth, device)
         for b in starts[bi:]:
-            fb, nb = (fa, na) if b == a else factors(b)
-            c = fa.t() @ fb                                                # (na k) x (nb k)
-            kab = c.square_().view(na, k, nb, k).sum((1, 3))
-            del c
-            if b == a:
-                kab = (kab + kab.t()) / 2
+            fb, nb = (fa, na) if b == a else factor_block(nets[b:b + block], depth, device)
+            kab = factor_products(fa, na, fb, nb, k, same=b == a)
             kmat[a:a + na, b:b + nb] = kab.cpu()
             kmat[b:b + nb, a:a + na] = kab.t().cpu()
             pbar.update()
     pbar.close()
     if center:
-        kmat = kmat - kmat.mean(0, keepdim=True) - kmat.mean(1, keepdim=True) + kmat.mean()
-        kmat = (kmat + kmat.t()) / 2
+        kmat = double_centre(kmat)
     return kmat
+
+
+def factor_block_size(n_nets: int, n: int, k: int, memory_gb: float) -> int:
+    """Networks per block of :func:`gram_from_factors`: two blocks of float64 ``n x k`` factors plus
+    their ``(B k) x (B k)`` cross product (and its square) within ``memory_gb``."""
+    per = 8 * n * k
+    block = 1
+    while block < n_nets and 2 * (block + 1) * per + 2 * 8 * ((block + 1) * k) ** 2 <= memory_gb * 2**30:
+        block += 1
+    return block
+
+
+def factor_block(nets: Sequence[Sequence[torch.Tensor]], depth: int, device: str = "cpu") -> tuple[torch.Tensor, int]:
+    """``([M_1 .. M_B], B)``: the float64 chain factors of ``nets`` side by side (``n x (B k)``) on ``device``."""
+    ms = [chain_factor([w.to(device, torch.float64) for w in net[:depth]], depth) for net in nets]
+    return torch.cat(ms, 1), len(ms)
+
+
+def factor_products(fa: torch.Tensor, na: int, fb: torch.Tensor, nb: int, k: int, same: bool = False) -> torch.Tensor:
+    """``K[i, j] = ||M_i^T M_j||_F^2`` for the factors of two blocks (:func:`factor_block`): one matrix
+    product whose ``k x k`` tiles are squared and summed; ``same``: the two blocks are one (symmetrised)."""
+    c = fa.t() @ fb                                                    # (na k) x (nb k)
+    kab = c.square_().view(na, k, nb, k).sum((1, 3))
+    del c
+    return (kab + kab.t()) / 2 if same else kab
+
+
+def double_centre(kmat: torch.Tensor) -> torch.Tensor:
+    """``H K H`` with ``H = I - 11^T / N``: the Gram of the features minus their mean, symmetrised."""
+    kmat = kmat - kmat.mean(0, keepdim=True) - kmat.mean(1, keepdim=True) + kmat.mean()
+    return (kmat + kmat.t()) / 2
 
 
 def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memory_gb: float, center: bool,
              method: str, device: str = "cpu") -> str:
     """The content address of a Gram matrix: a BLAKE2b digest of every argument that can change it
-    (the device too: ``auto`` may pick another path there, and its products round differently) and
-    the bytes of the weights that enter the feature (layers 1..depth of a chain, layer ``depth``
-    alone unnormalized)."""
+    (the device too: ``auto`` may pick another path there, and its products round differently), of
+    the code that computes it (:func:`wsm.version.code`: a changed feature code never reads a stale
+    Gram) and of the bytes of the weights that enter the feature (:func:`feature_bytes`)."""
     import hashlib
 
+    from wsm import version
+
     h = hashlib.blake2b(digest_size=20)
-    h.update(repr(("gram-v2", depth, kind, float(memory_gb), bool(center), method, str(device),
+    h.update(repr(("gram-v3", version.code(), depth, kind, float(memory_gb), bool(center), method, str(device),
                    len(nets))).encode())
     for net in nets:
-        for w in (net[:depth] if kind == "normalized" else net[depth - 1:depth]):
-            w = w.detach().cpu().contiguous()
-            h.update(repr((tuple(w.shape), str(w.dtype))).encode())
-            h.update(w.view(torch.uint8).reshape(-1).numpy() if w.numel() else b"")
+        feature_bytes(h, net, depth, kind)
     return h.hexdigest()
+
+
+def feature_bytes(h, net: Sequence[torch.Tensor], depth: int, kind: str) -> None:
+    """Feed hash ``h`` the shapes, dtypes and bytes of the weights of ``net`` that enter its feature
+    (layers 1..depth of a chain, layer ``depth`` alone unnormalized)."""
+    for w in (net[:depth] if kind == "normalized" else net[depth - 1:depth]):
+        w = w.detach().cpu().contiguous()
+        h.update(repr((tuple(w.shape), str(w.dtype))).encode())
+        h.update(w.view(torch.uint8).reshape(-1).numpy() if w.numel() else b"")
 
 
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",

@@ -3,6 +3,7 @@
     wsm similarity A.pt B.pt [--chains 1 2 3] [--draws N] [--trust]
     wsm htt FOLDER [LABELS.csv] [--depths 1 2 3] [--epochs N] [--null-repeats R] [--seed S] [--alpha A] ...
     wsm zoo --profile quick --arch mlp4 [--out DIR] [--data DIR] [--tasks N] [--runs N]
+            [--engine ray [--address HOST:PORT]]
     wsm --version
 
 Every command takes ``--json`` or ``--csv``: the result alone on stdout, machine-readable (notes
@@ -166,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     z.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
                    help="training device (overrides the profile)")
     z.add_argument("--download", action="store_true", help="download Tiny ImageNet if it is missing")
+    z.add_argument("--engine", choices=("local", "ray"), default=None,
+                   help="local: this process (default, or $WSM_ENGINE); ray: spread the runs over a Ray cluster, "
+                        "each unit of runs a task (bit-identical to local)")
+    z.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="the Ray cluster's head (default: $WSM_RAY_ADDRESS, else a local cluster on this machine)")
     _output_options(z)
     z.set_defaults(func=zoo)
     return ap
@@ -259,19 +265,22 @@ def zoo_settings(args):
 
 
 def zoo(args) -> int:
-    from wsm import nets
-    from wsm import zoo as zoo_mod
+    from wsm import engine, nets
 
+    how = engine.resolve(args.engine, args.address)
+    if args.address and how.name != "ray":
+        raise WsmError(f"--address {args.address} names a Ray cluster: add --engine ray")
     cfg, out, root = zoo_settings(args)
     info = sys.stderr if _machine(args) else sys.stdout       # --json/--csv: stdout holds the result only
     print(f"{nets.LABELS[cfg.arch]} zoo ({cfg.dataset}, profile {args.profile}): {len(cfg.tasks)} tasks x "
           f"{cfg.runs} runs, {cfg.epochs} epochs (milestones {list(cfg.milestones) or 'none'}), "
           f"{'all' if cfg.train_per_class is None else cfg.train_per_class} training images per class, "
           f"device {cfg.device}", file=info, flush=True)
-    print(f"zoo folder: {out}\ndata root: {root}", file=info, flush=True)
+    print(f"zoo folder: {out}\ndata root: {root}\nengine: {how.name}"
+          + (f" ({how.address or 'a local Ray cluster'})" if how.name == "ray" else ""), file=info, flush=True)
     t0 = time.time()
     with contextlib.redirect_stdout(info):          # progress lines outside a terminal go to stdout
-        z = zoo_mod.build_zoo(out, cfg, root, download=args.download)
+        z = how.build_zoo(out, cfg, root, download=args.download)
     t = z.table()
     seconds = time.time() - t0
     if _machine(args):

@@ -9,6 +9,8 @@ settings (:mod:`wsm.profiles`) and the caller's overrides:
 
 * ``dataset``: the dataset key (the CIFAR-100 stand-in where CIFAR-100 is missing and the profile
   allows it, :func:`wsm.data.resolve_cifar100`); ``device``: ``auto`` resolved to ``cuda`` or ``cpu``;
+* ``engine``: where zoos are built and Grams computed (:class:`wsm.engine.Engine`: the profile's,
+  :data:`wsm.profiles.ENGINES`, unless ``WSM_ENGINE`` / ``WSM_RAY_ADDRESS`` say otherwise);
 * ``zoos``: every zoo the page trains or reuses, ``name -> ZooSpec(folder, ZooConfig)``. A page
   that reuses another page's zoos asks that page (:data:`OWNERS`): Fig. 4's Baseline *is* Fig. 3's
   PlainNet-5 zoo, Fig. 5 tests Fig. 4's zoos, and the ICLR and "Beyond" pages read Fig. 2's;
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from wsm import data, htt, nets, paths, profiles, training
+from wsm import data, engine, htt, nets, paths, profiles, training
 from wsm.errors import WsmError
 
 # The pages whose zoos another page owns: page -> owner.
@@ -68,7 +70,7 @@ def resolve_device(name: str) -> str:
 class Protocol:
     """How a page tests the hypothesis (Sections 3.2-3.4): which chains and layers, both protocols
     (or classification only), their splits and seeds, alpha, the permutation null and the weight
-    classifier; Gram matrices are computed on ``device`` and kept in ``gram_cache``."""
+    classifier; Gram matrices are computed on ``device`` by ``engine`` and kept in ``gram_cache``."""
 
     chains: tuple[int, ...]                   # depths of the chain-normalized features (C1, C2, ...)
     layers: tuple[int, ...]                   # depths of the unnormalized layers (L1, L2, ...)
@@ -82,6 +84,7 @@ class Protocol:
     classifier: htt.ClassifierConfig
     device: str
     gram_cache: Path | None
+    engine: engine.Engine = engine.Engine()
 
     @property
     def splits(self) -> dict:
@@ -97,7 +100,7 @@ class Protocol:
 
         return pd.concat([htt.evaluate(weights, labels, depths, kinds=(kind,), cfg=self.classifier, alpha=self.alpha,
                                        progress=progress, null_repeats=self.null_repeats, protocols=self.protocols,
-                                       gram_cache=self.gram_cache, device=self.device, runs=runs,
+                                       gram_cache=self.gram_cache, device=self.device, gram=self.engine.gram, runs=runs,
                                        runs_per_task=runs_per_task, **self.splits)
                           for kind, depths in (("unnormalized", self.layers), ("normalized", self.chains)) if depths],
                          ignore_index=True)
@@ -112,7 +115,7 @@ class Protocol:
         return htt.cross_network(*source.usable(), *target.usable(), depths=self.chains, cfg=self.classifier,
                                  alpha=self.alpha, progress=progress, null_repeats=self.null_repeats,
                                  device=self.device, runs_a=source.usable_runs(), runs_b=target.usable_runs(),
-                                 runs_per_task=source.config.runs, **self.splits)
+                                 runs_per_task=source.config.runs, gram=self.engine.gram, **self.splits)
 
     def classification(self, k, labels, null: bool = True, runs=None, runs_per_task: int | None = None):
         """:func:`wsm.htt.classification` on a Gram matrix ``k`` (with the permutation null unless
@@ -138,15 +141,17 @@ class Page:
     results_dir: Path
     owner: Page | None = field(default=None, repr=False)
     only_tasks: dict = field(default_factory=dict)     # zoo name -> the tasks of it this page reads (absent: all)
+    engine: engine.Engine = engine.Engine()
 
     def build_zoos(self, names=None, download: bool = False):
-        """Train what is missing of the page's zoos (or of ``names``) and load them: ``(zoos, table)``
-        as :func:`wsm.zoo.build_zoos` (a zoo another page built is only loaded)."""
+        """Train what is missing of the page's zoos (or of ``names``) with the page's engine and load
+        them: ``(zoos, table)`` as :func:`wsm.zoo.build_zoos` (a zoo another page built is only loaded)."""
         from wsm import zoo
 
         names = list(self.zoos) if names is None else list(names)
         return zoo.build_zoos({n: self.zoos[n] for n in names}, self.data_root, download,
-                              only_tasks={n: self.only_tasks[n] for n in names if n in self.only_tasks})
+                              only_tasks={n: self.only_tasks[n] for n in names if n in self.only_tasks},
+                              build=self.engine.build_zoo)
 
     def evaluate(self, zoos: dict, progress: bool = True):
         """The page's protocol on every zoo of ``zoos`` (name -> :class:`wsm.zoo.Zoo`): one table,
@@ -197,11 +202,15 @@ class Page:
         import pandas as pd
 
         rows = [("page", k, v) for k, v in [("notebook", self.notebook), ("profile", self.profile),
-                                            ("dataset", self.dataset), ("device", self.device)]]
+                                            ("dataset", self.dataset), ("device", self.device),
+                                            ("engine", self.engine.name + (f" at {self.engine.address}"
+                                                                           if self.engine.address else ""))]]
         rows += [("page", k, v) for k, v in self.settings.items() if k not in _ZOO_KEYS | _PROTOCOL_KEYS]
         rows += [("page", f"tasks read of zoo {n}", list(t)) for n, t in self.only_tasks.items()]
         if self.protocol is not None:
             for f in dataclasses.fields(self.protocol):
+                if f.name == "engine":
+                    continue                     # the page's, in the rows above
                 v = getattr(self.protocol, f.name)
                 rows += ([("protocol", f"classifier.{k}", x) for k, x in dataclasses.asdict(v).items()]
                          if f.name == "classifier" else [("protocol", f.name, v)])
@@ -274,7 +283,8 @@ def page(notebook: str, profile: str = "quick", overrides: dict | None = None, d
     own = profiles.parameters(profile, notebook) | {k: v for k, v in overrides.items() if k in own_names}
     _check_values(own)
     ctx = dict(profile=profile, data_root=paths.data_root(data_root), zoo_root=paths.zoo_root(zoo_root),
-               results_dir=Path(results_dir), check_data=check_data)
+               results_dir=Path(results_dir), check_data=check_data,
+               engine=engine.resolve(default=profiles.ENGINES[profile]))
     owner = None
     if notebook in OWNERS:
         owner = page(OWNERS[notebook], profile, {k: v for k, v in overrides.items() if k not in own_names},
@@ -360,7 +370,7 @@ def _protocol(p: dict, ctx: dict, device: str, depths, layers=None, protocols=("
                     null_repeats=p["null_repeats"],
                     classifier=htt.ClassifierConfig(epochs=p["clf_epochs"], lr=p["clf_lr"],
                                                     milestones=tuple(p["clf_milestones"]), seed=1),
-                    device=device, gram_cache=paths.gram_cache(ctx["zoo_root"]))
+                    device=device, gram_cache=paths.gram_cache(ctx["zoo_root"]), engine=ctx["engine"])
 
 
 def schedule(cfg: training.ZooConfig) -> str:
@@ -392,7 +402,8 @@ def _make(notebook, p, ctx, dataset, device, zoos, protocol, scale_text, owner=N
     settings = dict(owner.settings if owner else {}) | p
     return Page(notebook=notebook, profile=ctx["profile"], dataset=dataset, device=device, zoos=zoos,
                 protocol=protocol, scale=scale_text, settings=settings, data_root=ctx["data_root"],
-                zoo_root=ctx["zoo_root"], results_dir=ctx["results_dir"], owner=owner, only_tasks=only_tasks)
+                zoo_root=ctx["zoo_root"], results_dir=ctx["results_dir"], owner=owner, only_tasks=only_tasks,
+                engine=ctx["engine"])
 
 
 def _own_image_zoos(notebook, p, ctx, owner, archs=("mlp4", "plainnet5")):

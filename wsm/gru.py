@@ -315,5 +315,5 @@ def _train_chunk(cfg, part, data_root, eval_per_language: int, progress: bool) -
         test_acc = accuracy([states[i] for i in mine], evals[1])
         accs.update({i: (a_, b_) for i, a_, b_ in zip(mine, train_acc, test_acc)})
     return [training.Run(task=t, run=r, seed=s, classes=tasks[t].classes, train_acc=accs[i][0], test_acc=accs[i][1],
-                final_loss=losses[i], seconds=seconds, state_dict=states[i])
+                final_loss=losses[i], seconds=seconds, state_dict=states[i], device=str(cfg.device))
             for i, ((t, r), s) in enumerate(zip(part, seeds))]

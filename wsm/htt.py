@@ -413,7 +413,7 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
              alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
              protocols=("classification", "retrieval"), source=None, gram_cache=None, device: str = "cpu",
-             runs=None, runs_per_task: int | None = None):
+             runs=None, runs_per_task: int | None = None, gram=None):
     """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
@@ -424,7 +424,9 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     With ``source`` (a boolean mask): the cross-network protocols (:func:`cross_network`).
     ``gram_cache``: a folder where :func:`wsm.chain.gram` keeps the Gram matrices for reuse;
     ``device``: where it computes them (``cpu`` or ``cuda``). ``runs`` (each network's run number) and
-    ``runs_per_task``: the splits follow run identity (:func:`split_runs`)."""
+    ``runs_per_task``: the splits follow run identity (:func:`split_runs`). ``gram``: the function that
+    computes the Grams, with :func:`wsm.chain.gram`'s keywords (default that function;
+    :meth:`wsm.engine.Engine.gram` spreads them over a Ray cluster)."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -434,8 +436,8 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     for kind in kinds:
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
-            k = chain.gram(weights, depth, kind, center=cfg.standardize, progress=progress, cache=gram_cache,
-                           device=device)
+            k = (gram or chain.gram)(weights, depth, kind, center=cfg.standardize, progress=progress,
+                                     cache=gram_cache, device=device)
             if "classification" in protocols:
                 c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source, runs, runs_per_task)
                 rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
@@ -479,7 +481,7 @@ def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
                   retrieval_train_fraction: float = 0.6, query_fraction: float = 0.2, seed: int = 0,
                   cfg: ClassifierConfig = ClassifierConfig(), alpha: float = 0.05, progress: bool = True,
                   null_repeats: int = 0, gram_cache=None, device: str = "cpu", runs_a=None, runs_b=None,
-                  runs_per_task: int | None = None):
+                  runs_per_task: int | None = None, gram=None):
     """Both cross-network protocols of Section 4.5 for every chain/layer: classifiers trained on
     Net A (``weights_a``, the Baseline zoo) tested on Net B (``weights_b``). One Gram matrix over
     the union of both zoos' networks per chain/layer; :func:`evaluate`'s table (and its null).
@@ -493,7 +495,7 @@ def cross_network(weights_a, labels_a, weights_b, labels_b, depths=(1, 2, 3),
                        f"({sorted(shapes)}): cross-network testing needs the same weight shapes")
     return evaluate(weights, labels, depths, kinds, train_fraction, retrieval_train_fraction, query_fraction,
                     seed, cfg, alpha, progress, null_repeats, source=np.arange(len(weights)) < len(weights_a),
-                    gram_cache=gram_cache, device=device, runs_per_task=runs_per_task,
+                    gram_cache=gram_cache, device=device, runs_per_task=runs_per_task, gram=gram,
                     runs=None if runs_a is None else np.concatenate([np.asarray(runs_a), np.asarray(runs_b)]))
 
 

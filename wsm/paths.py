@@ -1,4 +1,5 @@
-"""Where wsm reads and writes, in one place: the data, cache and zoo roots and the download switch.
+"""Where wsm reads and writes, in one place: the data, cache and zoo roots, the download switch and
+the engine that spreads the work (and its Ray cluster).
 
 Each comes from its environment variable when set, else a default: beside the checkout when wsm
 runs from one (a source tree with ``pyproject.toml`` or ``.git`` beside the package), else in the
@@ -8,7 +9,9 @@ beside an installed package's own files:
 * data root: ``WSM_DATA``; ``<repo>/data`` from a checkout, ``<user data>/data`` installed;
 * decoded images: ``WSM_CACHE``; ``<repo>/.cache``, or ``<user cache>``;
 * weight zoos: ``WSM_ZOOS``; ``<repo>/zoos``, or ``<user data>/zoos``;
-* download allowed: ``WSM_DOWNLOAD``; off (``1`` allows fetching a missing archive).
+* download allowed: ``WSM_DOWNLOAD``; off (``1`` allows fetching a missing archive);
+* engine: ``WSM_ENGINE``; the profile's (``local``: one process; ``ray``: Ray);
+* Ray cluster: ``WSM_RAY_ADDRESS``; none: Ray starts a local cluster on this machine.
 
 The data root holds the Tiny ImageNet archive and ``names/``; the zoo root keeps Gram matrices
 under ``grams/``. An explicit argument always wins over the variable.
@@ -69,6 +72,16 @@ def cache_root() -> Path:
     except OSError as e:
         raise WsmError(f"cannot create the cache folder {path} ({e}); set WSM_CACHE to a writable folder") from None
     return path
+
+
+def engine(given: str | None = None) -> str | None:
+    """``given`` if set, else ``$WSM_ENGINE``, else None (the caller's default: a profile's engine)."""
+    return given or os.environ.get("WSM_ENGINE") or None
+
+
+def ray_address(given: str | None = None) -> str | None:
+    """``given`` if set, else ``$WSM_RAY_ADDRESS``, else None (Ray starts a local cluster)."""
+    return given or os.environ.get("WSM_RAY_ADDRESS") or None
 
 
 def download_allowed(download: bool = False) -> bool:

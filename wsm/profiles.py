@@ -5,7 +5,7 @@
   Performance page).
 * ``paper``: the paper's settings (Section 4.1, Appendices E-F, the authors' code where the paper is
   silent: the dicts ``_FIG2_PAPER``, ``_TABLE1_PAPER``, ``_CIFAR_*["paper"]``, ``_TABLE2_PAPER`` and
-  ``_ICLR_PAPER`` below). Meant for a GPU.
+  ``_ICLR_PAPER`` below). Meant for a GPU, or a Ray cluster (:data:`ENGINES`).
 
 Scaled-down profiles keep the paper's ratios (runs and tasks split for training and testing,
 queries) and put the learning-rate drop at the same fraction of training. ``quick`` also keeps the
@@ -156,6 +156,11 @@ PROFILES["quick"]["beyond_the_paper"] = _BEYOND | dict(
     copies=5, shuffled_runs=5, shuffled_per_class=100, rotation_nets=3, probe_per_task=20, runs_grid=[3, 5, 10],
     wm_sweeps=5)
 PROFILES["paper"]["beyond_the_paper"] = dict(_BEYOND)
+
+
+# The engine each profile's pages build zoos and compute Grams with (wsm.engine: "local", one
+# process; "ray", a Ray cluster: WSM_RAY_ADDRESS's, else a local one). WSM_ENGINE wins.
+ENGINES = {"smoke": "local", "quick": "local", "paper": "ray"}
 
 
 def parameters(profile: str, notebook: str) -> dict:

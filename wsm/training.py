@@ -36,7 +36,11 @@ class ZooConfig:
     """Everything that determines the weights of a zoo. Defaults: Section 4.1 with the authors'
     code for what the paper leaves open (momentum 0.9, weight decay 1e-4, crop+flip augmentation).
     For ``arch="gru2"`` (NameData, :mod:`wsm.gru`) ``epochs`` and ``milestones`` count single-name
-    SGD steps, as Appendix F counts batches."""
+    SGD steps, as Appendix F counts batches.
+
+    ``device`` is where the missing runs are trained: provenance, not identity. A zoo trained on one
+    device is read, and completed, on any other (the weights of two devices agree up to float
+    rounding); each run records the device that trained it (:attr:`Run.device`)."""
 
     dataset: str
     arch: str
@@ -115,6 +119,7 @@ class Run:
     final_loss: float
     seconds: float
     state_dict: dict = field(repr=False)
+    device: str | None = None     # where it was trained (provenance); None in run files older than the field
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -122,7 +127,8 @@ class Run:
 
     @property
     def finite(self) -> bool:
-        return all(torch.isfinite(w).all() for w in self.weights)
+        known = getattr(self.state_dict, "finite", None)      # a stored run's, checked when its file was read
+        return known if known is not None else all(torch.isfinite(w).all() for w in self.weights)
 
 
 def _check_gru(cfg: ZooConfig) -> None:
@@ -219,7 +225,7 @@ def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
     return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
                train_acc=accuracy(net, x, y, cfg.device),
                test_acc=accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
-               final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state)
+               final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state, device=str(cfg.device))
 
 
 def subsample(td: data.TaskData, per_class: int | None) -> data.TaskData:

@@ -57,12 +57,22 @@ def preferred(cfg) -> bool:
     return supports(cfg) and str(cfg.device).startswith("cuda")
 
 
+# The GPU memory a CUDA zoo's chunks are sized for where this machine sees no GPU (a cluster's
+# driver planning the units that GPU nodes train: wsm.shards.units).
+ASSUMED_GPU_GB = 40.0
+
+
 def chunk_size(cfg, memory_gb: float | None = None) -> int:
     """How many runs to train at once: bounded by the activations' memory (about ``memory_gb``:
-    2 GB on CPU; on CUDA, by default, half the GPU's memory) and by 16 (CPU) or 128 (CUDA) runs."""
+    2 GB on CPU; on CUDA, by default, half the GPU's memory, or of :data:`ASSUMED_GPU_GB` where no
+    GPU is visible) and by 16 (CPU) or 128 (CUDA) runs."""
     cuda = str(cfg.device).startswith("cuda")
-    if memory_gb is None:
-        memory_gb = torch.cuda.get_device_properties(torch.device(cfg.device)).total_memory / 2**31 if cuda else 2.0
+    if memory_gb is None and cuda:
+        total = (torch.cuda.get_device_properties(torch.device(cfg.device)).total_memory / 2**30
+                 if torch.cuda.is_available() else ASSUMED_GPU_GB)
+        memory_gb = total / 2
+    elif memory_gb is None:
+        memory_gb = 2.0
     # float32 activations + gradients per network per step, roughly (batch 128, 32x32 input)
     per_net = {"mlp4": 128 * (3072 + 4 * 500) * 4 * 3 + 6 * 2.2e6 * 4,
                "plainnet5": 128 * 32 * 32 * (32 * 3 + 3) * 4 * 3 + 6 * 0.4e6 * 4}[cfg.arch]
@@ -122,7 +132,7 @@ def train_networks(cfg, task_data, runs: list[int]):
         run = training.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
                       train_acc=training.accuracy(net, x, y, device),
                       test_acc=training.accuracy(net, task_data.x_test, task_data.y_test, device),
-                      final_loss=float(losses[i]), seconds=seconds, state_dict=state)
+                      final_loss=float(losses[i]), seconds=seconds, state_dict=state, device=str(device))
         run.seconds += time.time() - t1
         out.append(run)
     return out

@@ -15,6 +15,14 @@ saying its basis:
   on the GPU) at the measured float64 matmul rate of the GPU (a lower bound of the time: its block
   products are float64 GEMMs of that kind, plus squaring and summing);
 * classifiers: the measured CPU rate of batch-1 SGD, 16 at once on the GPU machine's 16 cores.
+
+With ``book/benchmarks/engine_overhead.csv`` (``python -m bench.engine_overhead``) it also writes
+``projection_cluster.csv``: the same work as Ray tasks (:mod:`wsm.engine`) on 1, 8 and 64 GPUs and on
+a CPU cluster (:func:`cluster`): each zoo's units (a task's 100 runs as one batched chunk on a GPU,
+one network per core on CPUs) and each chain's Gram tiles (:func:`wsm.tiles.costs`: the path and
+block size a tile task picks in its memory), every task as long as the measured per-network time
+or its flops at the measured float64 matmul rate, plus the measured engine overhead per task and
+per worker, scheduled longest first onto the workers, stage after stage.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.bench_training import train_flops
-from wsm import chain, data, experiments, nets
+from wsm import chain, data, engine, experiments, nets, tiles
 
 IMAGES_PER_CLASS = 500        # training images per class of Tiny ImageNet and CIFAR-100 alike
 PAGES = ("s4_1_tiny_imagenet", "s4_2_cifar100")     # the four image weight sets: Figs. 2 and 3
@@ -144,6 +152,126 @@ def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFra
     return res
 
 
+# ---------------------------------------------------------------- on a cluster
+
+GPU_COUNTS = (1, 8, 64)
+CORES_PER_GPU = 16          # the measured H200 machine's cores (weight classifiers run there)
+CPU_CLUSTER = (64, 32)      # nodes x cores of the CPU cluster projected
+GPU_TILE_GB = engine.TILE_GB["cuda"]    # a Gram tile task's memory, as the engine sizes its tiles
+CPU_TILE_GB = engine.TILE_GB["cpu"]
+
+
+def _makespan(durations, slots: int) -> float:
+    """Seconds until ``slots`` workers finish tasks of ``durations``, longest first onto the least
+    loaded worker (as Ray hands a free worker the next task)."""
+    import heapq
+
+    loads = [0.0] * slots
+    for d in sorted(durations, reverse=True):
+        heapq.heapreplace(loads, loads[0] + d)
+    return max(loads)
+
+
+def _overhead(eng: pd.DataFrame) -> dict[str, float]:
+    """Seconds the engine adds, from the rows of ``bench.engine_overhead``: per zoo unit (a unit task
+    whose runs are saved: submit, schedule, code and file checks, return; plus a claim), per tile
+    (a tile task minus the same tile computed in the driver), per worker (its first unit task:
+    starting Python, importing torch and wsm) and per cluster (starting it)."""
+    def get(measure):
+        rows = eng[eng.measure == measure]
+        if not len(rows):
+            return 0.0
+        return float(rows.value.iloc[0]) / (1000 if rows.unit.iloc[0] == "ms" else 1)
+
+    return dict(unit=get("unit task, runs already saved") + get("claim taken and released"),
+                tile=max(0.0, get("Gram tile task (4 x 4 MLP-4 L3)") - get("the same tile in this process")),
+                worker=get("a worker's first unit task"), cluster=get("start a local cluster"))
+
+
+def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.DataFrame) -> pd.DataFrame:
+    """The paper's four image weight sets, their chain Grams and weight classifiers as Ray tasks,
+    on 1, 8 and 64 GPUs (the measured H200) and on a CPU cluster (this machine's cores), one row
+    per setup and stage."""
+    over = _overhead(eng)
+    f64_gpu = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float64")].gflops.iloc[0] * 1e9
+    cpu_f64 = df[(df.benchmark == "matmul") & df.variant.str.contains("float64")]
+    f64_core = float(cpu_f64.gflops.iloc[0] * 1e9 / cpu_f64.threads.iloc[0])
+    clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
+    clf_s = classifier_steps() / clf.net_steps_per_s.iloc[0]
+    n_clf = sum(2 * 2 * (4 if a == "plainnet5" else 3) for _, a, *_ in ZOOS)
+    runs = experiments.page(PAGES[0], "paper", check_data=False).zoos["mlp4"].config.runs
+    tiny = ZOOS[0][3]
+
+    def train_tasks(on_gpu: bool) -> list[float]:
+        out = []
+        for name, arch, epochs, per_epoch, _ in ZOOS:
+            if on_gpu:
+                row = times[(times.stage == "train") & (times.arch == arch)].iloc[0]
+                out += [round(row.s_per_network * runs * per_epoch / tiny, 3)] * (N // runs)   # a task's chunk
+            else:
+                label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
+                rows = df[(df.benchmark == "training") & df.variant.str.startswith(label)
+                          & df.variant.str.contains("processes")]
+                per_core = float((rows.net_steps_per_s / rows.networks).max())
+                out += [round(epochs * per_epoch / per_core, 3)] * N                            # one network each
+        return out
+
+    def tile_tasks(memory_gb: float, rate: float) -> tuple[list[float], float]:
+        out, flops = [], 0.0
+        for _, arch, *_ in ZOOS:
+            w = chain.layer_weights(nets.build(arch, 4))
+            for d in range(1, 5 if arch == "plainnet5" else 4):
+                n, k = chain.factor_rows_cols(w, d)
+                f, block = min(tiles.costs(N, n, k, memory_gb).values())
+                m = -(-N // block)
+                count = m * (m + 1) // 2
+                out += [round(f / count / rate, 4)] * count
+                flops += f
+        return out, flops
+
+    setups = [(f"{g} x NVIDIA H200", g, g * CORES_PER_GPU, True) for g in GPU_COUNTS]
+    nodes, cores = CPU_CLUSTER
+    setups.append((f"CPU cluster: {nodes} nodes x {cores} cores (this machine's per-core rates)", nodes * cores,
+                   nodes * cores, False))
+    gpu_name = times.device.iloc[0]
+    out = []
+    for name, slots, cpu_slots, on_gpu in setups:
+        train = train_tasks(on_gpu)
+        grams, flops = tile_tasks(GPU_TILE_GB if on_gpu else CPU_TILE_GB, f64_gpu if on_gpu else f64_core)
+        clfs = [clf_s] * n_clf
+        stages = [("train zoos", train, slots, over["unit"]), ("chain Gram tiles", grams, slots, over["tile"]),
+                  ("weight classifiers", clfs, cpu_slots, over["unit"])]
+        total = over["cluster"] + over["worker"]
+        for stage, tasks, workers, per_task in stages:
+            busy = _makespan([t + per_task for t in tasks], workers)
+            total += busy
+            out.append(dict(setup=name, stage=stage, tasks=len(tasks), workers=workers,
+                            task_seconds=round(sum(tasks) / len(tasks), 3), hours=busy / 3600,
+                            overhead_hours=len(tasks) * per_task / workers / 3600,
+                            basis=_basis(stage, on_gpu, gpu_name, per_task, flops)))
+        out.append(dict(setup=name, stage="total", tasks=sum(len(t) for _, t, *_ in stages), workers=slots,
+                        task_seconds=None, hours=total / 3600, overhead_hours=None,
+                        basis=f"stages one after another, + starting the cluster ({over['cluster']:.0f} s) and a "
+                              f"worker's first task ({over['worker']:.0f} s), measured here"))
+    res = pd.DataFrame(out)
+    for c in ("hours", "overhead_hours"):
+        res[c] = res[c].astype(float).round(4)
+    return res
+
+
+def _basis(stage: str, on_gpu: bool, gpu_name: str, per_task: float, flops: float) -> str:
+    over = f"; + {1000 * per_task:.1f} ms engine overhead per task (measured here)"
+    if stage == "train zoos":
+        return ((f"a task's 100 runs as one batched chunk, seconds per network measured on {gpu_name} "
+                 "(bench.paper_slice); two chunks share a GPU and are assumed no faster together")
+                if on_gpu else "one network per core at this machine's one-thread rate") + over
+    if stage == "chain Gram tiles":
+        return (f"{flops / 1e15:.0f} PFLOP: each tile's path and block in "
+                f"{GPU_TILE_GB if on_gpu else CPU_TILE_GB:.0f} GB (wsm.tiles.costs) at the measured float64 matmul "
+                f"rate ({'GPU' if on_gpu else 'per CPU core'}), a lower bound") + over
+    return "30,000 batch-1 steps each at the measured CPU rate, one per core" + over
+
+
 def main(argv=None):
     here = Path(__file__).resolve().parent.parent / "book" / "benchmarks"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,7 +279,8 @@ def main(argv=None):
     ap.add_argument("--gpu", type=Path, help="GPU benchmark rows (default: nvidia-*.csv here, if any)")
     ap.add_argument("--slice", type=Path, help="bench.paper_slice's times (default: paper_slice_times.csv here)")
     args = ap.parse_args(argv)
-    skip = {"projection.csv", "paper_slice.csv", "paper_slice_times.csv"}
+    skip = {"projection.csv", "paper_slice.csv", "paper_slice_times.csv", "projection_cluster.csv",
+            "analysis_memory.csv", "engine_overhead.csv"}
     csvs = [p for p in here.glob("*.csv") if p.name not in skip]
     src = args.cpu or max((p for p in csvs if not p.name.startswith("nvidia")), key=lambda p: p.stat().st_mtime)
     gpu_path = args.gpu or next(iter(sorted(p for p in csvs if p.name.startswith("nvidia"))), None)
@@ -163,6 +292,13 @@ def main(argv=None):
         print(res.to_string(index=False))
     print(f"wrote {src.parent / 'projection.csv'} from {src}" + (f", {gpu_path}" if gpu_path else "")
           + (f", {slice_path}" if slice_path else ""))
+    eng_path = here / "engine_overhead.csv"
+    if eng_path.exists() and gpu_path and slice_path:
+        res = cluster(pd.read_csv(src), pd.read_csv(gpu_path), pd.read_csv(slice_path), pd.read_csv(eng_path))
+        res.to_csv(here / "projection_cluster.csv", index=False)
+        with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+            print(res.drop(columns="basis").to_string(index=False))
+        print(f"wrote {here / 'projection_cluster.csv'}")
 
 
 if __name__ == "__main__":

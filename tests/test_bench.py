@@ -60,3 +60,33 @@ def test_every_bench_module_imports_quietly_and_has_run():
     assert "bench_training" in names and "bench_evaluate" in names
     for name in names:
         assert callable(importlib.import_module(f"bench.{name}").run), name
+
+
+def test_cluster_projection_schedules_the_measured_tasks():
+    from pathlib import Path
+
+    assert projection._makespan([3, 3, 3, 2, 2, 2, 2], 2) == 9.0       # longest first onto the least loaded
+    assert projection._makespan([1.0] * 10, 3) == 4.0
+    here = Path(projection.__file__).parent.parent / "book" / "benchmarks"
+    inputs = [pd.read_csv(here / f) for f in ("amd-epyc-2cores.csv", "nvidia-h200-16cores.csv", "paper_slice_times.csv")]
+
+    def eng(unit_ms, tile_ms):
+        return pd.DataFrame([dict(measure="unit task, runs already saved", value=unit_ms, unit="ms"),
+                             dict(measure="Gram tile task (4 x 4 MLP-4 L3)", value=tile_ms, unit="ms"),
+                             dict(measure="the same tile in this process", value=0.0, unit="ms"),
+                             dict(measure="a worker's first unit task", value=3.0, unit="s"),
+                             dict(measure="start a local cluster", value=4.0, unit="s")])
+
+    res = projection.cluster(*inputs, eng(0.0, 0.0))
+    total = res[res.stage == "total"].set_index("setup").hours
+    one, eight, many = (total[f"{g} x NVIDIA H200"] for g in projection.GPU_COUNTS)
+    assert eight < one / 6 and many < eight
+    train = res[res.stage == "train zoos"].set_index("setup")
+    assert train.tasks.iloc[0] == 200 and train.tasks.iloc[-1] == 20_000       # a task's chunk; one network
+    assert train.hours.iloc[0] == pytest.approx(sum(
+        r.s_per_network * 5000 * (1 if name.startswith("Tiny") else 0.5) for name in ("Tiny", "CIFAR")
+        for r in inputs[2][inputs[2].stage == "train"].itertuples()) / 3600, abs=1e-4)     # hours: 4 decimals
+    slower = projection.cluster(*inputs, eng(0.0, 100.0))                 # 0.1 s more per tile
+    tiles = res[(res.stage == "chain Gram tiles")].iloc[0]
+    assert slower[slower.stage == "chain Gram tiles"].iloc[0].hours == pytest.approx(
+        tiles.hours + tiles.tasks * 0.1 / 3600, abs=2e-4)

@@ -31,6 +31,9 @@ RETRIES = 3                # attempts after the first, when a task's worker or n
 GPU_SHARE_BATCHED = 0.5    # a batched chunk is sized to half a GPU's memory (wsm.vectorized.chunk_size)
 GPU_SHARE_SINGLE = 0.25    # one network at a time leaves most of a GPU idle
 GPU_SHARE_TILE = 0.5       # a Gram tile holds two blocks of factors in its memory_gb
+# A Gram tile task's memory (GB) by default: a CPU worker's share of a small machine, or a GPU
+# share that fits half of a 40 GB GPU (the tiles' block sizes follow: wsm.tiles.choose).
+TILE_GB = {"cpu": 2.0, "cuda": 16.0}
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,11 @@ class Engine:
                          address=self.address)
 
     def gram(self, weights, depth: int, kind: str = "normalized", center: bool = False, progress: bool = True,
-             cache=None, device: str = "cpu", memory_gb: float = 2.0):
-        """:func:`wsm.chain.gram` (``local``) or the tiled Gram on the cluster (:func:`gram`)."""
+             cache=None, device: str = "cpu", memory_gb: float | None = None):
+        """:func:`wsm.chain.gram` (``local``, in ``memory_gb``, default 2) or the tiled Gram on the
+        cluster (:func:`gram`, tiles of ``memory_gb``, default :data:`TILE_GB` of the device)."""
         if self.name == "local":
-            return chain.gram(weights, depth, kind, memory_gb, center=center, progress=progress, cache=cache,
+            return chain.gram(weights, depth, kind, memory_gb or 2.0, center=center, progress=progress, cache=cache,
                               device=device)
         return gram(weights, depth, kind, center=center, progress=progress, cache=cache, device=device,
                     memory_gb=memory_gb, address=self.address)
@@ -166,6 +170,9 @@ def _drain(ray, pending: dict, done) -> None:
                 if isinstance(cause, WsmError):
                     raise WsmError(str(cause)) from None
                 raise WsmError(f"a Ray task ({what}) failed: {type(cause).__name__}: {cause}") from e
+            except ray.exceptions.RayError as e:      # its worker or node died more often than it was retried
+                raise WsmError(f"a Ray task ({what}) was lost {RETRIES + 1} times ({type(e).__name__}): check the "
+                               "cluster's nodes (ray status), then run again; finished work is kept") from e
             done(what, result)
     except BaseException:
         for ref in pending:
@@ -174,13 +181,16 @@ def _drain(ray, pending: dict, done) -> None:
 
 
 def gram(nets, depth: int, kind: str = "normalized", block: int | None = None, center: bool = False,
-         method: str = "auto", memory_gb: float = 2.0, cache=None, device: str = "cpu", progress: bool = True,
+         method: str = "auto", memory_gb: float | None = None, cache=None, device: str = "cpu", progress: bool = True,
          address: str | None = None):
-    """:func:`wsm.tiles.gram` with every tile a Ray task (one CPU; on CUDA a share of a GPU). A
+    """:func:`wsm.tiles.gram` with every tile a Ray task (one CPU; on CUDA a share of a GPU), tiles of
+    ``memory_gb`` (default :data:`TILE_GB` of the device). A
     stored zoo's networks travel as their file names and each task reads its two blocks; networks
     in memory are put in the object store once per block."""
     ray = connect(address)
-    opts = dict(num_cpus=1, **({"num_gpus": GPU_SHARE_TILE} if str(device).startswith("cuda") else {}))
+    cuda = str(device).startswith("cuda")
+    memory_gb = memory_gb or TILE_GB["cuda" if cuda else "cpu"]
+    opts = dict(num_cpus=1, **({"num_gpus": GPU_SHARE_TILE} if cuda else {}))
     task = ray.remote(_tile_task).options(max_retries=RETRIES, retry_exceptions=False, name="wsm-gram-tile", **opts)
 
     def run_jobs(jobs):

@@ -411,8 +411,16 @@ def _read_run(f: Path, zoo_device: str | None) -> Run:
     if digest != _digest(run.state_dict):
         raise WsmError(f"{f} fails its checksum (its weights changed after training): delete "
                        "that file and build the zoo again; only that run is retrained")
-    run.state_dict = StoredState(f, list(run.state_dict), bool(run.finite), len(run.weights))
+    weights = run.weights
+    run.state_dict = StoredState(f, list(run.state_dict), _finite(weights), len(weights))
     return run
+
+
+def _finite(weights) -> bool:
+    """Whether every weight is finite (numpy's check: torch's is slow with threads on a busy machine)."""
+    import numpy as np
+
+    return all(bool(np.isfinite((w if w.dtype != torch.bfloat16 else w.float()).numpy()).all()) for w in weights)
 
 
 def _save_run(path: Path, run: Run) -> None:

@@ -487,7 +487,7 @@ def test_cli_zoo_prints_its_result_as_json_or_csv(tmp_path, capsys, monkeypatch)
     """The zoo command's result on stdout alone (training replaced by a stand-in zoo of two runs)."""
     from wsm import zoo
 
-    def fake_build(out, cfg, root, download=False):
+    def fake_build(out, cfg, root, download=False, **options):      # progress, only_tasks: as build_zoo
         print("zoo progress line")                             # what progress prints outside a terminal
         runs = [zoo.Run(task=0, run=r, seed=r, classes=[0, 1], train_acc=0.9, test_acc=0.5 + r / 10, final_loss=0.1,
                         seconds=1.0, state_dict=mlp(r).state_dict()) for r in range(2)]

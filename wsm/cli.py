@@ -42,34 +42,22 @@ HTT_NOTE = (
     "below alpha = {alpha}. evidence: what the interval allows (wsm.htt.evidence).")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _argument(convert, valid, what: str):
+    """An argparse type: ``convert(text)`` where ``valid`` holds, else one message saying what it must be."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number (0 or more), got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
-    return value
+_positive = _argument(int, lambda v: v >= 1, "a positive integer")
+_count = _argument(int, lambda v: v >= 0, "a whole number (0 or more)")
+_fraction = _argument(float, lambda v: 0 < v < 1, "a number between 0 and 1")
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:

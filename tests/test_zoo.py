@@ -193,3 +193,36 @@ def test_a_build_removes_only_the_temporary_files_of_dead_writers(tmp_path, fake
         os.utime(files[name], (old, old))
     zoo.build_zoo(tmp_path, cfg(), progress=False, workers=1)
     assert {k for k, f in files.items() if f.exists()} == {"live", "far"}
+
+
+def test_checkpoints_are_the_networks_after_those_epochs_and_change_no_run(tmp_path, fake_data):
+    """A zoo with checkpoints keeps each run after those epochs too: a checkpoint of epoch 1 is the
+    one-epoch twin zoo's run (same seed, same batches, same schedule so far), the runs themselves are
+    those of the zoo without checkpoints, and an interrupted build resumes without rewriting any."""
+    with_cp = zoo.build_zoo(tmp_path / "cp", cfg(epochs=3, checkpoints=(1, 2)), progress=False, workers=1)
+    plain = zoo.build_zoo(tmp_path / "plain", cfg(epochs=3), progress=False, workers=1)
+    one = zoo.build_zoo(tmp_path / "one", cfg(epochs=1, twin_of=cfg(epochs=3).scope), progress=False, workers=1)
+    at1 = zoo.load_zoo(tmp_path / "cp", epoch=1)
+    assert sorted(p.name for p in (tmp_path / "cp" / "runs").iterdir())[:3] == [
+        "t000-r000-e001.pt", "t000-r000-e002.pt", "t000-r000.pt"]
+    for a, b in zip(with_cp.runs, plain.runs):
+        assert a.seed == b.seed and all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
+    for a, b in zip(at1.runs, one.runs):
+        assert a.epoch == 1 and all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
+    at2 = zoo.load_zoo(tmp_path / "cp", epoch=2)
+    assert not torch.equal(at2.runs[0].weights[0], at1.runs[0].weights[0])
+    assert zoo.load_zoo(tmp_path / "cp", epoch=3).runs[0].epoch is None       # the last epoch: the runs
+    with pytest.raises(WsmError, match=r"no checkpoint of epoch 4: its checkpoints are \[1, 2\]"):
+        zoo.load_zoo(tmp_path / "cp", epoch=4)
+    (tmp_path / "cp" / "runs" / "t001-r001.pt").unlink()          # killed after its checkpoints were saved
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cp" / "runs").iterdir()}
+    zoo.build_zoo(tmp_path / "cp", cfg(epochs=3, checkpoints=(1, 2)), progress=False, workers=1)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cp" / "runs").iterdir()}
+    assert all(after[n] == t for n, t in before.items()) and "t001-r001.pt" in after
+
+
+def test_checkpoints_outside_the_schedule_are_refused():
+    with pytest.raises(WsmError, match="checkpoints must be increasing epochs from 1 to 2"):
+        cfg(epochs=3, checkpoints=(3,))
+    with pytest.raises(WsmError, match="checkpoints must be increasing"):
+        cfg(epochs=3, checkpoints=(2, 1))

@@ -144,7 +144,8 @@ def labelled(folder, labels=None, trust: bool = False):
     ``labels``: a CSV file with a header row and the columns ``file`` (a path relative to
     ``folder``, or absolute) and ``task`` (any name or number); only the files it lists are used.
     Without it, every network file of ``folder`` (:data:`SUFFIXES`; a wsm zoo folder: its ``runs/``)
-    with the task its own ``task`` entry gives, as wsm's zoo run files have."""
+    with the task its own ``task`` entry gives, as wsm's zoo run files have (a zoo's checkpoints,
+    ``t000-r000-e003.pt``, are not its networks and are left out)."""
     import pandas as pd
 
     folder = Path(folder)
@@ -153,7 +154,8 @@ def labelled(folder, labels=None, trust: bool = False):
         raise WsmError(f"{folder} {what}: give the folder that holds the network files")
     if labels is None:
         base = folder / "runs" if (folder / "zoo.json").is_file() else folder
-        files = sorted(f for f in base.iterdir() if f.suffix in SUFFIXES and f.is_file())
+        files = sorted(f for f in base.iterdir() if f.suffix in SUFFIXES and f.is_file()
+                       and not (base != folder and re.fullmatch(r"t\d+-r\d+-e\d+\.pt", f.name)))
         if not files:
             raise WsmError(f"{base} holds no network files ({', '.join(SUFFIXES)})")
         tasks = []

@@ -59,6 +59,7 @@ class ZooConfig:
     optimizer: str = "sgd"               # "adam": Section 4.4 (ICLR), lr 0.001; momentum unused
     seeding: str = SEEDING               # how run seeds are derived: see seed_of
     twin_of: str | None = None           # another zoo's scope whose seeds this zoo shares, by name (seed_of)
+    checkpoints: tuple[int, ...] = ()    # epochs (before the last) after which each run is also saved (zoo.load_zoo(epoch=))
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -76,6 +77,11 @@ class ZooConfig:
                            "zoos are GRU-2 (arch='gru2'), image zoos are mlp4/plainnet5")
         if self.arch == "gru2":
             _check_gru(self)
+        if any(not 1 <= e < self.epochs for e in self.checkpoints) or list(self.checkpoints) != sorted(set(self.checkpoints)):
+            raise WsmError(f"checkpoints must be increasing epochs from 1 to {self.epochs - 1} (the last epoch is "
+                           f"the run itself), got {list(self.checkpoints)}")
+        if self.checkpoints and self.arch == "gru2":
+            raise WsmError("checkpoints are for image zoos (a gru2 zoo counts steps, not epochs): use checkpoints=()")
         if self.seeding not in (SEEDING, "index-v0"):
             raise WsmError(f"unknown seeding {self.seeding!r}: valid ones are {SEEDING} and index-v0")
 
@@ -83,11 +89,12 @@ class ZooConfig:
     def scope(self) -> str:
         """The name of this zoo's random stream: ``twin_of`` where the zoo asks to share another zoo's
         seeds, else a digest of every setting that makes it another zoo (all but its tasks, runs,
-        device and seeding), so two zoos that differ in anything (architecture, optimizer, dataset,
-        schedule, ...) never share an initialization or a batch stream."""
+        device, seeding and checkpoints), so two zoos that differ in anything (architecture, optimizer,
+        dataset, schedule, ...) never share an initialization or a batch stream; saving checkpoints
+        changes no weight, so a zoo with checkpoints has the runs of the same zoo without."""
         if self.twin_of is not None:
             return self.twin_of
-        d = {k: v for k, v in self.as_dict().items() if k not in ("tasks", "runs", "device", "seeding", "twin_of")}
+        d = {k: v for k, v in self.as_dict().items() if k not in ("tasks", "runs", "device", "seeding", "twin_of", "checkpoints")}
         return hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
 
     def seed_of(self, task: int, run: int) -> int:
@@ -103,8 +110,9 @@ class ZooConfig:
         d = json.loads(json.dumps(dataclasses.asdict(self)))   # tuples -> lists, as stored
         if d["optimizer"] == "sgd":
             del d["optimizer"]        # zoos trained before the field existed stay valid
-        if d["twin_of"] is None:
-            del d["twin_of"]
+        for key in ("twin_of", "checkpoints"):       # absent from zoos stored before the field existed
+            if not d[key]:
+                del d[key]
         return d
 
 
@@ -120,6 +128,7 @@ class Run:
     seconds: float
     state_dict: dict = field(repr=False)
     device: str | None = None     # where it was trained (provenance); None in run files older than the field
+    epoch: int | None = None      # a checkpoint's epoch (ZooConfig.checkpoints); None: the trained run itself
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -195,8 +204,10 @@ def accuracy(net, x, y, device, batch_size=500) -> float:
     return correct / len(x)
 
 
-def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
-    """Train one network on one task with SGD (or Adam) and the step schedule (lr / 10 at each milestone)."""
+def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int, on_checkpoint=None) -> Run:
+    """Train one network on one task with SGD (or Adam) and the step schedule (lr / 10 at each milestone).
+    ``on_checkpoint``: called with a :class:`Run` of the network as it is after each epoch of
+    ``cfg.checkpoints`` (its ``epoch`` set; accuracies measured then; ``seconds`` so far)."""
     t0 = time.time()
     seed = cfg.seed_of(task_data.task, run)
     torch.manual_seed(seed)
@@ -212,7 +223,16 @@ def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
     x, y = task_data.x_train, task_data.y_train
     xd = x.to(cfg.device)                               # batches are cut where the network trains
     loss = torch.tensor(float("nan"))
-    for _ in range(cfg.epochs):
+
+    def record(epoch=None):
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
+                   train_acc=accuracy(net, x, y, cfg.device),
+                   test_acc=accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
+                   final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state,
+                   device=str(cfg.device), epoch=epoch)
+
+    for epoch in range(1, cfg.epochs + 1):
         net.train()
         for xb, yb in batches(xd, y, cfg.batch_size, gen, cfg.augment):
             xb = xb.contiguous(memory_format=fmt)
@@ -221,11 +241,9 @@ def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int) -> Run:
             loss.backward()
             opt.step()
         sched.step()
-    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
-               train_acc=accuracy(net, x, y, cfg.device),
-               test_acc=accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
-               final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state, device=str(cfg.device))
+        if on_checkpoint is not None and epoch in cfg.checkpoints:
+            on_checkpoint(record(epoch))     # evaluation draws from its own generator: the training goes on alike
+    return record()
 
 
 def subsample(td: data.TaskData, per_class: int | None) -> data.TaskData:

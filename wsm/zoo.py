@@ -191,7 +191,16 @@ def chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None)
 
 
 def _train_and_save(path: Path, cfg: ZooConfig, task_data: data.TaskData, run: int) -> None:
-    _save_run(path, train_network(cfg, task_data, run))
+    _save_run(path, train_network(cfg, task_data, run, on_checkpoint=_saver(path)))
+
+
+def _saver(path: Path):
+    """Saves a run's checkpoint (:attr:`ZooConfig.checkpoints`) unless a file holds it already (a run
+    interrupted after it was saved is trained again from its seed and reaches the same weights)."""
+    def save(run: Run) -> None:
+        if not _run_file(path, run.task, run.run, run.epoch).exists():
+            _save_run(path, run)
+    return save
 
 
 def _train_in_processes(path: Path, cfg: ZooConfig, todo, data_root, download: bool, workers: int, pbar) -> None:
@@ -293,7 +302,7 @@ def train_group(path: Path, cfg: ZooConfig, group, data_root=None, download: boo
         if _use_vectorized(cfg, vectorized):     # one batched program for the chunk (wsm.vectorized), same weights
             trained = _vectorized.train_networks(cfg, loaded[t], [r for _, r in group])
         else:
-            trained = (train_network(cfg, loaded[t], r) for _, r in todo)
+            trained = (train_network(cfg, loaded[t], r, on_checkpoint=_saver(path)) for _, r in todo)
     for run in trained:
         if (run.task, run.run) in todo and not _run_file(path, run.task, run.run).exists():
             _save_run(path, run)
@@ -371,9 +380,11 @@ def build_zoos(specs: dict, data_root=None, download: bool = False, only_tasks=N
     return zoos, pd.DataFrame(rows).set_index("zoo")
 
 
-def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) -> Zoo:
+def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None, epoch: int | None = None) -> Zoo:
     """Load a zoo (only the tasks ``only_tasks`` of it, if given); with ``cfg``, refuse a folder
-    trained with another configuration (on whatever device: the device is provenance).
+    trained with another configuration (on whatever device: the device is provenance). ``epoch``:
+    the zoo's networks as they were after that epoch, one of its ``checkpoints`` (its last epoch:
+    the runs themselves).
 
     Every run file is read once here, one at a time, to check its checksum and whether its weights
     are finite; the zoo then keeps its runs' metadata only, and their weights are read from the
@@ -388,10 +399,15 @@ def load_zoo(path: str | Path, cfg: ZooConfig | None = None, only_tasks=None) ->
     cfg = cfg or ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
     if only_tasks is not None:
         cfg = dataclasses.replace(cfg, tasks=tuple(only_tasks))
+    if epoch == cfg.epochs:
+        epoch = None
+    if epoch is not None and epoch not in cfg.checkpoints:
+        raise WsmError(f"the zoo in {path} keeps no checkpoint of epoch {epoch}: its checkpoints are "
+                       f"{list(cfg.checkpoints) or 'none'} and its last epoch is {cfg.epochs}")
     runs = []
     for t in cfg.tasks:
         for r in range(cfg.runs):
-            f = _run_file(path, t, r)
+            f = _run_file(path, t, r, epoch)
             if not f.exists():
                 raise WsmError(f"{f} is missing: run build_zoo again to train the missing runs")
             runs.append(_read_run(f, stored.get("device")))
@@ -426,7 +442,7 @@ def _finite(weights) -> bool:
 def _save_run(path: Path, run: Run) -> None:
     record = dataclasses.asdict(run)
     record["sha256"] = _digest(run.state_dict)
-    atomic_write(_run_file(path, run.task, run.run), lambda f: torch.save(record, f))
+    atomic_write(_run_file(path, run.task, run.run, run.epoch), lambda f: torch.save(record, f))
 
 
 def _digest(state_dict: dict) -> str:
@@ -439,5 +455,6 @@ def _digest(state_dict: dict) -> str:
     return h.hexdigest()
 
 
-def _run_file(path: Path, task: int, run: int) -> Path:
-    return path / "runs" / f"t{task:03d}-r{run:03d}.pt"
+def _run_file(path: Path, task: int, run: int, epoch: int | None = None) -> Path:
+    """A run's file; a checkpoint's (``epoch``) sits beside it: ``t000-r000-e003.pt``."""
+    return path / "runs" / (f"t{task:03d}-r{run:03d}.pt" if epoch is None else f"t{task:03d}-r{run:03d}-e{epoch:03d}.pt")

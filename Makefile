@@ -2,6 +2,7 @@
 # make test                                                        unit/property tests + smoke notebooks
 # make book                                                        render the already executed notebooks (+ book/_build/wsm-book.zip)
 # make bench [BENCH=--full]                                       benchmarks -> book/benchmarks/<machine>.csv + projection.csv
+# make study                                                       the zoo-size study (resumable) -> book/scaling/study.csv
 # Both main targets create or update the local environment (.venv) first.
 
 PROFILE ?= quick
@@ -16,7 +17,7 @@ ifdef DOWNLOAD
 export WSM_DOWNLOAD := $(DOWNLOAD)
 endif
 
-.PHONY: env reproduce book test bench clean
+.PHONY: env reproduce book test bench study clean
 
 env: $(VENV)/.installed
 
@@ -46,6 +47,9 @@ test: env
 bench: env
 	$(PY) -m bench.run $(BENCH)
 	$(PY) -m bench.projection
+
+study: env
+	$(PY) -m wsm.scaling
 
 clean:
 	rm -rf book/_build $(EXECUTED)

@@ -76,7 +76,7 @@ else:
 mlp = zoos["mlp4"]
 w_trained, y_trained = mlp.usable()
 cfg, mlp_epochs = mlp.config, mlp.config.epochs
-zoo_1 = zoos.get("mlp4-1epoch", mlp)          # the same seeds after one epoch (the zoo itself when it has one)
+zoo_1 = controls.after_epochs(zoos, "mlp4", 1)   # the same seeds after one epoch (its checkpoint, or a twin zoo)
 stages = {0: (*controls.initial_weights(cfg), None), 1: (*zoo_1.usable(), zoo_1.usable_runs()),
           mlp_epochs: (w_trained, y_trained, mlp.usable_runs())}    # each stage split by run identity
 grams = {}                                    # (stage, kind) -> centred Gram, reused below

@@ -99,8 +99,10 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
     assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == {k: (0, 1, 2) for k in fig2.zoos}
     assert iclr.n_tasks == 3 and fig2.n_tasks == 10
     assert {k: beyond.zoos[k] for k in fig2.zoos} == fig2.zoos and beyond.protocol == fig2.protocol
-    one = beyond.zoos["mlp4-1epoch"].config                                  # the controls' own zoo: same seeds
-    assert one.epochs == 1 and one.tasks == fig2.zoos["mlp4"].config.tasks
+    assert "mlp4-1epoch" not in beyond.zoos and 1 in fig2.zoos["mlp4"].config.checkpoints  # its checkpoint
+    one = experiments.page("beyond_the_paper", "quick", {"mlp_checkpoints": []}, zoo_root=tmp_path)
+    one = one.zoos["mlp4-1epoch"].config                                # without: the controls' own zoo, same seeds
+    assert one.epochs == 1 and one.tasks == fig2.zoos["mlp4"].config.tasks and one.checkpoints == ()
     with pytest.raises(WsmError, match="have 10 tasks"):
         experiments.page("iclr_bottom_up", "quick", {"n_tasks": 11})
 

@@ -269,3 +269,29 @@ def test_figs_4_and_5_show_the_twin_diagnostic(smoke):
     for name in ("s4_4_network_variants", "s4_5_cross_network"):
         text = (out / f"{name}.ipynb").read_text()
         assert "twin diagnostic" in text and "same_index" in text and "other_index" in text
+
+
+def test_the_zoo_size_page_sweeps_each_axis_with_the_others_at_full_size(smoke):
+    out, df = smoke
+    zs = df[df.figure == "Zoo size"]
+    page = experiments.page("zoo_size", "smoke")
+    fig2 = experiments.page("s4_1_tiny_imagenet", "smoke").settings
+    point = zs.panel.str.extract(r"^(\w+): (\d+) epochs, (\d+) tasks x (\d+) runs$")
+    assert point.notna().all().all()
+    point.columns = ["axis", "epoch", "tasks", "runs"]
+    point = point.assign(architecture=zs.architecture.to_numpy()).astype({"epoch": int, "tasks": int, "runs": int})
+    assert set(point.axis) == {"runs", "tasks", "epochs"}
+    runs = point[point.axis == "runs"]
+    assert set(runs.runs) == {*page.settings["runs_grid"], fig2["runs"]} and set(runs.tasks) == {fig2["n_tasks"]}
+    tasks = point[point.axis == "tasks"]
+    assert set(tasks.tasks) == {*page.settings["tasks_grid"], fig2["n_tasks"]} and set(tasks.runs) == {fig2["runs"]}
+    epochs = point[(point.axis == "epochs") & (point.architecture == "MLP-4")]
+    assert set(epochs.epoch) == {*fig2["mlp_checkpoints"], fig2["mlp_epochs"]}   # the checkpoints give this axis
+    per_point = zs.assign(**{c: point[c].to_numpy() for c in point}).groupby(
+        ["architecture", "axis", "epoch", "tasks", "runs"]).size()
+    assert (per_point == 2 * 6).all()                   # 2 protocols x (3 layers + 3 chains) at every point
+    assert zs.paper.isna().all()                        # no paper value at these sizes
+    assert (zs.ci_low <= zs.ours + 1e-9).all() and (zs.ours <= zs.ci_high + 1e-9).all()
+    assert zs[["null_low", "null_high", "p_null"]].notna().all().all()
+    text = (out / "zoo_size.ipynb").read_text()
+    assert "Conclusion (smoke profile, this page's slice)" in text and "train_cpu_seconds" in text

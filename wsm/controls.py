@@ -43,9 +43,23 @@ def initial_weights(cfg, runs: int | None = None):
 
 def epoch_config(cfg, epochs: int):
     """Zoo ``cfg`` trained for ``epochs`` epochs only: its twin by name (``twin_of``: the same seeds,
-    so the same initializations and batch order), no learning-rate drop."""
+    so the same initializations and batch order), no learning-rate drop (nor checkpoints) after it."""
     return dataclasses.replace(cfg, epochs=epochs, milestones=tuple(m for m in cfg.milestones if m < epochs),
-                               twin_of=cfg.scope)
+                               checkpoints=tuple(c for c in cfg.checkpoints if c < epochs), twin_of=cfg.scope)
+
+
+def after_epochs(zoos: dict, name: str, epochs: int):
+    """Zoo ``name`` of ``zoos`` as it was after ``epochs`` epochs, the same seeds: its checkpoint of
+    that epoch where it keeps one (:attr:`wsm.training.ZooConfig.checkpoints`), else the twin zoo
+    ``<name>-<epochs>epoch`` the page built (:func:`epoch_config`), else the zoo itself (when it
+    trains that many epochs). A checkpoint and the twin hold the same networks, up to the first
+    epochs' learning-rate drops (none before the milestones; ``tests/test_zoo.py``)."""
+    from wsm import zoo as _zoo
+
+    z = zoos[name]
+    if epochs in z.config.checkpoints:
+        return _zoo.load_zoo(z.path, None, z.config.tasks, epoch=epochs)
+    return zoos.get(f"{name}-{epochs}epoch", z)
 
 
 def shuffle_task_labels(td: data.TaskData, seed: int) -> data.TaskData:

@@ -37,7 +37,7 @@ from wsm.errors import WsmError
 # The pages whose zoos another page owns: page -> owner.
 OWNERS = {"s4_4_network_variants": "s4_2_cifar100", "s4_5_cross_network": "s4_4_network_variants",
           "iclr_bottom_up": "s4_1_tiny_imagenet", "beyond_the_paper": "s4_1_tiny_imagenet",
-          "ablations": "s4_1_tiny_imagenet"}
+          "ablations": "s4_1_tiny_imagenet", "zoo_size": "s4_1_tiny_imagenet"}
 
 # Section 4.4's zoos: name -> (architecture, optimizer). Baseline is Fig. 3's PlainNet-5 zoo.
 VARIANTS = {"Baseline": ("plainnet5", "sgd"), "Depth": ("plainnet6", "sgd"), "Res5": ("res5", "sgd"),
@@ -230,6 +230,7 @@ class Page:
 # Settings that shape a zoo, and settings of the protocol (the rest are a page's own).
 _ZOO_KEYS = {"dataset", "n_tasks", "runs", "train_per_class", "epochs", "milestones", "batch_size", "mlp_epochs",
              "mlp_milestones", "mlp_batch_size", "cnn_epochs", "cnn_milestones", "cnn_batch_size", "steps",
+             "mlp_checkpoints", "cnn_checkpoints",
              "step_milestones", "lr", "adam_lr", "seed", "device"}
 _PROTOCOL_KEYS = {"chains", "chain_numbers", "train_fraction", "retrieval_train_fraction", "query_fraction",
                   "clf_epochs", "clf_lr", "clf_milestones", "alpha", "null_repeats", "seed"}
@@ -305,7 +306,7 @@ def _check_values(p: dict) -> None:
         raise WsmError(f"unknown device {p['device']!r}: valid devices are {', '.join(DEVICES)}")
     for name in ("n_tasks", "runs", "epochs", "mlp_epochs", "cnn_epochs", "clf_epochs", "chains", "steps",
                  "batch_size", "mlp_batch_size", "cnn_batch_size", "copies", "shuffled_runs", "rotation_nets",
-                 "probe_per_task", "wm_sweeps"):
+                 "probe_per_task", "wm_sweeps", "clf_steps"):
         if name in p and not (isinstance(p[name], int) and not isinstance(p[name], bool) and p[name] >= 1):
             raise WsmError(f"setting {name} must be a positive integer, got {p[name]!r}")
     if "null_repeats" in p and not (isinstance(p["null_repeats"], int) and p["null_repeats"] >= 0):
@@ -315,7 +316,8 @@ def _check_values(p: dict) -> None:
         if name in p and not (isinstance(p[name], (int, float)) and 0 < p[name] < 1):
             raise WsmError(f"setting {name} must lie strictly between 0 and 1, got {p[name]!r}")
     for name in ("mlp_milestones", "cnn_milestones", "milestones", "step_milestones", "clf_milestones",
-                 "chain_numbers", "mixed_depths", "runs_grid", "baseline_depths", "split_seeds"):
+                 "chain_numbers", "mixed_depths", "runs_grid", "baseline_depths", "split_seeds", "tasks_grid",
+                 "mlp_checkpoints", "cnn_checkpoints"):
         if name in p and not (isinstance(p[name], (list, tuple)) and all(isinstance(x, int) and x >= 0 for x in p[name])
                               and (name == "split_seeds" or all(x >= 1 for x in p[name]))):
             raise WsmError(f"setting {name} must be a list of {'non-negative' if name == 'split_seeds' else 'positive'} "
@@ -341,7 +343,7 @@ def image_zoo(p: dict, ctx: dict, arch: str, suffix: str = "", optimizer: str = 
     cfg = training.ZooConfig(dataset=p["dataset"], arch=arch, tasks=tuple(range(tasks or p["n_tasks"])),
                              runs=runs or p["runs"], epochs=p[f"{prefix}epochs"],
                              milestones=tuple(p[f"{prefix}milestones"]), train_per_class=p["train_per_class"],
-                             seed=p["seed"], device=p["device"],
+                             seed=p["seed"], device=p["device"], checkpoints=tuple(p.get(f"{prefix}checkpoints", ())),
                              batch_size=p.get(f"{prefix}batch_size", p.get("batch_size", 128)), **extra)
     return ZooSpec(folder(ctx, p["dataset"], arch, suffix), cfg)
 
@@ -480,12 +482,12 @@ def _bottom_up(notebook, p, ctx, owner):
 
 def _beyond(notebook, p, ctx, owner):
     """Beyond the paper: Fig. 2's zoos and protocol (asked of its page), plus the MLP-4 zoo after one
-    epoch (same seeds) for the controls."""
+    epoch (same seeds) for the controls: its checkpoint where the zoo keeps one, else a twin zoo."""
     from wsm import controls
 
     zoos = dict(owner.zoos)
     mlp = owner.zoos["mlp4"].config
-    if mlp.epochs > 1:
+    if mlp.epochs > 1 and 1 not in mlp.checkpoints:     # else its checkpoint (controls.after_epochs)
         zoos["mlp4-1epoch"] = ZooSpec(folder(ctx, owner.dataset, "mlp4", "-1epoch"), controls.epoch_config(mlp, 1))
     text = f"the s4_1 zoos ({owner.scale}); {owner.protocol.null_repeats} shuffles"
     return _make(notebook, p, ctx, owner.dataset, owner.device, zoos, owner.protocol, text, owner)
@@ -508,6 +510,25 @@ def _ablations(notebook, p, ctx, owner):
                  only_tasks={"plainnet5bn": tuple(range(p["unit_order_tasks"]))})
 
 
+def _zoo_size(notebook, p, ctx, owner):
+    """How big must a weight zoo be? Fig. 2's zoos and protocol (asked of its page; the null's
+    shuffles are this page's ``null_repeats``): subsets of their runs and tasks, and their
+    checkpoints (:mod:`wsm.scaling`)."""
+    z = owner.zoos["plainnet5"].config
+    if min(p["tasks_grid"]) < 3:
+        raise WsmError(f"setting tasks_grid={p['tasks_grid']}: every point needs at least 3 tasks (retrieval "
+                       "trains on two and tests one unseen)")
+    if min(p["runs_grid"]) < 2:
+        raise WsmError(f"setting runs_grid={p['runs_grid']}: every point needs at least 2 runs per task (one to "
+                       "train the classifier, one to test it)")
+    text = (f"subsets of the s4_1 zoos ({owner.scale}): runs per task {sorted({*p['runs_grid'], z.runs})}, tasks "
+            f"{sorted({*p['tasks_grid'], len(z.tasks)})}, checkpoints "
+            + "; ".join(f"{nets.LABELS[a]} {list(s.config.checkpoints) + [s.config.epochs]} epochs"
+                        for a, s in owner.zoos.items()))
+    protocol = dataclasses.replace(owner.protocol, null_repeats=p["null_repeats"])
+    return _make(notebook, p, ctx, owner.dataset, owner.device, dict(owner.zoos), protocol, text, owner)
+
+
 def _summary(notebook, p, ctx, owner):
     return _make(notebook, p, ctx, "every dataset of the book", "cpu", {}, None, "each page states its own scale")
 
@@ -515,4 +536,4 @@ def _summary(notebook, p, ctx, owner):
 _BUILDERS = {"s3_3_chain_normalization": _single_networks, "s4_1_tiny_imagenet": _own_image_zoos,
              "s4_2_cifar100": _own_image_zoos, "s4_3_namedata": _names, "s4_4_network_variants": _variants,
              "s4_5_cross_network": _cross, "appendix_d_resnet_mlp": _resmlp, "iclr_bottom_up": _bottom_up,
-             "beyond_the_paper": _beyond, "ablations": _ablations, "summary": _summary}
+             "beyond_the_paper": _beyond, "ablations": _ablations, "zoo_size": _zoo_size, "summary": _summary}

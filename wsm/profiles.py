@@ -20,12 +20,13 @@ from wsm.errors import WsmError
 
 NOTEBOOKS = ("s3_3_chain_normalization", "s4_1_tiny_imagenet", "s4_2_cifar100", "s4_3_namedata",
              "s4_4_network_variants", "s4_5_cross_network", "appendix_d_resnet_mlp", "iclr_bottom_up",
-             "beyond_the_paper", "ablations", "summary")
+             "beyond_the_paper", "ablations", "zoo_size", "summary")
 
 
 _FIG2_PAPER = dict(
     dataset="tiny-imagenet", n_tasks=50, runs=100, train_per_class=None,
     mlp_epochs=100, mlp_milestones=[70], cnn_epochs=50, cnn_milestones=[30], cnn_batch_size=128,
+    mlp_checkpoints=[], cnn_checkpoints=[],
     chains=3, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
     clf_epochs=10, clf_lr=0.001, clf_milestones=[6], alpha=0.05, seed=0, device="auto",
     null_repeats=100,
@@ -97,7 +98,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=1, train_per_class=50, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
-            n_tasks=4, runs=5, train_per_class=50, mlp_epochs=1, mlp_milestones=[],
+            n_tasks=4, runs=5, train_per_class=50, mlp_epochs=2, mlp_milestones=[], mlp_checkpoints=[1],
             cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu",
             null_repeats=20),
         "summary": dict(alpha=0.05),
@@ -117,7 +118,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=5, train_per_class=None, seed=0),
         # PlainNet-5: 3 epochs at batch 64 (96 SGD steps, lr / 10 after 2); why: the Deviations page
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
-            n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], cnn_epochs=3, cnn_milestones=[2],
+            n_tasks=10, runs=10, mlp_epochs=10, mlp_milestones=[7], mlp_checkpoints=[1], cnn_epochs=3,
+            cnn_milestones=[2], cnn_checkpoints=[1, 2],
             cnn_batch_size=64, clf_epochs=500, clf_milestones=[300], device="cpu", null_repeats=100),
         "summary": dict(alpha=0.05),
         # 1,500 GRU steps (drop at 70%); 108 training networks: 50 epochs keep the paper's 5,400
@@ -157,6 +159,25 @@ PROFILES["quick"]["beyond_the_paper"] = _BEYOND | dict(
     wm_sweeps=5)
 PROFILES["paper"]["beyond_the_paper"] = dict(_BEYOND)
 
+
+# "How big must a weight zoo be?" (wsm.scaling) reads the s4_1 page's zoos, their checkpoints
+# (mlp_checkpoints / cnn_checkpoints there) giving the training-length axis; its own settings are
+# the grids of the other two axes, the weight classifier's SGD steps at every point (quick and
+# paper: the paper's 10 epochs over 3,000 training networks, wsm.scaling.paper_steps) and the
+# permutation null's shuffles per cell (quick: 20, a coarse band for a slice of many cells).
+for _profile, _grids in {"smoke": dict(runs_grid=[3], tasks_grid=[3], clf_steps=120, null_repeats=20),
+                         "quick": dict(runs_grid=[3, 5], tasks_grid=[4], clf_steps=30_000, null_repeats=20),
+                         "paper": dict(runs_grid=[5, 10, 20, 40], tasks_grid=[4, 10, 20], clf_steps=30_000,
+                                       null_repeats=100)}.items():
+    PROFILES[_profile]["zoo_size"] = _grids
+
+# The zoo-size study (``make study``: python -m wsm.scaling): the zoo_size page at these settings,
+# in its own zoo root (<zoo root>/study), one zoo per architecture with checkpoints, on the CPU.
+# Its MLP-4 zoo is quick's Fig. 2 MLP-4 zoo with two more runs per task (a run's seed leaves out the
+# zoo's runs and checkpoints: runs 0-9 are that zoo's networks), so its 10-run point is that test.
+STUDY = dict(n_tasks=10, runs=12, mlp_epochs=10, mlp_milestones=[7], mlp_checkpoints=[1, 3, 5],
+             cnn_epochs=5, cnn_milestones=[3], cnn_checkpoints=[1, 2, 3], cnn_batch_size=64,
+             runs_grid=[3, 5, 10], tasks_grid=[4, 7], null_repeats=50)
 
 # The engine each profile's pages build zoos and compute Grams with (wsm.engine: "local", one
 # process; "ray", a Ray cluster: WSM_RAY_ADDRESS's, else a local one). WSM_ENGINE wins.

@@ -1,0 +1,442 @@
+"""How big must a weight zoo be? Accuracy against the zoo's size, read from one zoo per architecture.
+
+The hypothesis test of Section 4.1 needs a zoo of ``tasks x runs`` networks, each trained for some
+epochs; the paper used 50 x 100 at 100 (MLP-4) and 50 (PlainNet-5) epochs and says nothing of how
+much less would do. :func:`evaluate` answers it on one zoo per architecture, without retraining:
+
+* **runs per task**: the first ``r`` runs of every task (run identities ``0..r-1``);
+* **number of tasks**: the first ``t`` tasks of the zoo;
+* **training length**: the zoo's checkpoints (:attr:`wsm.training.ZooConfig.checkpoints`: the same
+  runs saved after earlier epochs of the same schedule, so the learning-rate drop sits where the
+  full schedule puts it).
+
+Each axis is swept with the other two at the zoo's full size (:func:`cells`). Every point runs the
+page's protocol (both protocols, chains and layers, the permutation null) on its networks; the
+Gram matrix of every feature is computed once per epoch over the whole zoo and each point reads its
+block (:func:`wsm.htt.embed` centres on the training networks, so a block of the whole zoo's Gram
+gives the embedding the point's own Gram would). The weight classifier takes the same number of
+batch-1 SGD steps at every size (the page's ``clf_steps``: the paper's 30,000 under quick and paper;
+:func:`classifier_for`), so a point differs from another only in its networks. A point's cost is the CPU seconds that trained its networks (each run on one thread, as
+recorded) plus those of its tests; the Gram of a whole zoo is timed on its own.
+
+The page "How big must a weight zoo be?" (``notebooks/zoo_size.py``) runs a slice of this on the
+Fig. 2 zoos; ``python -m wsm.scaling`` (``make study``) runs the study at the settings of
+:data:`wsm.profiles.STUDY` into its own zoo root and writes the table the page draws
+(``book/scaling/study.csv``), resuming where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from wsm import chain, htt, nets, paper, verdicts
+from wsm.errors import WsmError
+from wsm.storage import atomic_write
+
+AXES = ("runs", "tasks", "epochs")
+KEY = ["architecture", "epoch", "tasks", "runs", "protocol", "feature"]
+
+
+class Point(NamedTuple):
+    """One zoo size: the networks of the first ``tasks`` tasks and first ``runs`` runs, after ``epoch`` epochs."""
+
+    epoch: int
+    tasks: int
+    runs: int
+
+
+def cells(epochs, tasks_grid, runs_grid, n_tasks: int, runs: int) -> dict[str, list[Point]]:
+    """Each axis's points, the other two at the zoo's full size (``n_tasks`` tasks, ``runs`` runs,
+    the last of ``epochs``); grid values beyond the zoo are left out, the full size always kept."""
+    last = max(epochs)
+    return {"runs": [Point(last, n_tasks, r) for r in sorted({*(r for r in runs_grid if r <= runs), runs})],
+            "tasks": [Point(last, t, runs) for t in sorted({*(t for t in tasks_grid if t <= n_tasks), n_tasks})],
+            "epochs": [Point(e, n_tasks, runs) for e in sorted(set(epochs))]}
+
+
+def classifier_for(cfg: htt.ClassifierConfig, steps: int, n_train: int) -> htt.ClassifierConfig:
+    """``cfg`` with as many epochs as keep ``steps`` batch-1 SGD steps over ``n_train`` training
+    networks (at least one), its learning-rate drops at the same fractions of training."""
+    epochs = max(1, round(steps / max(1, n_train)))
+    milestones = tuple(sorted({max(1, round(m / cfg.epochs * epochs)) for m in cfg.milestones if m < cfg.epochs}))
+    return dataclasses.replace(cfg, epochs=epochs, milestones=tuple(m for m in milestones if m < epochs))
+
+
+def paper_steps() -> int:
+    """The weight classifier's batch-1 SGD steps at the paper's settings: 10 epochs over the 3,000
+    training networks of Fig. 2 (50 tasks x 60 runs; retrieval: 30 tasks x 100 runs, as many).
+    The quick profile keeps them too (:mod:`wsm.profiles`: 500 epochs over 60 networks); the
+    ``clf_steps`` of the zoo-size page is checked against this in the tests."""
+    from wsm import profiles
+
+    p = profiles.parameters("paper", "s4_1_tiny_imagenet")
+    return p["clf_epochs"] * p["n_tasks"] * round(p["train_fraction"] * p["runs"])
+
+
+def _subset(zoo, tasks: int, runs: int):
+    """The usable networks of the first ``tasks`` tasks and ``runs`` runs: positions in ``zoo.usable()``."""
+    _, labels = zoo.usable()
+    run_ids = np.asarray(zoo.usable_runs())
+    keep = set(zoo.config.tasks[:tasks])
+    return np.flatnonzero(np.isin(np.asarray(labels), list(keep)) & (run_ids < runs))
+
+
+def grams(protocol, zoo, progress: bool = True) -> tuple[dict, dict]:
+    """The Gram of every feature of the protocol over the whole ``zoo``: ``({(kind, depth): K},
+    {(kind, depth): seconds})`` (seconds NaN where it was read from the cache)."""
+    weights, _ = zoo.usable()
+    out, seconds = {}, {}
+    for kind, depths in (("unnormalized", protocol.layers), ("normalized", protocol.chains)):
+        for depth in depths:
+            t0 = time.time()
+            cached = protocol.gram_cache is not None and (Path(protocol.gram_cache) / (
+                chain.gram_key(weights, depth, kind, 2.0, protocol.classifier.standardize, "auto",
+                               protocol.device) + ".pt")).exists()
+            out[kind, depth] = protocol.engine.gram(weights, depth, kind, center=protocol.classifier.standardize,
+                                                    progress=progress, cache=protocol.gram_cache,
+                                                    device=protocol.device)
+            seconds[kind, depth] = math.nan if cached else time.time() - t0
+    return out, seconds
+
+
+def evaluate_point(protocol, zoo, point: Point, full: dict, steps: int) -> pd.DataFrame:
+    """The protocol on the networks of ``point`` (``zoo`` is the zoo after ``point.epoch`` epochs and
+    ``full`` its Grams, :func:`grams`): one row per protocol and feature, in percent, with the exact
+    interval, the null band, chance and the cost."""
+    idx = _subset(zoo, point.tasks, point.runs)
+    weights, labels = zoo.usable()
+    labels = np.asarray(labels)[idx]
+    runs = np.asarray(zoo.usable_runs())[idx]
+    if len(np.unique(labels)) < 3:
+        raise WsmError(f"a zoo-size point needs at least 3 tasks (retrieval trains on two and tests one), got "
+                       f"{point.tasks}")
+    rows = []
+    for protocol_name in protocol.protocols:
+        if protocol_name == "classification":
+            n_train = len(htt.split_runs(labels, protocol.train_fraction, protocol.seed, runs, point.runs)[0])
+        else:
+            train_tasks, _ = htt.split_tasks(labels, protocol.retrieval_train_fraction, protocol.seed)
+            n_train = int(np.isin(labels, train_tasks).sum())
+        cfg = classifier_for(protocol.classifier, steps, n_train)
+        t0 = time.time()
+        parts = []
+        for kind, depths in (("unnormalized", protocol.layers), ("normalized", protocol.chains)):
+            if depths:
+                block = {d: full[kind, d][np.ix_(idx, idx)] for d in depths}
+                parts.append(htt.evaluate([weights[i] for i in idx], labels, depths, kinds=(kind,), cfg=cfg,
+                                          alpha=protocol.alpha, progress=False, null_repeats=protocol.null_repeats,
+                                          protocols=(protocol_name,), runs=runs, runs_per_task=point.runs,
+                                          gram=lambda w, depth, kind, block=block, **_: block[depth],
+                                          **protocol.splits))
+        table = pd.concat(parts, ignore_index=True)
+        seconds = time.time() - t0
+        table = table.assign(clf_epochs=cfg.epochs, train_networks=n_train, test_seconds=seconds / max(1, len(table)))
+        rows.append(table)
+    table = htt.percent(pd.concat(rows, ignore_index=True), protocol.alpha)
+    used = [zoo.runs[i] for i in _positions(zoo)[idx]]
+    chance = {"classification": 100 / point.tasks}
+    n_unseen = point.tasks - len(htt.split_tasks(labels, protocol.retrieval_train_fraction, protocol.seed)[0])
+    chance["retrieval"] = 100 / max(1, n_unseen)
+    table["chance"] = table.protocol.map(chance)
+    table["above_chance"] = (table.ours - table.chance) / (100 - table.chance)
+    return table.assign(epoch=point.epoch, tasks=point.tasks, runs=point.runs, networks=len(idx),
+                        train_cpu_seconds=sum(r.seconds for r in used))
+
+
+def _positions(zoo) -> np.ndarray:
+    """The position in ``zoo.runs`` of each usable network (``zoo.usable()`` leaves diverged runs out)."""
+    return np.flatnonzero([r.finite for r in zoo.runs])
+
+
+def evaluate(protocol, by_arch: dict, grid: dict, steps: int, table_path=None, progress: bool = True,
+             notes: dict | None = None):
+    """Every point of ``grid`` (:func:`cells`) for every architecture, each classifier taking
+    ``steps`` SGD steps: ``by_arch`` maps an architecture to ``{epoch: zoo}`` (:func:`zoos_at`). With ``table_path`` the rows are kept in that CSV as each
+    point is done (atomically), and the points already there are not run again. Returns the table,
+    one row per (architecture, axis, point, protocol, feature) (:func:`finish`), and the Gram times."""
+    from wsm.progress import bar
+
+    done = read(table_path) if table_path is not None and Path(table_path).exists() else pd.DataFrame()
+    tables = [done] if len(done) else []
+    gram_rows = []
+    for arch, by_epoch in by_arch.items():
+        todo = [p for p in dict.fromkeys(p for ps in grid.values() for p in ps)
+                if not _has(done, arch, p)]
+        for epoch in sorted({p.epoch for p in todo}):
+            full, seconds = grams(protocol, by_epoch[epoch], progress)
+            gram_rows += [dict(architecture=nets.LABELS[arch], epoch=epoch, feature=("C" if k == "normalized" else "L")
+                               + str(d), networks=len(by_epoch[epoch].usable()[1]), gram_seconds=s)
+                          for (k, d), s in seconds.items()]
+            for p in bar([p for p in todo if p.epoch == epoch], desc=f"{nets.LABELS[arch]} after {epoch} epochs",
+                         disable=not progress, leave=False):
+                rows = evaluate_point(protocol, by_epoch[epoch], p, full, steps)
+                rows = rows.assign(architecture=nets.LABELS[arch], arch=arch, **(notes or {}))
+                tables.append(rows)
+                if table_path is not None:
+                    write(pd.concat(tables, ignore_index=True), table_path)
+    table = finish(pd.concat(tables, ignore_index=True), grid, protocol.alpha) if tables else pd.DataFrame()
+    return table, pd.DataFrame(gram_rows)
+
+
+def _has(done: pd.DataFrame, arch: str, p: Point) -> bool:
+    if not len(done):
+        return False
+    return bool(((done.arch == arch) & (done.epoch == p.epoch) & (done.tasks == p.tasks) & (done.runs == p.runs)).any())
+
+
+COLUMNS = ["architecture", "arch", "protocol", "feature", "kind", "depth", "epoch", "tasks", "runs", "networks",
+           "ours", "ci_low", "ci_high", "n", "null_mean", "null_low", "null_high", "p_null", "chance", "above_chance",
+           "clf_epochs", "train_networks", "train_cpu_seconds", "test_seconds"]
+
+
+def write(table: pd.DataFrame, path) -> Path:
+    """The study's rows, atomically (a run killed while writing leaves the previous table)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in COLUMNS if c in table] + [c for c in table if c not in COLUMNS]
+    atomic_write(path, lambda f: table[columns].to_csv(f, index=False, float_format="%.6g"))
+    return path
+
+
+def read(path) -> pd.DataFrame:
+    """A study table written by :func:`write`."""
+    try:
+        return pd.read_csv(path)
+    except Exception as e:
+        raise WsmError(f"{path} cannot be read as a zoo-size table ({type(e).__name__}): delete it to run the "
+                       "study again from its zoos (the trained networks are kept)") from None
+
+
+def finish(table: pd.DataFrame, grid: dict, alpha: float) -> pd.DataFrame:
+    """One row per axis a point lies on (the full-size point lies on all three), the paper's value
+    of the feature (Fig. 2, 50 tasks x 100 runs, full training) and whether the cell's interval says
+    the hypothesis holds (:func:`wsm.verdicts.holds`)."""
+    out = []
+    for axis, points in grid.items():
+        keys = pd.DataFrame(points, columns=["epoch", "tasks", "runs"])
+        out.append(table.merge(keys, on=["epoch", "tasks", "runs"]).assign(axis=axis))
+    table = pd.concat(out, ignore_index=True) if out else table
+    table["paper"] = [paper.FIG2.get((a, p, k), [math.nan] * 9)[d - 1]
+                      for a, p, k, d in zip(table.arch, table.protocol, table.kind, table.depth)]
+    table["holds"] = [verdicts.holds([lo], [hi], alpha) for lo, hi in zip(table.ci_low, table.ci_high)]
+    table["half_width"] = (table.ci_high - table.ci_low) / 2
+    table["cpu_seconds"] = table.train_cpu_seconds + table.test_seconds
+    return table
+
+
+
+def zoos_at(zoos: dict) -> dict:
+    """``{architecture: {epoch: zoo}}`` from a page's built zoos (name -> :class:`wsm.zoo.Zoo`): each
+    zoo after each of its checkpoints and after its last epoch (the zoo itself)."""
+    from wsm import zoo as _zoo
+
+    out = {}
+    for arch, z in zoos.items():
+        tasks = z.config.tasks
+        out[arch] = {e: _zoo.load_zoo(z.path, None, tasks, epoch=e) for e in z.config.checkpoints} | {z.config.epochs: z}
+    return out
+
+
+def grids(page, zoos: dict) -> dict[str, dict[str, list[Point]]]:
+    """Each architecture's points: its zoo's checkpoints and last epoch, the page's grids of runs and tasks."""
+    return {arch: cells(list(z.config.checkpoints) + [z.config.epochs], page.settings["tasks_grid"],
+                        page.settings["runs_grid"], len(z.config.tasks), z.config.runs) for arch, z in zoos.items()}
+
+
+def run(page, zoos: dict, table_path=None, progress: bool = True, notes: dict | None = None):
+    """The zoo-size study of ``page`` (a ``zoo_size`` page) on its built ``zoos``: ``(table, gram
+    times)``, every architecture on its own grid (:func:`grids`); resumable through ``table_path``."""
+    tables, times = [], []
+    by_arch = grids(page, zoos)
+    at = zoos_at(zoos)
+    for arch in zoos:
+        t, g = evaluate(page.protocol, {arch: at[arch]}, by_arch[arch], page.settings["clf_steps"], table_path,
+                        progress, notes)
+        tables.append(t[t.arch == arch] if len(t) else t)
+        times.append(g)
+    return pd.concat(tables, ignore_index=True), pd.concat(times, ignore_index=True)
+
+
+STUDY_TABLE = Path(__file__).resolve().parent.parent / "book" / "scaling" / "study.csv"
+SLICE_TABLE = Path(__file__).resolve().parent.parent / "book" / "benchmarks" / "paper_slice.csv"
+
+
+def committed(path=STUDY_TABLE) -> pd.DataFrame:
+    """The committed study's table (``make study``), or an empty table where none was committed."""
+    return read(path) if Path(path).exists() else pd.DataFrame(columns=COLUMNS)
+
+
+def gpu_slice(path=SLICE_TABLE) -> pd.DataFrame:
+    """The committed GPU slice of Fig. 2 (``bench/paper_slice.py``: the paper's runs, epochs and
+    classifier on its first tasks) as points on the three axes: its tasks, the paper's runs per task
+    and the paper's epochs of each architecture."""
+    from wsm import profiles
+
+    if not Path(path).exists():
+        return pd.DataFrame()
+    p = profiles.parameters("paper", "s4_1_tiny_imagenet")
+    s = pd.read_csv(path)
+    s["arch"], s["architecture"] = s.architecture, s.architecture.map(nets.LABELS)
+    s["kind"] = np.where(s.feature.str.startswith("C"), "normalized", "unnormalized")
+    return s.assign(runs=p["runs"], epoch=[p["mlp_epochs"] if a == "mlp4" else p["cnn_epochs"] for a in s.arch])
+
+
+X = {"runs": ("runs", "runs per task"), "tasks": ("tasks", "number of tasks"), "epochs": ("epoch", "epochs of training")}
+
+
+def figure(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None, alpha: float = paper.ALPHA):
+    """The curves: one row per (architecture, protocol), one column per axis; accuracy of every chain
+    (solid, blues, with its exact interval as a band) and layer (dashed, reds), the permutation
+    null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
+    Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
+    ``slice_``), each at its own size on that axis."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    from wsm import plots
+
+    plots.style()
+    panels = table[["architecture", "protocol"]].drop_duplicates().sort_values(["architecture", "protocol"])
+    fig, axes = plt.subplots(len(panels), 3, figsize=(12, 2.6 * len(panels) + 0.6), squeeze=False, sharey=True)
+    colours = {f"C{d}": plt.cm.Blues(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
+    colours |= {f"L{d}": plt.cm.Oranges(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
+    for row, (arch, prot) in zip(axes, panels.itertuples(index=False)):
+        cell = table[(table.architecture == arch) & (table.protocol == prot)]
+        full = {"runs": 100, "tasks": 50, "epochs": 100 if cell.arch.iloc[0] == "mlp4" else 50}
+        s = (slice_[(slice_.architecture == arch) & (slice_.protocol == prot)]
+             if slice_ is not None and len(slice_) else pd.DataFrame())
+        for ax, axis in zip(row, AXES):
+            x, label = X[axis]
+            part = cell[cell.axis == axis].sort_values(x)
+            for (kind, feature), f in sorted(part.groupby(["kind", "feature"]), key=lambda g: g[0][1]):
+                chain_ = kind == "normalized"
+                ax.plot(f[x], f.ours, ls="-" if chain_ else "--", marker="o", ms=3, lw=1.3, color=colours[feature],
+                        label=feature)
+                if chain_:
+                    ax.fill_between(f[x], f.ci_low, f.ci_high, color=colours[feature], alpha=0.15, lw=0)
+                if pd.notna(f.paper).any():
+                    ax.plot([full[axis]], [f.paper.iloc[0]], marker="*", ms=8, color=colours[feature], ls="none")
+            if part.null_high.notna().any():
+                band = part.groupby(x).agg(null_low=("null_low", "min"), null_high=("null_high", "max"))
+                ax.fill_between(band.index, band.null_low, band.null_high, color="grey", alpha=0.25, lw=0,
+                                label="null 95% band")
+            chance = part.groupby(x).chance.first()
+            ax.plot(chance.index, chance.values, ls=":", color="k", lw=1, label="chance")
+            ticks = {*part[x].tolist(), full[axis]}
+            if len(s):
+                sx = {"runs": s.runs, "tasks": s.tasks, "epochs": s.epoch}[axis]
+                ax.scatter(sx, s.ours, marker="D", s=14, facecolors="none", edgecolors="k", label="GPU slice", zorder=3)
+                ticks |= set(sx.tolist())
+            ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(ticks))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set(xlabel=label, ylim=(0, 105), title=f"{arch}, {prot}")
+        row[0].set_ylabel("accuracy (%)")
+        row[-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(f"{title}\nstars: the paper's Fig. 2 (50 tasks x 100 runs, full training); diamonds: the GPU "
+                 "slice (4 tasks x 100 runs, the paper's training); red line: the paper's rule", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def effects(table: pd.DataFrame) -> pd.DataFrame:
+    """Which factor moves the accuracy most: per architecture, protocol and kind (chains, layers), the
+    mean over features of the accuracy at the axis's largest point minus at its smallest, and whether
+    every feature's two intervals are disjoint (the move is more than the test's noise)."""
+    rows = []
+    for (arch, prot, kind, axis), part in table.groupby(["architecture", "protocol", "kind", "axis"]):
+        x = X[axis][0]
+        lo, hi = part[part[x] == part[x].min()].set_index("feature"), part[part[x] == part[x].max()].set_index("feature")
+        if part[x].nunique() < 2:
+            continue
+        move = (hi.ours - lo.ours).mean()
+        apart = bool(((hi.ci_low > lo.ci_high) | (hi.ci_high < lo.ci_low)).all())
+        rows.append(dict(architecture=arch, protocol=prot, kind=kind, axis=axis,
+                         span=f"{lo[x].iloc[0]:g} → {hi[x].iloc[0]:g}", move=move, intervals_apart=apart))
+    return pd.DataFrame(rows)
+
+
+def costs(table: pd.DataFrame) -> pd.DataFrame:
+    """The cost of every point in CPU seconds: training its networks (each run on one thread, as
+    recorded) and testing them (both protocols, every feature, the null included)."""
+    t = table.drop_duplicates(["architecture", "epoch", "tasks", "runs", "protocol", "feature"])
+    return (t.groupby(["architecture", "epoch", "tasks", "runs"])
+            .agg(networks=("networks", "first"), train_cpu_seconds=("train_cpu_seconds", "first"),
+                 test_seconds=("test_seconds", "sum")).reset_index())
+
+
+def conclusion(table: pd.DataFrame, alpha: float = paper.ALPHA) -> str:
+    """Two sentences read from ``table``: the factor that moves the chains most per architecture and
+    protocol, and whether any point reaches the paper's rule (and where the layers stay in the null band)."""
+    eff = effects(table)
+    chains = eff[eff.kind == "normalized"]
+    parts = []
+    for (arch, prot), e in chains.groupby(["architecture", "protocol"]):
+        top = e.loc[e.move.abs().idxmax()]
+        parts.append(f"{arch} {prot}: {top.axis} ({top.span}, {top.move:+.1f} points, "
+                     f"{'beyond' if top.intervals_apart else 'within'} the intervals)")
+    ok = table[(table.kind == "normalized")].groupby(["architecture", "protocol", "epoch", "tasks", "runs"]).apply(
+        lambda c: verdicts.holds(c.ci_low, c.ci_high, alpha), include_groups=False)
+    held = ok[ok == verdicts.CONSISTENT]
+    where = ("; ".join(f"{a} {p} at {t} tasks x {r} runs after {e} epochs" for a, p, e, t, r in held.index)
+             if len(held) else "at no point of this table")
+    layers = table[table.kind == "unnormalized"]
+    in_null = layers[layers.null_high.notna()]
+    share = (in_null.ours <= in_null.null_high).mean() if len(in_null) else math.nan
+    return (f"The factor that moves the chains' accuracy most, per architecture and protocol: {'; '.join(parts)}. "
+            f"Every chain's interval reaches the paper's {100 * (1 - alpha):.0f}% and lies above "
+            f"{100 * (1 - alpha) - verdicts.DELTA:.0f}% (the hypothesis holds, wsm.verdicts.holds) {where}; "
+            + (f"{share:.0%} of the layer cells lie inside their permutation null's band." if share == share else ""))
+
+
+def main(argv=None) -> int:
+    """``python -m wsm.scaling``: the zoo-size study at :data:`wsm.profiles.STUDY` (``make study``)."""
+    import argparse
+    import os
+    import platform
+    import sys
+
+    from wsm import experiments, paths, profiles, results
+
+    ap = argparse.ArgumentParser(prog="python -m wsm.scaling", description=(
+        "The zoo-size study: train (or resume) one zoo per architecture with checkpoints in <zoo root>/study, "
+        "test every point, and write the table the book's zoo-size page draws. Resumable: run it again after "
+        "an interruption."))
+    ap.add_argument("--out", default=str(paths.REPO / "book" / "scaling"),
+                    help="folder of study.csv and study_grams.csv (default: the book's)")
+    ap.add_argument("--zoo-root", default=None, help="where the study's zoos live (default <zoo root>/study)")
+    args = ap.parse_args(argv)
+    try:
+        page = experiments.page("zoo_size", "quick", profiles.STUDY,
+                                zoo_root=Path(args.zoo_root) if args.zoo_root else paths.zoo_root() / "study")
+        print(f"[study] {page.scale}", flush=True)
+        t0 = time.time()
+        zoos, built = page.build_zoos()
+        print(built.to_string(), flush=True)
+        out = Path(args.out)
+        notes = dict(machine=results.cpu_model() or platform.machine(), cpus=os.cpu_count())
+        table, grams_table = run(page, zoos, out / "study_points.csv", notes=notes)
+        write(table, out / "study.csv")
+        (out / "study_points.csv").unlink(missing_ok=True)
+        old = read(out / "study_grams.csv") if (out / "study_grams.csv").exists() else pd.DataFrame()
+        grams_table = pd.concat([old, grams_table.assign(**notes)], ignore_index=True)
+        grams_table = grams_table.drop_duplicates(["architecture", "epoch", "feature"], keep="last")
+        write(grams_table, out / "study_grams.csv")
+        print(f"[study] {len(table)} rows in {out / 'study.csv'} ({time.time() - t0:.0f} s)", flush=True)
+    except WsmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

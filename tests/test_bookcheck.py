@@ -152,7 +152,10 @@ def test_unzipped_archive_is_the_same_book(built, tmp_path):
         driver = bookcheck._browser(profile)
         try:
             driver.get((tmp_path / "unzipped" / bookzip.FOLDER / "index.html").as_uri())
-            WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/intro.html"))
+            # the redirect commits the new address before its page has loaded: wait for both, read
+            # from the same document, or the script may count the math of a half-parsed page
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+                'return location.href.endsWith("/intro.html") && document.readyState === "complete"'))
             seen = driver.execute_async_script(bookcheck.PAGE_SCRIPT)
             urls = bookcheck.requested_urls(driver.get_log("performance"))
         finally:

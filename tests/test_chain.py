@@ -615,14 +615,16 @@ def test_gram_method_errors():
 @pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
 def test_gram_cache_reads_back_the_same_matrix_and_is_keyed_by_the_weights(tmp_path, monkeypatch, kind):
     weights = _mlp_zoo(6, 5)
-    first = chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path)
+    info = {}
+    first = chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path, info=info)
+    assert info == {"cached": False}
     assert torch.equal(first, chain.gram(weights, 2, kind, center=True, progress=False))
     assert len(list(tmp_path.glob("*.pt"))) == 1 and not list(tmp_path.glob(".*.tmp"))
     calls = []
     real = chain._gram
     monkeypatch.setattr(chain, "_gram", lambda *a: calls.append(a) or real(*a))
-    assert torch.equal(chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path), first)
-    assert not calls                                          # read back, not computed
+    assert torch.equal(chain.gram(weights, 2, kind, center=True, progress=False, cache=tmp_path, info=info), first)
+    assert not calls and info == {"cached": True}             # read back, not computed
     # anything that changes the matrix is a new entry: the weights, the subset, centring, the depth
     changed = [[w.clone() for w in ws] for ws in weights]
     changed[3][1][0, 0] += 1.0

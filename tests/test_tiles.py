@@ -69,10 +69,12 @@ def test_raw_layer_tiles_are_the_float64_gram():
 
 def test_tiles_are_kept_by_content_and_read_back(tmp_path, monkeypatch):
     weights = _zoo("plainnet5", 5)
-    first = tiles.gram(weights, 2, block=2, center=True, cache=tmp_path, progress=False)
-    assert len(list(tmp_path.glob("*.pt"))) == 6                   # 3 blocks: 6 tiles
+    info = {}
+    first = tiles.gram(weights, 2, block=2, center=True, cache=tmp_path, progress=False, info=info)
+    assert len(list(tmp_path.glob("*.pt"))) == 6 and info == {"cached": False}     # 3 blocks: 6 tiles
     monkeypatch.setattr(tiles, "compute", lambda *a, **k: pytest.fail("a cached tile was computed again"))
-    assert torch.equal(tiles.gram(weights, 2, block=2, center=True, cache=tmp_path, progress=False), first)
+    assert torch.equal(tiles.gram(weights, 2, block=2, center=True, cache=tmp_path, progress=False, info=info), first)
+    assert info == {"cached": True}
     monkeypatch.undo()
     changed = [list(w) for w in weights]
     changed[4] = [w.clone() for w in changed[4]]

@@ -203,8 +203,9 @@ def test_checkpoints_are_the_networks_after_those_epochs_and_change_no_run(tmp_p
     plain = zoo.build_zoo(tmp_path / "plain", cfg(epochs=3), progress=False, workers=1)
     one = zoo.build_zoo(tmp_path / "one", cfg(epochs=1, twin_of=cfg(epochs=3).scope), progress=False, workers=1)
     at1 = zoo.load_zoo(tmp_path / "cp", epoch=1)
-    assert sorted(p.name for p in (tmp_path / "cp" / "runs").iterdir())[:3] == [
-        "t000-r000-e001.pt", "t000-r000-e002.pt", "t000-r000.pt"]
+    names = sorted(p.name for p in (tmp_path / "cp" / "runs").iterdir())
+    assert names[:3] == ["t000-r000-e001.pt", "t000-r000-e002.pt", "t000-r000.pt"]
+    assert [zoo.is_checkpoint(n) for n in names[:3]] == [True, True, False]
     for a, b in zip(with_cp.runs, plain.runs):
         assert a.seed == b.seed and all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
     for a, b in zip(at1.runs, one.runs):

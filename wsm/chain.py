@@ -422,13 +422,14 @@ def feature_bytes(h, net: Sequence[torch.Tensor], depth: int, kind: str) -> None
 
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
          memory_gb: float = 2.0, center: bool = False, progress: bool = True,
-         method: str = "auto", cache=None, device: str = "cpu") -> torch.Tensor:
+         method: str = "auto", cache=None, device: str = "cpu", info: dict | None = None) -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
 
     ``cache``: a folder; the matrix is then stored there under its content address
     (:func:`gram_key`: the weights' bytes and every argument) and read back by any later call with
     the same networks and arguments, from any notebook (Fig. 2's Grams serve the "Beyond the paper"
-    page). A file that cannot be read is recomputed and rewritten; writes are atomic.
+    page). A file that cannot be read is recomputed and rewritten; writes are atomic. ``info``: a
+    dict given here gets ``info["cached"]``, whether the matrix was read from ``cache``.
 
     ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
     (:func:`gram_from_factors`, normalized chains only); ``"sliced"`` forms each phi once, a slice
@@ -447,6 +448,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     """
     if method not in ("auto", "explicit", "factors", "sliced"):
         raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors, sliced")
+    if info is not None:
+        info["cached"] = False
     if cache is None:
         return _gram(nets, depth, kind, memory_gb, center, progress, method, device)
     from pathlib import Path
@@ -456,7 +459,10 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method, device)}.pt"
     if path.exists():
         try:
-            return torch.load(path, weights_only=True)
+            k = torch.load(path, weights_only=True)
+            if info is not None:
+                info["cached"] = True
+            return k
         except Exception:   # a damaged file: computed again below and replaced
             pass
     k = _gram(nets, depth, kind, memory_gb, center, progress, method, device)

@@ -153,9 +153,11 @@ def labelled(folder, labels=None, trust: bool = False):
         what = "is a file, not a folder" if folder.is_file() else "does not exist"
         raise WsmError(f"{folder} {what}: give the folder that holds the network files")
     if labels is None:
+        from wsm import zoo
+
         base = folder / "runs" if (folder / "zoo.json").is_file() else folder
         files = sorted(f for f in base.iterdir() if f.suffix in SUFFIXES and f.is_file()
-                       and not (base != folder and re.fullmatch(r"t\d+-r\d+-e\d+\.pt", f.name)))
+                       and not (base != folder and zoo.is_checkpoint(f.name)))
         if not files:
             raise WsmError(f"{base} holds no network files ({', '.join(SUFFIXES)})")
         tasks = []

@@ -61,14 +61,15 @@ class Engine:
                          address=self.address)
 
     def gram(self, weights, depth: int, kind: str = "normalized", center: bool = False, progress: bool = True,
-             cache=None, device: str = "cpu", memory_gb: float | None = None):
+             cache=None, device: str = "cpu", memory_gb: float | None = None, info: dict | None = None):
         """:func:`wsm.chain.gram` (``local``, in ``memory_gb``, default 2) or the tiled Gram on the
-        cluster (:func:`gram`, tiles of ``memory_gb``, default :data:`TILE_GB` of the device)."""
+        cluster (:func:`gram`, tiles of ``memory_gb``, default :data:`TILE_GB` of the device); ``info``
+        gets ``info["cached"]``, whether it was read from ``cache``."""
         if self.name == "local":
             return chain.gram(weights, depth, kind, memory_gb or 2.0, center=center, progress=progress, cache=cache,
-                              device=device)
+                              device=device, info=info)
         return gram(weights, depth, kind, center=center, progress=progress, cache=cache, device=device,
-                    memory_gb=memory_gb, address=self.address)
+                    memory_gb=memory_gb, address=self.address, info=info)
 
 
 def resolve(name: str | None = None, address: str | None = None, default: str = "local") -> Engine:
@@ -182,7 +183,7 @@ def _drain(ray, pending: dict, done) -> None:
 
 def gram(nets, depth: int, kind: str = "normalized", block: int | None = None, center: bool = False,
          method: str = "auto", memory_gb: float | None = None, cache=None, device: str = "cpu", progress: bool = True,
-         address: str | None = None):
+         address: str | None = None, info: dict | None = None):
     """:func:`wsm.tiles.gram` with every tile a Ray task (one CPU; on CUDA a share of a GPU), tiles of
     ``memory_gb`` (default :data:`TILE_GB` of the device). A
     stored zoo's networks travel as their file names and each task reads its two blocks; networks
@@ -203,7 +204,7 @@ def gram(nets, depth: int, kind: str = "normalized", block: int | None = None, c
             _drain(ray, refs, lambda i, kab: (out.__setitem__(i, kab), pbar.update()))
         return out
 
-    return tiles.gram(nets, depth, kind, block, center, method, memory_gb, cache, device, run_jobs, progress)
+    return tiles.gram(nets, depth, kind, block, center, method, memory_gb, cache, device, run_jobs, progress, info)
 
 
 def _tile_task(job: dict, nets_a, nets_b):

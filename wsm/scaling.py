@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from wsm import chain, htt, nets, paper, verdicts
+from wsm import htt, nets, paper, verdicts
 from wsm.errors import WsmError
 from wsm.storage import atomic_write
 
@@ -80,9 +80,9 @@ def paper_steps() -> int:
     return p["clf_epochs"] * p["n_tasks"] * round(p["train_fraction"] * p["runs"])
 
 
-def _subset(zoo, tasks: int, runs: int):
-    """The usable networks of the first ``tasks`` tasks and ``runs`` runs: positions in ``zoo.usable()``."""
-    _, labels = zoo.usable()
+def _subset(zoo, labels, tasks: int, runs: int):
+    """The usable networks of the first ``tasks`` tasks and ``runs`` runs: positions in ``zoo.usable()``
+    (``labels``: its labels)."""
     run_ids = np.asarray(zoo.usable_runs())
     keep = set(zoo.config.tasks[:tasks])
     return np.flatnonzero(np.isin(np.asarray(labels), list(keep)) & (run_ids < runs))
@@ -95,14 +95,11 @@ def grams(protocol, zoo, progress: bool = True) -> tuple[dict, dict]:
     out, seconds = {}, {}
     for kind, depths in (("unnormalized", protocol.layers), ("normalized", protocol.chains)):
         for depth in depths:
-            t0 = time.time()
-            cached = protocol.gram_cache is not None and (Path(protocol.gram_cache) / (
-                chain.gram_key(weights, depth, kind, 2.0, protocol.classifier.standardize, "auto",
-                               protocol.device) + ".pt")).exists()
+            t0, info = time.time(), {}
             out[kind, depth] = protocol.engine.gram(weights, depth, kind, center=protocol.classifier.standardize,
                                                     progress=progress, cache=protocol.gram_cache,
-                                                    device=protocol.device)
-            seconds[kind, depth] = math.nan if cached else time.time() - t0
+                                                    device=protocol.device, info=info)
+            seconds[kind, depth] = math.nan if info["cached"] else time.time() - t0
     return out, seconds
 
 
@@ -110,8 +107,8 @@ def evaluate_point(protocol, zoo, point: Point, full: dict, steps: int) -> pd.Da
     """The protocol on the networks of ``point`` (``zoo`` is the zoo after ``point.epoch`` epochs and
     ``full`` its Grams, :func:`grams`): one row per protocol and feature, in percent, with the exact
     interval, the null band, chance and the cost."""
-    idx = _subset(zoo, point.tasks, point.runs)
     weights, labels = zoo.usable()
+    idx = _subset(zoo, labels, point.tasks, point.runs)
     labels = np.asarray(labels)[idx]
     runs = np.asarray(zoo.usable_runs())[idx]
     if len(np.unique(labels)) < 3:

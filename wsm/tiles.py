@@ -188,14 +188,16 @@ def local(jobs: list[dict]) -> list[torch.Tensor]:
 
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized", block: int | None = None,
          center: bool = False, method: str = "auto", memory_gb: float = 2.0, cache=None, device: str = "cpu",
-         run_jobs: Callable[[list[dict]], list[torch.Tensor]] = local, progress: bool = True) -> torch.Tensor:
+         run_jobs: Callable[[list[dict]], list[torch.Tensor]] = local, progress: bool = True,
+         info: dict | None = None) -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` in float64, assembled from tiles of ``block`` networks
     (``method`` and ``block``: :func:`choose`, within ``memory_gb``); ``center``: then double-centred, as the
     factor path of :func:`wsm.chain.gram` centres. Tiles already in ``cache`` are read back; the
     others become jobs (``dict``: the two blocks of networks ``nets_a``, ``nets_b`` (None: the same
     block) and their bounds ``a``, ``b``, the arguments, the cache key), run by
     ``run_jobs`` (default :func:`local`; :mod:`wsm.engine` runs them as Ray tasks), which returns
-    the tiles in order."""
+    the tiles in order. ``info``: a dict given here gets ``info["cached"]``, whether every tile was
+    read from ``cache``."""
     from wsm.progress import bar
 
     n = len(nets)
@@ -217,6 +219,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
                          b=(t.b0, t.b1), depth=depth, kind=kind, method=how, memory_gb=memory_gb, device=device,
                          key=key, cache=None if cache is None else str(cache)))
         where.append(t)
+    if info is not None:
+        info["cached"] = not jobs
     if jobs:
         for t, kab in zip(where, run_jobs(jobs)):
             _place(kmat, t, kab)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -453,6 +454,11 @@ def _digest(state_dict: dict) -> str:
         h.update(f"{k}:{tuple(t.shape)}:{t.dtype};".encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     return h.hexdigest()
+
+
+def is_checkpoint(name: str) -> bool:
+    """Whether a file name in a zoo's ``runs`` folder is a checkpoint's (:func:`_run_file` with an epoch)."""
+    return re.fullmatch(r"t\d{3,}-r\d{3,}-e\d{3,}\.pt", name) is not None
 
 
 def _run_file(path: Path, task: int, run: int, epoch: int | None = None) -> Path:

@@ -69,4 +69,4 @@ display(Markdown(
     f"{norm.paper.min():.1f}–{norm.paper.max():.1f}%), and H0 is accepted at α = {page.alpha:.0%} for {accepted} of "
     f"{len(norm)} chains; the unnormalized layers at the same depths give {unnorm.ours.min():.1f}–"
     f"{unnorm.ours.max():.1f}%. Chance is {100 / page.n_tasks:.0f}% here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))

@@ -108,4 +108,5 @@ display(Markdown(
     f"the summary shows). The control: out of "
     f"order, {'; '.join(drops)}; in {separated} of {len(pairs)} cases the interval lies wholly below the in-order "
     f"chain's. A drop is what breaking the permutation cancellation predicts, so this control does not test the "
-    f"claim itself." + results.null_sentence(ours, proto.null_repeats)))
+    f"claim itself." + results.null_sentence(ours, proto.null_repeats)
+    + results.power_sentence(ours.assign(protocol="classification"), page, needed=verdicts.n_needed_to_hold(page.alpha))))

@@ -76,4 +76,4 @@ display(Markdown(
     f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
     f"{unnorm.ours.max():.1f}% (paper: {unnorm.paper.min():.1f}–{unnorm.paper.max():.1f}%). "
     f"Chance is {100 / page.n_tasks:.0f}% for classification here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))

@@ -82,4 +82,5 @@ display(Markdown(
     f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
     f"{unnorm.ours.max():.1f}% (not reported in the paper's text). Chance is {100 / page.n_tasks:.0f}% for "
     f"classification here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats)
+    + results.power_sentence(ours.assign(paper=[f"about {p}" for p in ours.paper]), page)))

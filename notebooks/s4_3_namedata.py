@@ -110,4 +110,4 @@ display(Markdown(
     f"Chance is about {100 / page.n_tasks:.0f}% for classification ({page.n_tasks} tasks) and "
     f"{100 / round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks):.0f}% for retrieval "
     f"({round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks)} unseen tasks), as in the paper."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))

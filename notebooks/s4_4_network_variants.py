@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import controls, data, experiments, htt, nets, paper, plots, results, summary
+from wsm import controls, data, experiments, htt, nets, paper, plots, results, summary, verdicts
 
 page, zoos = experiments.start("s4_4_network_variants", profile, overrides, roots)
 
@@ -105,4 +105,5 @@ display(Markdown(
     f"performance\"). Of the paper's four claims, ours is consistent with {(claims.verdict == 'consistent').sum()}, inconsistent with "
     f"{(claims.verdict == 'inconsistent').sum()} and underpowered for {(claims.verdict == 'underpowered').sum()}. Chance is "
     f"{100 / page.n_tasks:.0f}% for classification here ({page.n_tasks} tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats)
+    + results.power_sentence(ours, page, needed=verdicts.n_needed_to_hold(page.alpha))))

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import controls, data, experiments, htt, paper, plots, results, summary
+from wsm import controls, data, experiments, htt, paper, plots, results, summary, verdicts
 
 page, zoos = experiments.start("s4_5_cross_network", profile, overrides, roots)
 
@@ -110,4 +110,5 @@ display(Markdown(
     f"inconsistent with {(claims.verdict == 'inconsistent').sum()} and underpowered for "
     f"{(claims.verdict == 'underpowered').sum()}. Chance is "
     f"{100 / page.n_tasks:.0f}% for classification here ({page.n_tasks} tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)))
+    + results.null_sentence(ours, page.protocol.null_repeats)
+    + results.power_sentence(ours, page, needed=verdicts.n_needed_to_hold(page.alpha))))

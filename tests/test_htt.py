@@ -418,3 +418,22 @@ def test_evidence_boundaries_and_judged_columns():
     table = htt.judged(pd.DataFrame(dict(accuracy=[1.0, 0.5], ci_low=[0.96, 0.2], ci_high=[1.0, 0.8])))
     assert table.decision.tolist() == ["accept H0", "reject H0"]
     assert table.evidence.tolist() == ["consistent with H0", "inconsistent with H0"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 12), st.integers(3, 25))
+def test_test_size_is_what_the_splits_give(n_tasks, runs):
+    labels = np.repeat(np.arange(n_tasks), runs)
+    _, test = htt.split_runs(labels, 0.6, seed=1)
+    assert htt.test_size("classification", n_tasks, runs) == len(test)
+    train_tasks, unseen = htt.split_tasks(labels, 0.6, seed=1)
+    mask = np.isin(labels, unseen)
+    queries, _ = htt.split_runs(labels[mask], 0.2, seed=2)
+    assert htt.test_size("retrieval", n_tasks, runs) == len(queries)
+
+
+def test_runs_needed_is_the_fewest():
+    r = htt.runs_needed("classification", 33, 10)
+    assert htt.test_size("classification", 10, r) >= 33 > htt.test_size("classification", 10, r - 1)
+    with pytest.raises(WsmError, match="unknown protocol 'ranking'"):
+        htt.test_size("ranking", 10, 10)

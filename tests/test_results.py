@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from wsm import results, stats
+from wsm import results, stats, verdicts
 from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
 
 
@@ -44,3 +44,18 @@ def test_every_pages_accuracy_table_has_the_verdict_and_the_caption():
     assert "one zoo, one split and one trained weight classifier" in styler.to_html()
     # no paper column: no verdict column
     assert "verdict" not in results.accuracy_table(ours.drop(columns="paper"), ["feature"], []).data
+
+
+def test_the_power_sentence_names_the_n_a_test_needs_and_is_empty_when_powered():
+    from wsm import experiments, htt
+
+    page = experiments.page("s4_1_tiny_imagenet", "quick", check_data=False)
+    small = pd.DataFrame(dict(kind="normalized", protocol=["classification", "retrieval"], n=[40, 8],
+                              paper=[99.4, 99.3]))
+    text = results.power_sentence(small, page)
+    need = verdicts.n_needed(*verdicts.quoted_value(99.3))
+    assert "Classification" not in text                   # n = 40 can test 99.4%
+    assert f"Retrieval is underpowered at quick scale (n = 8; a test needs n ≥ {need})" in text
+    assert f"{htt.runs_needed('retrieval', need, page.n_tasks)} runs per task" in text
+    assert f"gives n = {htt.test_size('retrieval', 50, 100)}" in text
+    assert results.power_sentence(small.assign(n=[4000, 4000]), page) == ""

@@ -4,7 +4,7 @@ slice; claim rows' verdicts (wsm.summary.claim_row)."""
 import pandas as pd
 import pytest
 
-from wsm import data, paper, stats, summary
+from wsm import data, paper, stats, summary, verdicts
 from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
 
 STANDIN = data.STANDIN_LABEL
@@ -87,6 +87,15 @@ def test_the_stand_in_is_named_and_n_interval_null_are_shown(folder):
     assert c1.dataset == "Tiny ImageNet" and c1["n (quick)"] == "100" and c1["ours (quick)"] == "99.0"
     assert c1["95% CI (quick)"] == "94.6–100.0" and c1["null band (quick)"] == "25.0 [12.5–37.5]"
     assert c1["decision (quick)"] == "accept H0" and c1["paper's decision"] == "accept H0"
+
+
+def test_n_to_test_is_the_fewest_n_that_could_confirm_the_sentence(folder):
+    table = summary.table(*folder[:1], committed=folder[1])
+    c1 = row(table, "Fig. 2", "MLP-4 classification top-1, C1")
+    assert c1["n to test"] == str(verdicts.n_needed(paper.FIG2[("mlp4", "classification", "normalized")][0]))
+    holds = row(table, "Fig. 4", "Depth, Res5 and Leaky zoos: the hypothesis still holds")
+    assert holds["n to test"] == str(verdicts.n_needed_to_hold(0.05))
+    assert row(table, "Fig. 1", "permuted 2-3-3 network computes the same output")["n to test"] == "—"
 
 
 def test_verdicts_per_item(folder):

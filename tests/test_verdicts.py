@@ -152,3 +152,22 @@ def test_bottom_up():
     assert verdicts.bottom_up(rows((4, 4), (2, 4)), 0.05) == UNDERPOWERED
     with pytest.raises(WsmError, match="in-order chains"):
         verdicts.bottom_up(rows((4, 4), (2, 4)).assign(variant="x"), 0.05)
+
+
+@pytest.mark.parametrize("paper", [99.4, 62.9, 2.4, 50.0])
+def test_n_needed_is_the_fewest_n_with_a_consistent_outcome(paper):
+    n = verdicts.n_needed(paper)
+    assert any(verdicts.from_counts(c, n, paper) == CONSISTENT for c in range(n + 1))
+    assert not any(verdicts.from_counts(c, n - 1, paper) == CONSISTENT for c in range(n))
+    assert verdicts.n_needed(0.0) is None                 # a quoted zero is checked exactly
+
+
+def test_n_needed_to_hold_is_the_fewest_all_right_that_hold():
+    n = verdicts.n_needed_to_hold(0.05)
+    assert verdicts.holds(*ci(n, n), 0.05) == CONSISTENT
+    assert verdicts.holds(*ci(n - 1, n - 1), 0.05) == UNDERPOWERED
+
+
+def test_power_says_how_many_would_test_it():
+    assert verdicts.power(40, 33, "quick") is None
+    assert verdicts.power(8, 33, "quick") == "underpowered at quick scale (n = 8; a test needs n ≥ 33)"

@@ -185,6 +185,10 @@ class Page:
         """A zoo's name as pages show it (architecture keys become their labels: ``mlp4`` -> MLP-4)."""
         return nets.LABELS.get(name, name)
 
+    def paper_scale(self) -> dict:
+        """``n_tasks`` and ``runs`` of this page's zoos under the ``paper`` profile (:func:`paper_scale`)."""
+        return paper_scale(self.notebook)
+
     def banner(self) -> None:
         """What the page is executed with: profile, dataset and scale in one line, then every resolved
         setting: the page's own and its protocol's (:meth:`table`), and each zoo's (:meth:`zoo_table`)."""
@@ -257,6 +261,16 @@ def start(notebook: str, profile: str = "quick", overrides: dict | None = None, 
     zoos, built = resolved.build_zoos()
     display(built)
     return resolved, zoos
+
+
+def paper_scale(notebook: str) -> dict:
+    """``n_tasks`` and ``runs`` of the zoos ``notebook`` reads under the ``paper`` profile: its own
+    settings, else those of the page that owns its zoos (:data:`OWNERS`, followed to the end)."""
+    found, page = {}, notebook
+    while page is not None:
+        found = {k: v for k, v in profiles.parameters("paper", page).items() if k in ("n_tasks", "runs")} | found
+        page = OWNERS.get(page)
+    return found
 
 
 def valid_settings(notebook: str) -> set[str]:

@@ -372,6 +372,24 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null)
 
 
+def test_size(protocol: str, n_tasks: int, runs: int, train_fraction: float = 0.6,
+              retrieval_train_fraction: float = 0.6, query_fraction: float = 0.2) -> int:
+    """How many test networks (classification) or queries (retrieval) a zoo of ``n_tasks`` x ``runs``
+    gives under :func:`split_runs` / :func:`split_tasks` (every run usable): classification tests the
+    runs a task does not train on, retrieval queries ``query_fraction`` of each unseen task's runs."""
+    if protocol == "classification":
+        return n_tasks * (runs - int(round(train_fraction * runs)))
+    if protocol == "retrieval":
+        return (n_tasks - int(round(retrieval_train_fraction * n_tasks))) * int(round(query_fraction * runs))
+    raise WsmError(f"unknown protocol {protocol!r}: expected classification or retrieval")
+
+
+def runs_needed(protocol: str, needed: int, n_tasks: int, most: int = 10_000, **fractions) -> int | None:
+    """The fewest runs per task at which ``n_tasks`` tasks give ``needed`` test networks or queries
+    (:func:`test_size`; ``fractions``: its split fractions); None beyond ``most``."""
+    return next((r for r in range(2, most + 1) if test_size(protocol, n_tasks, r, **fractions) >= needed), None)
+
+
 def decide(accuracy: float, alpha: float = 0.05) -> str:
     """The paper's decision rule: accept H0 when the test error is below alpha."""
     return "accept H0" if 1 - accuracy < alpha else "reject H0"

@@ -129,6 +129,42 @@ def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:
             f"of {len(ours)} cells beat their null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")
 
 
+def power_sentence(ours: pd.DataFrame, page, needed: int | None = None) -> str:
+    """One sentence on the protocols of a page that its scale cannot power ('' when every one can):
+    per protocol, its n, the n a test of the paper's values needs (:func:`wsm.verdicts.n_needed` of the
+    chain cells' quoted values, or ``needed``, e.g. :func:`wsm.verdicts.n_needed_to_hold` for a
+    worded claim), the runs per task that would give it at the page's tasks and the n at the paper's
+    scale (:func:`wsm.htt.test_size`, the page's split fractions; ``page.paper_scale()``)."""
+    from wsm import htt
+
+    cells = ours[ours.kind == "normalized"] if "kind" in ours and (ours.kind == "normalized").any() else ours
+    fractions = {k: getattr(page.protocol, k) for k in ("train_fraction", "retrieval_train_fraction", "query_fraction")
+                 if getattr(page.protocol, k, None) is not None}
+    at_paper = page.paper_scale()
+    parts = []
+    for protocol, group in cells.groupby("protocol", sort=False):
+        if protocol not in ("classification", "retrieval"):
+            continue
+        want = needed
+        if want is None:
+            quoted = [verdicts.quoted_value(v) for v in group.get("paper", pd.Series(dtype=float))]
+            found = [verdicts.n_needed(v, t) for v, t in quoted if not np.isnan(v) and v != 0]
+            want = max((f for f in found if f is not None), default=None)
+        n = int(group.n.min())
+        words = verdicts.power(n, want, page.profile)
+        if words is None:
+            continue
+        runs = htt.runs_needed(protocol, want, page.n_tasks, **fractions)
+        paper_n = htt.test_size(protocol, at_paper["n_tasks"], at_paper["runs"], **fractions)
+        parts.append(f"{protocol} is {words}: {runs} runs per task at {page.n_tasks} tasks would give it, "
+                     f"and the paper's scale ({at_paper['n_tasks']} tasks x {at_paper['runs']} runs) gives n = {paper_n}")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return (" " + text[0].upper() + text[1:] + ". Below that n no outcome can confirm the paper's "
+            "value, so read such a cell's number as what this scale shows, not as a test of the paper.")
+
+
 def cpu_model() -> str:
     """The CPU's model name as Linux reports it (``/proc/cpuinfo``), or '' where it cannot be read."""
     import re

@@ -200,9 +200,22 @@ def _paper_decision(item: dict, alpha: float) -> str:
     return NOT_RUN if item["value"] == 0 else verdicts.decision(item["value"], alpha)
 
 
+def n_to_test(items: list[dict], alpha: float) -> str:
+    """The fewest test networks (or queries) per cell at which a sentence's verdict can be consistent:
+    :func:`wsm.verdicts.n_needed` of its quoted values (the largest), :func:`wsm.verdicts.n_needed_to_hold`
+    for a "holds" claim; '—' where any n can decide (a quoted zero, a "fails" claim)."""
+    if items[0]["value"] is None:
+        return str(verdicts.n_needed_to_hold(alpha)) if items[0].get("expect") == "holds" else "—"
+    tolerance = verdicts.quoted_value(items[0]["quoted"])[1]
+    found = [verdicts.n_needed(i["value"], tolerance) for i in items if i["value"]]
+    found = [f for f in found if f is not None]
+    return str(max(found)) if found else "—"
+
+
 def table(results_dir: str | Path, alpha: float = paper.ALPHA, committed=COMMITTED) -> pd.DataFrame:
     """The summary table, one row per quoted sentence: figure, panel, item (the sentence), quoted, the
-    paper's decision, dataset, then for every run (profiles, then committed runs) ``n``, ``ours``,
+    paper's decision, dataset, n to test (:func:`n_to_test`: below it a run's verdict can only be
+    underpowered or inconsistent), then for every run (profiles, then committed runs) ``n``, ``ours``,
     ``95% CI``, ``null band``, ``decision`` and ``verdict`` as ``<column> (<run>)``; ``missing`` lists
     the runs that lack some of the sentence's items."""
     found = runs(results_dir, committed)
@@ -213,7 +226,7 @@ def table(results_dir: str | Path, alpha: float = paper.ALPHA, committed=COMMITT
     for (figure, sentence), items in groups.items():
         panels = list(dict.fromkeys(i["panel"] for i in items if i["panel"] != "claim"))
         row = dict(figure=figure, panel=", ".join(p for p in panels if p), item=sentence, quoted=items[0]["quoted"],
-                   **{"paper's decision": _paper_decision(items[0], alpha)})
+                   **{"paper's decision": _paper_decision(items[0], alpha), "n to test": n_to_test(items, alpha)})
         datasets, missing = {}, []
         for name, run in found.items():
             if run.figures is not None and figure not in run.figures:
@@ -236,7 +249,7 @@ def table(results_dir: str | Path, alpha: float = paper.ALPHA, committed=COMMITT
         row["missing"] = ", ".join(missing)
         rows.append(row)
     out = pd.DataFrame(rows)
-    head = ["figure", "panel", "item", "quoted", "dataset", "paper's decision"]
+    head = ["figure", "panel", "item", "quoted", "dataset", "paper's decision", "n to test"]
     return out[head + [c for c in out.columns if c not in head + ["missing"]] + ["missing"]]
 
 

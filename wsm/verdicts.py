@@ -29,6 +29,12 @@ scaled-down cell underpowered; a wider one would call a cell at the paper's thre
 
 The rule treats the paper's value as exact: the paper gives no interval of its own.
 
+**Power.** Below :func:`n_needed` test networks (or queries) no outcome can be consistent with a
+value: 99.4% needs 33 (all right), 62.9% needs 98. A cell with fewer is *underpowered at its scale* by
+design, whatever its networks do (it can still be inconsistent): pages and the summary say so and
+how many would test it (:func:`power`; :func:`wsm.htt.test_size` turns n into runs per task). A
+"holds" claim needs :func:`n_needed_to_hold` per chain cell.
+
 **The paper's decision** (accept H0 when the test error is below alpha, :func:`decision`) is a
 separate question and stays a separate column.
 
@@ -52,6 +58,7 @@ consistent if all are, else underpowered.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -108,6 +115,50 @@ def quoted_value(quoted) -> tuple[float, float]:
         tolerance = APPROXIMATE if quoted.strip().lower().startswith("about") else ROUNDING
         return (float(found.group()) if found else np.nan), tolerance
     return (np.nan if quoted is None else float(quoted)), ROUNDING
+
+
+def _intervals(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact 95% intervals (percent) of every count ``0..n`` of ``n`` (Clopper-Pearson, as
+    :func:`wsm.stats.clopper_pearson`)."""
+    from scipy.stats import beta
+
+    c = np.arange(n + 1)
+    with np.errstate(all="ignore"):
+        lo = np.where(c == 0, 0.0, beta.ppf(0.025, c, n - c + 1))
+        hi = np.where(c == n, 1.0, beta.ppf(0.975, c + 1, n - c))
+    return 100 * lo, 100 * hi
+
+
+@functools.lru_cache(maxsize=None)
+def n_needed(paper: float, tolerance: float = ROUNDING, most: int = 5000) -> int | None:
+    """The fewest test networks (or queries) at which some outcome is :data:`CONSISTENT` with the
+    paper's value ``paper`` (percent) under :func:`verdict`; below it a cell is underpowered or
+    inconsistent whatever its networks do. None for a quoted zero (checked exactly, any n) or
+    beyond ``most``."""
+    paper = float(paper)
+    if paper == 0.0:
+        return None
+    for n in range(1, most + 1):
+        lo, hi = _intervals(n)
+        inside = (paper >= lo - tolerance) & (paper <= hi + tolerance)
+        if (inside & (lo >= paper - DELTA) & (hi <= paper + DELTA)).any():
+            return n
+    return None
+
+
+def n_needed_to_hold(alpha: float) -> int:
+    """The fewest test networks per chain cell at which a "holds" claim (:func:`holds`) can be
+    consistent: every one right puts the interval's lower bound at ``100 (1 - alpha) - DELTA``."""
+    floor = (100 * (1 - alpha) - DELTA) / 100
+    return int(np.ceil(np.log(0.025) / np.log(floor))) if floor > 0 else 1
+
+
+def power(n: int, needed: int | None, scale: str) -> str | None:
+    """None when ``n`` test networks can confirm a value that needs ``needed``; else the words
+    "underpowered at <scale> scale (n = 8; a test needs n >= 33)"."""
+    if needed is None or int(n) >= needed:
+        return None
+    return f"underpowered at {scale} scale (n = {int(n)}; a test needs n ≥ {needed})"
 
 
 def exact_zero(ours: float) -> str:

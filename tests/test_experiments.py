@@ -96,8 +96,8 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
     fig2 = experiments.page("s4_1_tiny_imagenet", "quick", zoo_root=tmp_path)
     iclr = experiments.page("iclr_bottom_up", "quick", zoo_root=tmp_path)
     beyond = experiments.page("beyond_the_paper", "quick", zoo_root=tmp_path)
-    assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == {k: (0, 1, 2) for k in fig2.zoos}
-    assert iclr.n_tasks == 3 and fig2.n_tasks == 10
+    assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == {k: tuple(range(6)) for k in fig2.zoos}
+    assert iclr.n_tasks == 6 and fig2.n_tasks == 10
     assert {k: beyond.zoos[k] for k in fig2.zoos} == fig2.zoos and beyond.protocol == fig2.protocol
     assert "mlp4-1epoch" not in beyond.zoos and 1 in fig2.zoos["mlp4"].config.checkpoints  # its checkpoint
     one = experiments.page("beyond_the_paper", "quick", {"mlp_checkpoints": []}, zoo_root=tmp_path)
@@ -177,3 +177,9 @@ def test_reproduce_set_reaches_every_page_that_has_the_setting_and_refuses_other
     with pytest.raises(WsmError, match="write NAME=VALUE"):
         reproduce.overrides_for(["s4_1_tiny_imagenet"], ["null_repeats"])
     assert reproduce.main(["--profile", "smoke", "--only", "s4_1_tiny_imagenet", "--set", "runs=0"]) == 2
+
+
+def test_the_paper_scale_of_a_page_follows_the_owner_of_its_zoos():
+    assert experiments.paper_scale("s4_1_tiny_imagenet") == {"n_tasks": 50, "runs": 100}
+    assert experiments.paper_scale("iclr_bottom_up") == {"n_tasks": 50, "runs": 100}   # its own tasks, s4_1's runs
+    assert experiments.paper_scale("s4_3_namedata") == {"n_tasks": 9, "runs": 100}

@@ -269,7 +269,7 @@ def test_cli_zoo_settings_follow_the_notebook_profile(tmp_path, monkeypatch):
         (tuple(range(4)), 5, 1, (), 50, "cpu")
     args = cli.parser().parse_args(["zoo", "--profile", "quick", "--arch", "mlp4", "--tasks", "2", "--runs", "3"])
     cfg, out, _ = cli.zoo_settings(args)
-    assert (cfg.tasks, cfg.runs, cfg.epochs, cfg.milestones) == ((0, 1), 3, 10, (7,))
+    assert (cfg.tasks, cfg.runs, cfg.epochs, cfg.milestones) == ((0, 1), 3, 3, ())
     assert out == tmp_path / "tiny-imagenet-mlp4-quick-t2r3"      # a trial never touches the notebook's zoo
     with pytest.raises(WsmError, match="--tasks 51 is too many"):
         cli.zoo_settings(cli.parser().parse_args(["zoo", "--arch", "mlp4", "--tasks", "51"]))

@@ -109,7 +109,7 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
 
 def test_scale_sentence_names_every_zoos_schedule():
     page = experiments.page("s4_1_tiny_imagenet", "quick")
-    assert page.scale == "10 tasks x 10 runs per zoo; MLP-4 10 epochs; PlainNet-5 3 epochs at batch 64; device cpu"
+    assert page.scale == "10 tasks x 10 runs per zoo; MLP-4 3 epochs; PlainNet-5 2 epochs at batch 64; device cpu"
     fig4 = experiments.page("s4_4_network_variants", "smoke")
     assert "Baseline, Depth, Res5, Leaky 1 epoch; Adam 1 epoch, Adam lr 0.001" in fig4.scale
 

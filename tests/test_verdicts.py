@@ -171,3 +171,17 @@ def test_n_needed_to_hold_is_the_fewest_all_right_that_hold():
 def test_power_says_how_many_would_test_it():
     assert verdicts.power(40, 33, "quick") is None
     assert verdicts.power(8, 33, "quick") == "underpowered at quick scale (n = 8; a test needs n ≥ 33)"
+
+
+def test_n_needed_most_is_the_largest_need_leaving_out_words_and_zeros():
+    pairs = [(99.4, verdicts.ROUNDING), (62.9, verdicts.ROUNDING), (float("nan"), verdicts.ROUNDING), (0.0, 0.05)]
+    assert verdicts.n_needed_most(pairs) == verdicts.n_needed(62.9)
+    assert verdicts.n_needed_most([(0.0, 0.05), (float("nan"), 0.05)]) is None
+
+
+def test_the_intervals_behind_n_needed_are_the_exact_ones_of_the_verdicts():
+    from wsm import stats
+
+    lo, hi = verdicts._intervals(40)
+    for c in range(41):
+        assert np.allclose((lo[c], hi[c]), [100 * b for b in stats.clopper_pearson(c, 40)], atol=1e-8)

@@ -138,8 +138,7 @@ def power_sentence(ours: pd.DataFrame, page, needed: int | None = None) -> str:
     from wsm import htt
 
     cells = ours[ours.kind == "normalized"] if "kind" in ours and (ours.kind == "normalized").any() else ours
-    fractions = {k: getattr(page.protocol, k) for k in ("train_fraction", "retrieval_train_fraction", "query_fraction")
-                 if getattr(page.protocol, k, None) is not None}
+    fractions = {k: v for k, v in page.protocol.splits.items() if k != "seed" and v is not None}
     at_paper = page.paper_scale()
     parts = []
     for protocol, group in cells.groupby("protocol", sort=False):
@@ -147,9 +146,7 @@ def power_sentence(ours: pd.DataFrame, page, needed: int | None = None) -> str:
             continue
         want = needed
         if want is None:
-            quoted = [verdicts.quoted_value(v) for v in group.get("paper", pd.Series(dtype=float))]
-            found = [verdicts.n_needed(v, t) for v, t in quoted if not np.isnan(v) and v != 0]
-            want = max((f for f in found if f is not None), default=None)
+            want = verdicts.n_needed_most(verdicts.quoted_value(v) for v in group.get("paper", pd.Series(dtype=float)))
         n = int(group.n.min())
         words = verdicts.power(n, want, page.profile)
         if words is None:

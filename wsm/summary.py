@@ -207,9 +207,8 @@ def n_to_test(items: list[dict], alpha: float) -> str:
     if items[0]["value"] is None:
         return str(verdicts.n_needed_to_hold(alpha)) if items[0].get("expect") == "holds" else "—"
     tolerance = verdicts.quoted_value(items[0]["quoted"])[1]
-    found = [verdicts.n_needed(i["value"], tolerance) for i in items if i["value"]]
-    found = [f for f in found if f is not None]
-    return str(max(found)) if found else "—"
+    found = verdicts.n_needed_most((i["value"], tolerance) for i in items if i["value"] is not None)
+    return "—" if found is None else str(found)
 
 
 def table(results_dir: str | Path, alpha: float = paper.ALPHA, committed=COMMITTED) -> pd.DataFrame:

@@ -140,10 +140,18 @@ def n_needed(paper: float, tolerance: float = ROUNDING, most: int = 5000) -> int
         return None
     for n in range(1, most + 1):
         lo, hi = _intervals(n)
-        inside = (paper >= lo - tolerance) & (paper <= hi + tolerance)
-        if (inside & (lo >= paper - DELTA) & (hi <= paper + DELTA)).any():
+        # a consistent interval lies within DELTA of the paper's value and holds the outcome c / n
+        near = range(max(0, int(np.ceil((paper - DELTA) * n / 100))), min(n, int((paper + DELTA) * n / 100)) + 1)
+        if any(verdict(paper, lo[c], hi[c], tolerance) == CONSISTENT for c in near):
             return n
     return None
+
+
+def n_needed_most(values: Iterable[tuple[float, float]]) -> int | None:
+    """The largest :func:`n_needed` of ``(value, tolerance)`` pairs (as :func:`quoted_value` gives
+    them), leaving out words (NaN) and quoted zeros; None when none needs one."""
+    found = [n_needed(v, t) for v, t in values if not np.isnan(v) and v != 0]
+    return max((f for f in found if f is not None), default=None)
 
 
 def n_needed_to_hold(alpha: float) -> int:

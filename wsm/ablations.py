@@ -8,7 +8,8 @@ exact intervals:
   ICLR text and the authors' code, :func:`wsm.chain.row_normalized`) against Eq. 7 as printed (ours);
 * :func:`standardization`: the classifier's features centred and scaled (ours) against raw
   vec(phi) (the authors' code), :attr:`wsm.htt.ClassifierConfig.standardize`;
-* :func:`split_seeds`: the same zoo under other split seeds: how much of a number is the split;
+* :func:`split_seeds`: the chains of the same zoo under other split seeds: how much of a number is
+  the split;
 * :func:`unit_order`: PlainNet-5 with conv -> ReLU -> BN (the paper's list, ours) against
   conv -> BN -> ReLU (the authors' code), two zoos on the same tasks.
 """
@@ -26,29 +27,55 @@ def _tag(table: pd.DataFrame, ablation: str, setting: str) -> pd.DataFrame:
     return table.assign(ablation=ablation, setting=setting)
 
 
-def row_normalization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
+def row_normalization(protocol, zoo, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """Chains 2.. of an MLP zoo without (Eq. 7, ours) and with per-layer row normalization; chain 1
-    is the same either way in the authors' code (its unnormalized Gram), so it is left out."""
+    is the same either way in the authors' code (its unnormalized Gram), so it is left out.
+    ``known``: as in :func:`split_seeds` (the protocol's own table, reused for "none")."""
     chains = dataclasses.replace(protocol, layers=(), chains=tuple(d for d in protocol.chains if d >= 2))
     w, y = zoo.usable()
     ids = (zoo.usable_runs(), zoo.config.runs)
-    return pd.concat([_tag(chains.evaluate(w, y, *ids, progress=progress), "MLP row normalization", "none (Eq. 7, ours)"),
+    own = _own(known)
+    none = (own[(own.kind == "normalized") & own.depth.isin(chains.chains)] if own is not None
+            else chains.evaluate(w, y, *ids, progress=progress))
+    return pd.concat([_tag(none, "MLP row normalization", "none (Eq. 7, ours)"),
                       _tag(chains.evaluate([chain.row_normalized(x) for x in w], y, *ids, progress=progress),
                            "MLP row normalization", "every layer (ICLR text, code)")], ignore_index=True)
 
 
+def _own(known: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The protocol's own rows of ``known``: the table itself, or the :data:`STANDARDIZED` rows of
+    :func:`standardization`'s table (without its tags)."""
+    if known is None or "setting" not in known:
+        return known
+    return known[known.setting == STANDARDIZED].drop(columns=["ablation", "setting"])
+
+
+STANDARDIZED = "centred and scaled (ours)"
+
+
 def standardization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
-    """Every chain and layer with the classifier's features centred and scaled (ours) and raw."""
+    """Every chain and layer with the classifier's features centred and scaled (ours: the protocol
+    itself, setting :data:`STANDARDIZED`) and raw."""
     raw = dataclasses.replace(protocol, classifier=dataclasses.replace(protocol.classifier, standardize=False))
-    return pd.concat([_tag(protocol.evaluate_zoo(zoo, progress), "classifier features", "centred and scaled (ours)"),
+    return pd.concat([_tag(protocol.evaluate_zoo(zoo, progress), "classifier features", STANDARDIZED),
                       _tag(raw.evaluate_zoo(zoo, progress), "classifier features", "raw vec(φ) (code)")],
                      ignore_index=True)
 
 
-def split_seeds(protocol, zoo, seeds, progress: bool = False) -> pd.DataFrame:
-    """Every chain and layer under each split seed of ``seeds`` (the same networks and Grams)."""
-    return pd.concat([_tag(dataclasses.replace(protocol, seed=s).evaluate_zoo(zoo, progress), "split seed", str(s))
-                      for s in seeds], ignore_index=True)
+def split_seeds(protocol, zoo, seeds, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The chains of ``zoo`` under each split seed of ``seeds`` (the same networks and Grams); the
+    layers, at chance under every split, are left out. ``known``: the protocol's own table of this
+    zoo at ``protocol.seed`` (:meth:`~wsm.experiments.Protocol.evaluate_zoo`, or :func:`standardization`'s
+    table, which holds it), reused for that seed instead of being computed again."""
+    chains = dataclasses.replace(protocol, layers=())
+    own = _own(known)
+
+    def at(seed):
+        if own is not None and seed == protocol.seed:
+            return own[own.kind == "normalized"]
+        return dataclasses.replace(chains, seed=seed).evaluate_zoo(zoo, progress)
+
+    return pd.concat([_tag(at(s), "split seed", str(s)) for s in seeds], ignore_index=True)
 
 
 def unit_order(protocol, ours, code, progress: bool = False) -> pd.DataFrame:

@@ -195,12 +195,18 @@ def batches(x, y, batch_size, gen, augment):
         yield images(x, idx, oy, ox, flip), y[idx.to(y.device)]
 
 
-def accuracy(net, x, y, device, batch_size=500) -> float:
+def accuracy(net, x, y, device, batch_size=None, memory_format=torch.contiguous_format) -> float:
+    """The share of ``x`` that ``net`` (in eval mode) classifies as ``y``. The images are fed in the
+    network's ``memory_format`` (a channels-last CNN fed NCHW images converts every layer's input)
+    and, on the CPU, 128 at a time (faster there than 500 for the CNNs); the weights are not
+    touched, so no result built on them moves."""
+    if batch_size is None:
+        batch_size = 128 if str(device) == "cpu" else 500
     net.eval()
     correct = 0
     with torch.no_grad():
         for xb, yb in batches(x, y, batch_size, torch.Generator().manual_seed(0), augment=False):
-            correct += (net(xb.to(device)).argmax(1).cpu() == yb).sum().item()
+            correct += (net(xb.to(device).contiguous(memory_format=memory_format)).argmax(1).cpu() == yb).sum().item()
     return correct / len(x)
 
 
@@ -227,8 +233,8 @@ def train_network(cfg: ZooConfig, task_data: data.TaskData, run: int, on_checkpo
     def record(epoch=None):
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         return Run(task=task_data.task, run=run, seed=seed, classes=list(task_data.classes),
-                   train_acc=accuracy(net, x, y, cfg.device),
-                   test_acc=accuracy(net, task_data.x_test, task_data.y_test, cfg.device),
+                   train_acc=accuracy(net, x, y, cfg.device, memory_format=fmt),
+                   test_acc=accuracy(net, task_data.x_test, task_data.y_test, cfg.device, memory_format=fmt),
                    final_loss=float(loss.detach()), seconds=time.time() - t0, state_dict=state,
                    device=str(cfg.device), epoch=epoch)
 

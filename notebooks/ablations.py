@@ -44,16 +44,17 @@ page, zoos = experiments.start("ablations", profile, overrides, roots)
 proto, tasks = page.protocol, page.only_tasks["plainnet5bn"]
 
 # %%
-features = {a: ablations.standardization(proto, zoos[a]) for a in ("mlp4", "plainnet5")}   # each holds the page's own table
+own = {a: proto.evaluate_zoo(zoos[a]) for a in ("mlp4", "plainnet5")}   # the page's own tables, reused below
+features = {a: ablations.standardization(proto, zoos[a], known=t) for a, t in own.items()}
 parts = {
-    "MLP row normalization": ablations.row_normalization(proto, zoos["mlp4"], known=features["mlp4"])
+    "MLP row normalization": ablations.row_normalization(proto, zoos["mlp4"], known=own["mlp4"])
                              .assign(architecture="MLP-4"),
     "classifier features": pd.concat([t.assign(architecture=nets.LABELS[a]) for a, t in features.items()],
                                      ignore_index=True),
     "PlainNet-5 unit order": ablations.unit_order(proto, zoos["plainnet5"].only(tasks), zoos["plainnet5bn"])
                              .assign(architecture="PlainNet-5"),
     "split seed": pd.concat([ablations.split_seeds(proto, zoos[a], page.settings["split_seeds"], known=t)
-                             .assign(architecture=nets.LABELS[a]) for a, t in features.items()], ignore_index=True),
+                             .assign(architecture=nets.LABELS[a]) for a, t in own.items()], ignore_index=True),
 }
 ours = htt.percent(pd.concat(parts.values(), ignore_index=True), page.alpha)
 results.accuracy_table(ours, ["ablation", "architecture", "protocol", "feature"], ["setting"], page.alpha)

@@ -14,14 +14,16 @@ COLS = ["kind", "depth", "protocol", "accuracy", "n", "correct"]
 
 def test_split_seeds_and_row_normalization_reuse_the_protocols_own_table(small_zoo):  # noqa: F811
     proto = protocol(null_repeats=0)
-    features = ablations.standardization(proto, small_zoo)
+    own = proto.evaluate_zoo(small_zoo)
+    features = ablations.standardization(proto, small_zoo, known=own)
     assert set(features.setting) == {ablations.STANDARDIZED, "raw vec(φ) (code)"}
+    pd.testing.assert_frame_equal(ablations.standardization(proto, small_zoo), features)
     computed = ablations.split_seeds(proto, small_zoo, [0, 1])
-    reused = ablations.split_seeds(proto, small_zoo, [0, 1], known=features)
+    reused = ablations.split_seeds(proto, small_zoo, [0, 1], known=own)
     assert set(computed.kind) == {"normalized"} and set(computed.setting) == {"0", "1"}
     cols = [c for c in COLS if c in computed]
     pd.testing.assert_frame_equal(computed[cols].reset_index(drop=True), reused[cols].reset_index(drop=True))
-    rows = [ablations.row_normalization(proto, small_zoo, known=k) for k in (None, features)]
+    rows = [ablations.row_normalization(proto, small_zoo, known=k) for k in (None, own)]
     pd.testing.assert_frame_equal(*(r[cols].reset_index(drop=True) for r in rows))
     assert set(rows[0].depth) == {2}                      # chain 1 is the same either way: left out
     other = computed[computed.setting == "1"]

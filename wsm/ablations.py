@@ -30,34 +30,26 @@ def _tag(table: pd.DataFrame, ablation: str, setting: str) -> pd.DataFrame:
 def row_normalization(protocol, zoo, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """Chains 2.. of an MLP zoo without (Eq. 7, ours) and with per-layer row normalization; chain 1
     is the same either way in the authors' code (its unnormalized Gram), so it is left out.
-    ``known``: as in :func:`split_seeds` (the protocol's own table, reused for "none")."""
+    ``known``: as in :func:`split_seeds` (reused for "none")."""
     chains = dataclasses.replace(protocol, layers=(), chains=tuple(d for d in protocol.chains if d >= 2))
     w, y = zoo.usable()
     ids = (zoo.usable_runs(), zoo.config.runs)
-    own = _own(known)
-    none = (own[(own.kind == "normalized") & own.depth.isin(chains.chains)] if own is not None
+    none = (known[(known.kind == "normalized") & known.depth.isin(chains.chains)] if known is not None
             else chains.evaluate(w, y, *ids, progress=progress))
     return pd.concat([_tag(none, "MLP row normalization", "none (Eq. 7, ours)"),
                       _tag(chains.evaluate([chain.row_normalized(x) for x in w], y, *ids, progress=progress),
                            "MLP row normalization", "every layer (ICLR text, code)")], ignore_index=True)
 
 
-def _own(known: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The protocol's own rows of ``known``: the table itself, or the :data:`STANDARDIZED` rows of
-    :func:`standardization`'s table (without its tags)."""
-    if known is None or "setting" not in known:
-        return known
-    return known[known.setting == STANDARDIZED].drop(columns=["ablation", "setting"])
-
-
 STANDARDIZED = "centred and scaled (ours)"
 
 
-def standardization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
+def standardization(protocol, zoo, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every chain and layer with the classifier's features centred and scaled (ours: the protocol
-    itself, setting :data:`STANDARDIZED`) and raw."""
+    itself, setting :data:`STANDARDIZED`) and raw. ``known``: as in :func:`split_seeds`."""
     raw = dataclasses.replace(protocol, classifier=dataclasses.replace(protocol.classifier, standardize=False))
-    return pd.concat([_tag(protocol.evaluate_zoo(zoo, progress), "classifier features", STANDARDIZED),
+    own = known if known is not None else protocol.evaluate_zoo(zoo, progress)
+    return pd.concat([_tag(own, "classifier features", STANDARDIZED),
                       _tag(raw.evaluate_zoo(zoo, progress), "classifier features", "raw vec(φ) (code)")],
                      ignore_index=True)
 
@@ -65,14 +57,13 @@ def standardization(protocol, zoo, progress: bool = False) -> pd.DataFrame:
 def split_seeds(protocol, zoo, seeds, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """The chains of ``zoo`` under each split seed of ``seeds`` (the same networks and Grams); the
     layers, at chance under every split, are left out. ``known``: the protocol's own table of this
-    zoo at ``protocol.seed`` (:meth:`~wsm.experiments.Protocol.evaluate_zoo`, or :func:`standardization`'s
-    table, which holds it), reused for that seed instead of being computed again."""
+    zoo (:meth:`~wsm.experiments.Protocol.evaluate_zoo`), reused for ``protocol.seed`` instead of
+    being computed again."""
     chains = dataclasses.replace(protocol, layers=())
-    own = _own(known)
 
     def at(seed):
-        if own is not None and seed == protocol.seed:
-            return own[own.kind == "normalized"]
+        if known is not None and seed == protocol.seed:
+            return known[known.kind == "normalized"]
         return dataclasses.replace(chains, seed=seed).evaluate_zoo(zoo, progress)
 
     return pd.concat([_tag(at(s), "split seed", str(s)) for s in seeds], ignore_index=True)

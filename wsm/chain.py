@@ -253,11 +253,13 @@ GPU_FACTOR_SPEEDUP = 20.0
 
 
 def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float]:
-    """Estimated flops of the two ways to the Gram of ``n_nets`` chains with ``n x k`` factors.
+    """Estimated flops of each way to the Gram of ``n_nets`` chains with ``n x k`` factors.
 
     * ``explicit``: form ``vec(phi)`` (``2 n^2 k``) once per block pass, then ``n^2`` per pair
       (blocks of features in ``memory_gb``: each network's phi is formed once per block pass);
-    * ``factors``: ``||M_i^T M_j||_F^2`` costs ``2 n k^2`` per pair; factors are cheap to form.
+    * ``factors``: ``||M_i^T M_j||_F^2`` costs ``2 n k^2`` per pair; factors are cheap to form;
+    * ``sliced``: the upper triangle of phi (and its diagonal blocks) only, in slices of ``rows``
+      rows (:func:`gram_sliced`).
     """
     size = 8 * n * n
     block = n_nets if n_nets * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
@@ -266,7 +268,7 @@ def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float
     explicit = n_nets * 2 * n * n * k * (1 if block == n_nets else passes + 1) + pairs * 2 * n * n
     fits = n_nets == 1 or 2 * size <= memory_gb * 2**30          # two features at a time at least
     rows = _slice_rows(n_nets, n, k, memory_gb)
-    sliced = n_nets * 2 * n * n * k + n_nets * n_nets * n * n if rows else float("inf")
+    sliced = n_nets * n * (n + rows) * k + n_nets * n_nets * n * (n + rows) / 2 if rows else float("inf")
     return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k, "sliced": sliced}
 
 
@@ -296,9 +298,12 @@ def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: f
     each slice is exactly centring the whole feature. The chain factors of all networks are kept
     (float32, all scaled by one number so that every entry of every phi is at most 1: for a PSD
     matrix ``max |phi_ab| = max_a phi_aa``, the largest squared row norm of ``M``); each slice of phi
-    is formed in float32 and centred and multiplied in float64; the scale is put back. Costs ``2 n^2 k`` per network plus ``n^2`` per pair, the explicit path's
-    arithmetic without its recomputation (the time of each path: ``bench/bench_chain.py``, its rows
-    in ``book/benchmarks/``)."""
+    is formed in float32 and centred and multiplied in float64; the scale is put back. phi is
+    symmetric, and so is its centred version (the mean of symmetric matrices is symmetric), so a
+    slice forms only its columns from its first row on: the block on the diagonal counts once and
+    the columns right of it twice, which covers every entry of phi once. Costs about ``n^2 k`` per
+    network plus ``n^2 / 2`` per pair, half the explicit path's arithmetic (the time of each path:
+    ``bench/bench_chain.py``, its rows in ``book/benchmarks/``)."""
     from wsm.progress import bar
 
     n_nets = len(nets)
@@ -316,11 +321,24 @@ def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: f
     scale = scale or 1.0
     ms /= scale ** 0.5
     kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
+    # one float32 and one float64 buffer for every slice: allocating a fresh gigabyte per slice
+    # cost more (in page faults) than the products themselves
+    buf32, buf64 = torch.empty(n_nets * rows * n), torch.empty(n_nets * rows * n, dtype=torch.float64)
     for r0 in bar(range(0, n, rows), desc=f"Gram normalized {depth} (slices)", disable=not progress, leave=False):
-        f = torch.einsum("nrk,nck->nrc", ms[:, r0:r0 + rows], ms).reshape(n_nets, -1).double()
-        if center:
-            f -= f.mean(0)
-        kmat += f @ f.t()
+        r1 = min(n, r0 + rows)                  # rows r0:r1, columns r0: only (phi is symmetric):
+        # the diagonal block holds every pair (a, b) and (b, a) in it, so it counts once; the columns
+        # right of it count twice, for (b, a) is in no other slice
+        for c0, c1, weight in ((r0, r1, 1), (r1, n, 2)):
+            if c1 <= c0:
+                continue
+            size = n_nets * (r1 - r0) * (c1 - c0)
+            f32 = buf32[:size].view(n_nets, r1 - r0, c1 - c0)
+            torch.bmm(ms[:, r0:r1], ms[:, c0:c1].transpose(1, 2), out=f32)
+            f = buf64[:size].view(n_nets, -1)
+            f.copy_(f32.view(n_nets, -1))
+            if center:
+                f -= f.mean(0)
+            kmat.addmm_(f, f.t(), alpha=weight)
     kmat = (kmat + kmat.t()) / 2
     return kmat * scale ** 2
 
@@ -434,9 +452,9 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
     (:func:`gram_from_factors`, normalized chains only); ``"sliced"`` forms each phi once, a slice
     of rows at a time (:func:`gram_sliced`, normalized chains whose factors fit); ``"auto"`` picks
-    the one with fewer estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors for
-    long chains with few columns (PlainNet-5's chain 4: 19,683 rows, 256 columns, a 3 GB phi), the
-    slices or the explicit features where phi is small enough. ``device``: where the factor path's
+    the one with the fewest estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors
+    for long chains with few columns over a few networks (PlainNet-5's chain 4: 19,683 rows, 256
+    columns, a 3 GB phi), the slices or the explicit features otherwise. ``device``: where the factor path's
     products run (``cpu`` or ``cuda``, as the caller decided); the other paths run on the CPU.
 
     Explicit features are formed in float64 and multiplied in float32, each row scaled to a largest

@@ -515,7 +515,9 @@ def _ablations(notebook, p, ctx, owner):
     if not 3 <= p["unit_order_tasks"] <= len(base.tasks):     # retrieval: two training tasks, one unseen
         raise WsmError(f"setting unit_order_tasks={p['unit_order_tasks']}: use 3..{len(base.tasks)} (the tasks of "
                        "s4_1's PlainNet-5 zoo; retrieval needs two training tasks and one unseen)")
-    code = dataclasses.replace(base, arch="plainnet5bn")     # built on the first tasks only (only_tasks below)
+    # built on the first tasks only (only_tasks below); no checkpoints (saving them changes no weight,
+    # and this page reads none)
+    code = dataclasses.replace(base, arch="plainnet5bn", checkpoints=())
     zoos = dict(owner.zoos) | {"plainnet5bn": ZooSpec(folder(ctx, owner.dataset, "plainnet5bn"), code)}
     protocol = dataclasses.replace(owner.protocol, null_repeats=p["null_repeats"])
     text = (f"the s4_1 zoos ({owner.scale}); PlainNet-5 conv → BN → ReLU on {p['unit_order_tasks']} tasks; "

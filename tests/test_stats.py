@@ -85,8 +85,10 @@ def test_batched_trainer_equals_train_classifier_and_autograd_reference():
             ref = htt.train_classifier_autograd(z, ys[r], 5, cfg)
             torch.testing.assert_close(w[r], ref.weight.detach(), rtol=0, atol=2e-6)
             torch.testing.assert_close(b[r], ref.bias.detach(), rtol=0, atol=2e-6)
-        one = htt.train_classifier(z, ys[0], 5, cfg)            # R = 1, same order: the same weights
-        torch.testing.assert_close(one.weight.detach(), w[0], rtol=0, atol=1e-6)
+        one = htt.train_classifier(z, ys[0], 5, cfg)            # R = 1, same order: the same weights,
+        assert torch.equal(one.weight.detach(), w[0]) and torch.equal(one.bias.detach(), b[0])   # bit for bit
+        w2, _ = htt.train_classifiers(z, ys[1:], 5, cfg)          # and no replicate depends on the others
+        assert torch.equal(w2, w[1:])
         assert w[0].abs().max() > 0.05                            # it did learn something
 
 
@@ -107,6 +109,8 @@ def test_null_of_random_features_is_chance_and_real_signal_beats_it():
     assert c0.top1 == c2.top1 and c0.null is None
     r = htt.retrieval(x @ x.T, labels, 0.6, 0.2, 0, cfg, null_repeats=50)
     assert r.null.shape == (50,) and r.rank1 > r.null.mean() and r.null.max() <= 1
+    r0 = htt.retrieval(x @ x.T, labels, 0.6, 0.2, 0, cfg)         # nor the observed rank-1
+    assert (r0.cmc == r.cmc).all() and r0.null is None
 
 
 def test_evaluate_rows_carry_the_null_columns():

@@ -114,6 +114,11 @@ def _batched_sgd(z, y, m, cfg):
     onehot = torch.nn.functional.one_hot(y, m).float()      # R x n x m
     w = torch.zeros(r, m, za.shape[1])
     v = torch.zeros_like(w)                                  # momentum buffer
+    # each replicate's scores and gradient are elementwise products summed along that replicate's
+    # own axes (not one matrix product over all replicates, whose rounding depends on their number),
+    # so replicate r's weights do not depend on how many train beside it: the observed classifier
+    # and its label-shuffled nulls train as one program
+    tmp = torch.empty(r, min(cfg.batch_size, n), m, za.shape[1])
     gen = torch.Generator().manual_seed(cfg.seed)
     lr, mu = cfg.lr, cfg.momentum
     for epoch in range(cfg.epochs):
@@ -122,18 +127,20 @@ def _batched_sgd(z, y, m, cfg):
         # momentum SGD exactly as torch.optim.SGD (dampening 0): v = mu v + grad; w -= lr v, with
         # grad = (softmax - onehot)^T x / B, the gradient of the batch's mean cross-entropy
         if cfg.batch_size == 1:
+            t = tmp[:, 0]
             for i in range(n):
                 x = xs[i]
-                g = torch.softmax(w @ x, dim=1)
+                g = torch.softmax(torch.mul(w, x, out=t).sum(2), dim=1)
                 g -= ys[:, i]
                 v.mul_(mu).addcmul_(g[:, :, None], x)
                 w.sub_(v, alpha=lr)
         else:
             for i in range(0, n, cfg.batch_size):
                 x = xs[i:i + cfg.batch_size]
-                g = torch.softmax(torch.einsum("bd,rmd->rbm", x, w), dim=2)
+                t = tmp[:, :len(x)]
+                g = torch.softmax(torch.mul(w[:, None], x[None, :, None], out=t).sum(3), dim=2)   # R x B x m
                 g -= ys[:, i:i + cfg.batch_size]
-                v.mul_(mu).add_(torch.einsum("rbm,bd->rmd", g, x), alpha=1 / len(x))
+                v.mul_(mu).add_(torch.mul(g[..., None], x[None, :, None], out=t).sum(1), alpha=1 / len(x))
                 w.sub_(v, alpha=lr)
         lr *= 0.1 ** list(cfg.milestones).count(epoch + 1)   # MultiStepLR, gamma 0.1
     return w[:, :, :-1].contiguous(), w[:, :, -1].contiguous()
@@ -260,6 +267,15 @@ def _split_source(labels: np.ndarray, source, train_fraction: float, seed: int, 
             b[split_runs(labels[b], train_fraction, seed, runs[b], r_all)[1]])
 
 
+def _with_null(y: torch.Tensor, null_repeats: int, rng) -> torch.Tensor:
+    """The training labels ``y`` as row 0, then ``null_repeats`` label shuffles drawn from ``rng``:
+    the observed classifier and its nulls train as one batched program (:func:`train_classifiers`),
+    in which no replicate's weights depend on the others, so the observed one does not depend on R."""
+    if not null_repeats:
+        return y[None]
+    return torch.cat([y[None], torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))])
+
+
 def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
                    cfg: ClassifierConfig = ClassifierConfig(), null_repeats: int = 0,
                    source=None, runs=None, runs_per_task: int | None = None) -> ClassificationResult:
@@ -281,20 +297,19 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     train, test = _split_source(labels, source, train_fraction, seed, runs, runs_per_task)
     z = embed(k, train, standardize=cfg.standardize)
     y, m = _relabel(labels, train)
-    lin = train_classifier(z[train], y, m, cfg)
+    rng = null_rng(seed)
+    ys = _with_null(y, null_repeats, rng)                  # the observed labels, then R shuffles
+    w, b = train_classifiers(z[train], ys, m, cfg)         # one program (replicates are independent)
+    # each replicate's scores by its own product, so none depends on how many replicates there are
     classes = np.unique(labels[train])
     with torch.no_grad():
-        pred = classes[lin(z[test]).argmax(1).numpy()]
+        preds = classes[torch.stack([z[test] @ wr.t() + br for wr, br in zip(w, b)]).argmax(2).numpy()]
+    pred = preds[0]
     correct = int((pred == labels[test]).sum())
     null = None
     if null_repeats:
-        rng = null_rng(seed)
-        ys = torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))
-        w, b = train_classifiers(z[train], ys, m, cfg)
-        with torch.no_grad():
-            null_pred = classes[(torch.einsum("nd,rmd->rnm", z[test], w) + b[:, None]).argmax(2).numpy()]
         truth = _shuffled(labels[test], null_repeats, rng)
-        null = (null_pred == truth).mean(1)
+        null = (preds[1:] == truth).mean(1)
     return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test], null)
 
 
@@ -352,9 +367,11 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     unseen = np.flatnonzero(b & np.isin(labels, test_tasks))
     z = embed(k, train, standardize=cfg.standardize)
     y, m = _relabel(labels, train)
-    lin = train_classifier(z[train], y, m, cfg)
+    rng = null_rng(seed)
+    w, _ = train_classifiers(z[train], _with_null(y, null_repeats, rng), m, cfg)   # observed, then R shuffles
     with torch.no_grad():
-        rep = torch.nn.functional.normalize(z[unseen] @ lin.weight.t(), dim=1).numpy()
+        reps = torch.nn.functional.normalize(torch.stack([z[unseen] @ wr.t() for wr in w]), dim=2).numpy()
+    rep = reps[0]
     q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1,
                                   None if runs is None else np.asarray(runs)[unseen], runs_per_task)
     q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
@@ -362,13 +379,8 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     curve = cmc(sim, q_lab, g_lab)
     null = None
     if null_repeats:
-        rng = null_rng(seed)
-        ys = torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))
-        w, _ = train_classifiers(z[train], ys, m, cfg)
-        with torch.no_grad():
-            reps = torch.nn.functional.normalize(torch.einsum("nd,rmd->rnm", z[unseen], w), dim=2).numpy()
         qs, gs = _shuffled(q_lab, null_repeats, rng), _shuffled(g_lab, null_repeats, rng)
-        null = np.array([cmc(rp[q_local] @ rp[g_local].T, q, g)[0] for rp, q, g in zip(reps, qs, gs)])
+        null = np.array([cmc(rp[q_local] @ rp[g_local].T, q, g)[0] for rp, q, g in zip(reps[1:], qs, gs)])
     return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null)
 
 

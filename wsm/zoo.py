@@ -89,10 +89,10 @@ class StoredWeights(Sequence):
         return self.state.n_layers
 
     def __getitem__(self, i):
-        return chain.layer_weights(self.state)[i]
+        return chain.layer_weights(self.state.load())[i]     # one read of the file (not one per pass)
 
     def __iter__(self):
-        return iter(chain.layer_weights(self.state))
+        return iter(chain.layer_weights(self.state.load()))
 
     def __repr__(self):
         return f"StoredWeights({str(self.state.file)!r})"

@@ -117,3 +117,26 @@ def test_chunks_and_fallback(monkeypatch):
     assert vectorized.supports(cfg(arch="plainnet5"))
     assert vectorized.preferred(SimpleNamespace(arch="plainnet5", device="cuda"))
     assert not vectorized.preferred(cfg()) and not vectorized.preferred(cfg(arch="plainnet5"))   # CPU: one at a time
+
+
+def test_train_accuracy_is_measured_on_a_class_balanced_subset(one_thread, monkeypatch):
+    """A run's train accuracy: TRAIN_ACC_PER_CLASS images of each class, the first in stored
+    order, the same for every run and both training paths; a smaller task keeps every image."""
+    from wsm import training
+
+    y = torch.tensor([2, 0, 0, 1, 2, 0, 1, 1, 0, 2])
+    x = torch.arange(10)[:, None]
+    xs, ys = training.train_subset(x, y, per_class=2)
+    assert xs.flatten().tolist() == [0, 1, 2, 3, 4, 6] and ys.tolist() == [2, 0, 0, 1, 2, 1]
+    assert training.train_subset(x, y, per_class=4)[0] is x                 # every class has at most 4
+    monkeypatch.setattr(training, "TRAIN_ACC_PER_CLASS", 3)
+    c = cfg(tasks=(0,), runs=1, epochs=1, batch_size=16)
+    td = fake_task("tiny-imagenet", 0)
+    run = zoo.train_network(c, td, 0)
+    from wsm import nets
+    net = nets.build("mlp4", len(td.classes))
+    net.load_state_dict(run.state_dict)
+    xa, ya = training.train_subset(td.x_train, td.y_train)
+    assert len(ya) == 3 * len(td.classes) < len(td.y_train)
+    assert run.train_acc == training.accuracy(net, xa, ya, "cpu")
+    assert vectorized.train_networks(c, td, [0])[0].train_acc == run.train_acc

@@ -131,7 +131,7 @@ def train_networks(cfg, task_data, runs: list[int]):
         net.load_state_dict(state)
         t1 = time.time()
         run = training.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
-                      train_acc=training.accuracy(net, x, y, device),
+                      train_acc=training.accuracy(net, *training.train_subset(x, y), device),
                       test_acc=training.accuracy(net, task_data.x_test, task_data.y_test, device),
                       final_loss=float(losses[i]), seconds=seconds, state_dict=state, device=str(device))
         run.seconds += time.time() - t1

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from wsm import vectorized, zoo
+from wsm import nets, training, vectorized, zoo
 from test_zoo import fake_task, fake_data, cfg  # noqa: F401  (fixture)
 
 
@@ -122,8 +122,6 @@ def test_chunks_and_fallback(monkeypatch):
 def test_train_accuracy_is_measured_on_a_class_balanced_subset(one_thread, monkeypatch):
     """A run's train accuracy: TRAIN_ACC_PER_CLASS images of each class, the first in stored
     order, the same for every run and both training paths; a smaller task keeps every image."""
-    from wsm import training
-
     y = torch.tensor([2, 0, 0, 1, 2, 0, 1, 1, 0, 2])
     x = torch.arange(10)[:, None]
     xs, ys = training.train_subset(x, y, per_class=2)
@@ -133,7 +131,6 @@ def test_train_accuracy_is_measured_on_a_class_balanced_subset(one_thread, monke
     c = cfg(tasks=(0,), runs=1, epochs=1, batch_size=16)
     td = fake_task("tiny-imagenet", 0)
     run = zoo.train_network(c, td, 0)
-    from wsm import nets
     net = nets.build("mlp4", len(td.classes))
     net.load_state_dict(run.state_dict)
     xa, ya = training.train_subset(td.x_train, td.y_train)

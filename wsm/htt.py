@@ -271,9 +271,14 @@ def _with_null(y: torch.Tensor, null_repeats: int, rng) -> torch.Tensor:
     """The training labels ``y`` as row 0, then ``null_repeats`` label shuffles drawn from ``rng``:
     the observed classifier and its nulls train as one batched program (:func:`train_classifiers`),
     in which no replicate's weights depend on the others, so the observed one does not depend on R."""
-    if not null_repeats:
-        return y[None]
     return torch.cat([y[None], torch.as_tensor(_shuffled(y.numpy(), null_repeats, rng))])
+
+
+def _scores(z: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """``z Θ_r^T (+ b_r)`` of every replicate r (R x n x m), each by its own product, so no
+    replicate's scores depend on how many replicates there are."""
+    with torch.no_grad():
+        return torch.stack([z @ w[r].t() + (0 if b is None else b[r]) for r in range(len(w))])
 
 
 def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
@@ -300,10 +305,8 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     rng = null_rng(seed)
     ys = _with_null(y, null_repeats, rng)                  # the observed labels, then R shuffles
     w, b = train_classifiers(z[train], ys, m, cfg)         # one program (replicates are independent)
-    # each replicate's scores by its own product, so none depends on how many replicates there are
     classes = np.unique(labels[train])
-    with torch.no_grad():
-        preds = classes[torch.stack([z[test] @ wr.t() + br for wr, br in zip(w, b)]).argmax(2).numpy()]
+    preds = classes[_scores(z[test], w, b).argmax(2).numpy()]
     pred = preds[0]
     correct = int((pred == labels[test]).sum())
     null = None
@@ -369,8 +372,7 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     y, m = _relabel(labels, train)
     rng = null_rng(seed)
     w, _ = train_classifiers(z[train], _with_null(y, null_repeats, rng), m, cfg)   # observed, then R shuffles
-    with torch.no_grad():
-        reps = torch.nn.functional.normalize(torch.stack([z[unseen] @ wr.t() for wr in w]), dim=2).numpy()
+    reps = torch.nn.functional.normalize(_scores(z[unseen], w), dim=2).numpy()
     rep = reps[0]
     q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1,
                                   None if runs is None else np.asarray(runs)[unseen], runs_per_task)

@@ -106,6 +106,7 @@ def train_networks(cfg, task_data, runs: list[int]):
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x, y = task_data.x_train, task_data.y_train
     xd, yd = x.to(device), y.to(device)                 # every run's batches are cut on the device at once
+    xa, ya = training.train_subset(x, y)                # the train accuracy's images, the same for every run
     losses = torch.full((len(runs),), float("nan"))
     for _ in range(cfg.epochs):
         streams = [training.draws(len(x), cfg.batch_size, g, cfg.augment) for g in gens]
@@ -131,7 +132,7 @@ def train_networks(cfg, task_data, runs: list[int]):
         net.load_state_dict(state)
         t1 = time.time()
         run = training.Run(task=task_data.task, run=r, seed=s, classes=list(task_data.classes),
-                      train_acc=training.accuracy(net, *training.train_subset(x, y), device),
+                      train_acc=training.accuracy(net, xa, ya, device),
                       test_acc=training.accuracy(net, task_data.x_test, task_data.y_test, device),
                       final_loss=float(losses[i]), seconds=seconds, state_dict=state, device=str(device))
         run.seconds += time.time() - t1

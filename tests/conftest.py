@@ -1,5 +1,98 @@
+import contextlib
+from dataclasses import dataclass
+
 import pytest
 import torch
+
+
+# ---------------------------------------------------------------- rounding perturbations (marker "rounding")
+#
+# A numeric equivalence test compares two computations that are equal in exact arithmetic (the batched
+# trainer and the one-at-a-time loop, a blocked and a one-piece Gram, a network and its permuted copy)
+# within a tolerance that the arithmetic gives (written beside each). Whether a tolerance is that, or only
+# what one machine's kernels happen to meet, shows when the rounding moves. Such a test takes the fixture
+# ``rounding`` (``rounding_cnn`` where a CNN runs: then also the other memory format, which the test
+# applies through ``rounding.memory_format``) and so runs once as the machine is ("native") and once under
+# each rounding-only change below, those variants marked ``rounding``. A run without ``-m`` keeps the
+# native variants and, for the CNN tests, the other memory format (DEFAULT_PERTURBATION, marked
+# ``rounding_default``: it costs one native run of each, a few seconds in all; the other perturbations
+# double or, with two threads on a busy machine, multiply the time of a test). ``pytest -m rounding``
+# runs every perturbed variant, and test_rounding.py's reruns of the native variants under other CPU
+# instruction sets (a subprocess each). Every test that takes either fixture is marked ``equivalence``.
+
+PERTURBATIONS = {
+    "threads": "the other intra-op thread count (1 <-> 2): other BLAS/oneDNN partitions and reduction orders",
+    "no-mkldnn": "oneDNN (mkldnn) off: ATen's own convolution, BatchNorm and matmul kernels",
+    "flush-denormal": "denormals flushed to zero (where the CPU supports it)",
+}
+CNN_PERTURBATIONS = {"channels-last": "the other memory format (channels-last for CNNs; see memory_format)"}
+DEFAULT_PERTURBATION = {"rounding": None, "rounding_cnn": "channels-last"}       # also run without -m
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """The rounding perturbation a test runs under: ``name`` ("native" or a key of PERTURBATIONS /
+    CNN_PERTURBATIONS) and the memory format the test's CNN inputs and modules take."""
+
+    name: str
+    memory_format: torch.memory_format = torch.contiguous_format
+
+
+@contextlib.contextmanager
+def perturbed(name: str):
+    """Apply rounding perturbation ``name`` for the duration of the block; everything restored after."""
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    try:
+        if name == "threads":
+            torch.set_num_threads(2 if threads == 1 else 1)
+        elif name == "no-mkldnn":
+            torch.backends.mkldnn.enabled = False
+        elif name == "flush-denormal" and not torch.set_flush_denormal(True):
+            pytest.skip("this CPU cannot flush denormals: the variant would be the native one")
+        yield Rounding(name, torch.channels_last if name == "channels-last" else torch.contiguous_format)
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = mkldnn
+        if name == "flush-denormal":
+            torch.set_flush_denormal(False)          # torch's default; nothing else in the suite sets it
+
+
+def _params(perturbations, default):
+    return [pytest.param("native")] + [
+        pytest.param(p, marks=[pytest.mark.rounding] + ([pytest.mark.rounding_default] if p == default else []))
+        for p in perturbations]
+
+
+@pytest.fixture(params=_params(PERTURBATIONS, DEFAULT_PERTURBATION["rounding"]))
+def rounding(request):
+    """A numeric equivalence test, run natively and under each rounding perturbation (module note above)."""
+    with perturbed(request.param) as r:
+        yield r
+
+
+@pytest.fixture(params=_params({**PERTURBATIONS, **CNN_PERTURBATIONS}, DEFAULT_PERTURBATION["rounding_cnn"]))
+def rounding_cnn(request):
+    """:func:`rounding` for a test that runs a CNN: also the other memory format (``.memory_format``)."""
+    with perturbed(request.param) as r:
+        yield r
+
+
+@pytest.hookimpl(tryfirst=True)           # before -m selects: it must see the equivalence marks
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that takes a rounding fixture ``equivalence``; without ``-m``, leave out the
+    perturbed variants but DEFAULT_PERTURBATION's (``pytest -m rounding`` runs them all)."""
+    for item in items:
+        if {"rounding", "rounding_cnn"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.equivalence)
+    if config.option.markexpr:
+        return
+    keep, drop = [], []
+    for item in items:
+        by_default = item.get_closest_marker("rounding_default")
+        (drop if item.get_closest_marker("rounding") and not by_default else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="module")

@@ -45,12 +45,32 @@ def _randomize(net, seed):
 
 
 def _distinct_rows(w):
+    """A property, not a tolerance: distinct Gaussian rows lie O(1) apart (1e-6 is far above rounding)."""
     rows = w.reshape(w.shape[0], -1)
     return torch.cdist(rows, rows).add(torch.eye(len(rows), dtype=rows.dtype)).min() > 1e-6
 
 
+EPS32 = torch.finfo(torch.float32).eps          # 1.2e-7
+
+
+def _float32_products_rtol(n: int) -> float:
+    """The tolerance, relative to max |K|, of a Gram whose entries are float32 dot products of n-entry
+    feature rows (scaled to a largest entry of 1; scales and sums over blocks in float64), against
+    float64: each input rounds by eps32 / 2 and a sum of n products whose roundings have random signs
+    errs by about sqrt(n) x eps32 x |f_i| |f_j|, where |f_i| |f_j| <= max_i K_ii = max |K|
+    (Cauchy-Schwarz); 10x that: 6.5e-6 for n = 30, 2.9e-4 for n = 59,049 (phi of chain 2 of a 3-channel
+    CNN), 2.6e-3 for n = 2187^2 (chain 3). Measured at most 1.5 sqrt(n) eps32 (with SSE4.2 kernels;
+    0.2 natively, under AVX2 and under every in-process perturbation): 0.15 of the bound. A wrong
+    feature, scale or centring moves K by O(max |K|)."""
+    return 10 * n ** 0.5 * EPS32
+
+
 def _assert_close(a, b, rtol=1e-10):
-    """max |a - b| <= rtol * max |b| (cheaper than torch.testing.assert_close on 2187^2 chains)."""
+    """max |a - b| <= rtol * max |b| (cheaper than torch.testing.assert_close on 2187^2 chains).
+    Its uses compare float64 products summed in another order (a permuted hidden axis): an entry of
+    M M^T errs by <= k u64 sqrt(phi_aa phi_bb) <= k u64 max |phi| (Cauchy-Schwarz; k <= 128 columns,
+    u64 = 1.1e-16), M itself by a few u64 per factor: ~1e-13 of max |phi| at worst, so 1e-10 leaves
+    1000x; a wrong permutation moves phi by O(max |phi|)."""
     assert a.shape == b.shape
     err, scale = (a - b).abs().max().item(), b.abs().max().item()
     assert err <= rtol * scale, f"max abs difference {err:.3g} vs scale {scale:.3g}"
@@ -78,7 +98,8 @@ def _check_invariance(net, x, perms):
     with torch.no_grad():
         after_out = net(x)
 
-    # (a) the function is unchanged
+    # (a) the function is unchanged: float64 forwards (widths <= 12, <= 4 layers) summing in another
+    # order, ~ widths x layers x u64 x |activations| ~ 1e-13; measured 4e-14
     torch.testing.assert_close(after_out, before_out, rtol=1e-9, atol=1e-9)
     # (b) every chain is unchanged: phi^l itself up to 243 x 243; for the 2187 x 2187 chains of a
     # 3-conv stack, phi^l V = M (M^T V) on 32 random probe vectors (phi_a != phi_b would give
@@ -98,7 +119,7 @@ def _check_invariance(net, x, perms):
         assert _distinct_rows(before_w[layer - 1])
         raw_before = chain.feature(before_w, layer, "unnormalized")
         raw_after = chain.feature(after_w, layer, "unnormalized")
-        assert (raw_before - raw_after).abs().max() > 1e-3, f"layer {layer} unchanged"
+        assert (raw_before - raw_after).abs().max() > 1e-3, f"layer {layer} unchanged"   # a property: O(1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,8 +158,9 @@ def test_permute_hidden_changes_function_if_next_layer_is_not_permuted():
         y = net(x)
         net[0].weight.copy_(net[0].weight.roll(1, 0))
         net[0].bias.copy_(net[0].bias.roll(1, 0))
-        assert not torch.allclose(net(x), y)
-    # phi^1 survives a row permutation of W_1 alone, phi^2 does not
+        assert not torch.allclose(net(x), y)             # an O(1) change, far beyond allclose's defaults
+    # phi^1 survives a row permutation of W_1 alone (float64, the same products in another order:
+    # ~1e-16, under assert_close's float64 defaults, rtol 1e-7), phi^2 does not (an O(1) change)
     torch.testing.assert_close(chain.phi(chain.layer_weights(net), 1), chain.phi(w, 1))
     assert not torch.allclose(chain.phi(chain.layer_weights(net), 2), chain.phi(w, 2))
 
@@ -195,7 +217,7 @@ def test_permute_hidden_batchnorm_without_affine_or_stats(bn):
     with torch.no_grad():
         before = net(x)
         chain.permute_hidden(net, 1, torch.tensor([2, 0, 3, 1]))
-        torch.testing.assert_close(net(x), before)
+        torch.testing.assert_close(net(x), before)      # float64 defaults (rtol 1e-7); ~1e-16 apart
 
 
 def test_permute_hidden_refuses_a_non_permutation():
@@ -204,13 +226,16 @@ def test_permute_hidden_refuses_a_non_permutation():
         chain.permute_hidden(net, 1, torch.tensor([0, 0, 1, 2]))
 
 
-def test_centred_gram_equals_the_gram_of_centred_features_in_both_paths():
+def test_centred_gram_equals_the_gram_of_centred_features_in_both_paths(rounding):
     nets = [[torch.randn(5, 7, generator=_gen(i), dtype=torch.float64) + 1000.0] for i in range(6)]
     feats = torch.stack([chain.feature(w, 1, "unnormalized") for w in nets])
     feats = feats - feats.mean(0)
     expected = feats @ feats.t()
     for memory_gb in (4.0, 2 * 35 * 4 / 2**30):      # one block; blocks of two networks
         k = chain.gram(nets, 1, "unnormalized", memory_gb=memory_gb, center=True, progress=False)
+        # centred in float64, multiplied in float32: 35 products of |f| < 3, ~ sqrt(35) x eps32 x 35
+        # = 2.5e-5 absolute at worst, measured 5.5e-6; a centring after the float32 products (of features
+        # near 1000) would err by ~ 35 x 1e6 x eps32 = 4, a lost centring by 3.5e7
         torch.testing.assert_close(k, expected, rtol=1e-4, atol=1e-3)
         assert torch.equal(k, k.t())
 
@@ -309,6 +334,8 @@ def test_cnn_chain_matches_einsum(seed):
     # (summed over c1 first, then c2, to keep the einsum cheap)
     m3 = torch.einsum("aklj,hjm->aklmh", torch.einsum("iak,jil->aklj", a, b), c).reshape(c0 * 729, c3)
 
+    # float64, the same sums of <= 5 x 4 products of N(0, 1) numbers in another order: ~ 20 x u64 x
+    # |terms| (< 10) = 2e-14 at worst; measured: equal. A wrong row order moves entries by O(1)
     for depth, m in ((1, m1), (2, m2), (3, m3)):
         torch.testing.assert_close(chain.chain_factor(weights, depth), m, rtol=1e-12, atol=1e-12)
     for depth, m in ((1, m1), (2, m2)):                 # phi^3 (2187 x 2187) follows from M3
@@ -317,7 +344,8 @@ def test_cnn_chain_matches_einsum(seed):
     # the row order matters: phi^2 is not invariant to, e.g., swapping the k1/k2 order
     m2_swapped = torch.einsum("iak,jil->alkj", a, b).reshape(c0 * 81, c2)
     assert not torch.allclose(chain.phi(weights, 2), m2_swapped @ m2_swapped.T)
-    # ...but its permutation invariants agree (same multiset of rows)
+    # ...but its permutation invariants agree (same multiset of rows): eigenvalues of two float64 243 x
+    # 243 matrices, ~ 243 x u64 x max eigenvalue apart, under assert_close's float64 defaults (rtol 1e-7)
     torch.testing.assert_close(torch.linalg.eigvalsh(chain.phi(weights, 2)),
                                torch.linalg.eigvalsh(m2_swapped @ m2_swapped.T))
 
@@ -343,6 +371,7 @@ def test_cnn_chain_factor_sums_to_composed_kernel():
         delta[0, ci, 4, 4] = 1.0
         out = nn.functional.conv2d(nn.functional.conv2d(delta, w1), w2)   # 1 x 3 x 5 x 5
         measured[:, ci] = out[0].flip(-1).flip(-2)
+    # float64, sums of <= 4 x 9 products in two orders: ~ 36 x u64 x |terms| (< 10) = 4e-14; measured 6e-16
     torch.testing.assert_close(composed, measured, rtol=1e-12, atol=1e-12)
 
 
@@ -357,6 +386,8 @@ def test_conv1x1_equals_linear_chain(seed):
     lin = [torch.randn(b, a, generator=g, dtype=torch.float64) for a, b in zip(dims[:-1], dims[1:])]
     conv = [w.reshape(*w.shape, 1, 1) for w in lin]
     mixed = conv[:2] + lin[2:]                       # 1x1 conv stack followed by a Linear head
+    # float64, the same products (<= 7 terms) in the same or another order: ~ 7 x u64 x |terms| (< 50)
+    # = 4e-14; measured: equal
     for depth in range(1, 4):
         ref = chain.phi(lin, depth)
         torch.testing.assert_close(chain.phi(conv, depth), ref, rtol=1e-12, atol=1e-12)
@@ -387,19 +418,21 @@ def _cnn_zoo(n, seed):
 @pytest.mark.parametrize("zoo", ["mlp", "cnn"])
 @pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_gram_is_matrix_of_feature_inner_products(zoo, kind, depth):
+def test_gram_is_matrix_of_feature_inner_products(zoo, kind, depth, rounding):
     weights = _mlp_zoo(7, depth) if zoo == "mlp" else _cnn_zoo(7, depth)
     feats = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
     expected = feats @ feats.T
     k = chain.gram(weights, depth, kind, progress=False)
     assert k.dtype == torch.float64 and k.shape == (7, 7)
-    # gram forms the products in float32 (memory), so a float32-level tolerance
-    torch.testing.assert_close(k, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
+    # gram forms the products in float32 (memory): 10 sqrt(n) eps32, _float32_products_rtol (1e-5
+    # before, for every n: below sqrt(n) eps32 for n > 7,000)
+    tol = _float32_products_rtol(feats.shape[1])
+    torch.testing.assert_close(k, expected, rtol=tol, atol=tol * expected.abs().max().item())
 
 
 @pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
 @pytest.mark.parametrize("block", [1, 2, 3])
-def test_gram_blocked_equals_unblocked(kind, block):
+def test_gram_blocked_equals_unblocked(kind, block, rounding):
     weights = _mlp_zoo(7, 11)
     depth = 2
     size = 8 * chain.feature_size(weights[0], depth, kind)   # bytes per network, as gram counts them
@@ -407,15 +440,19 @@ def test_gram_blocked_equals_unblocked(kind, block):
     assert 7 * size > memory_gb * 2**30              # ...and really takes the blocked path
     full = chain.gram(weights, depth, kind, progress=False)
     blocked = chain.gram(weights, depth, kind, memory_gb=memory_gb, progress=False)
-    torch.testing.assert_close(blocked, full, rtol=1e-6, atol=1e-6 * full.abs().max().item())
     feats = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
-    torch.testing.assert_close(blocked, feats @ feats.T, rtol=1e-5,
-                               atol=1e-5 * full.abs().max().item())
+    # the same float32 rows in both; only how BLAS blocks the sums of other shapes can differ, so
+    # _float32_products_rtol as against float64 (1e-6 before: 1.4-1.9 sqrt(n) eps32 for these n = 20-36,
+    # about what SSE4.2 kernels reach against float64; measured 1.7e-7 of max |K|)
+    tol = _float32_products_rtol(feats.shape[1])
+    torch.testing.assert_close(blocked, full, rtol=tol, atol=tol * full.abs().max().item())
+    torch.testing.assert_close(blocked, feats @ feats.T, rtol=tol,           # 1e-5 before
+                               atol=tol * full.abs().max().item())
     assert torch.equal(blocked, blocked.T)
 
 
 @pytest.mark.parametrize("center", [False, True])
-def test_gram_of_huge_features_does_not_overflow(center):
+def test_gram_of_huge_features_does_not_overflow(center, rounding):
     # ResNet-MLP-12's chain 11 reaches entries of 1e17 and more after training: float32 products of
     # such features overflow to inf unless each row is scaled first
     weights = [[w * 1000.0 for w in ws] for ws in _mlp_zoo(5, 3)]
@@ -425,7 +462,8 @@ def test_gram_of_huge_features_does_not_overflow(center):
     f = feats - feats.mean(0) if center else feats
     expected = f @ f.T
     assert torch.isfinite(k).all()
-    torch.testing.assert_close(k, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
+    tol = _float32_products_rtol(f.shape[1])           # rows scaled to a largest entry of 1 first (1e-5 before)
+    torch.testing.assert_close(k, expected, rtol=tol, atol=tol * expected.abs().max().item())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -501,7 +539,7 @@ def _nets(arch, n, seed=0):
 
 
 @pytest.mark.parametrize("center", [False, True])
-def test_gram_from_factors_equals_explicit_float64(center):
+def test_gram_from_factors_equals_explicit_float64(center, rounding):
     nets_ = _nets("plainnet5", 4)
     for depth in (1, 2, 3):
         f = torch.stack([chain.phi([w.double() for w in n], depth).reshape(-1) for n in nets_])
@@ -510,15 +548,19 @@ def test_gram_from_factors_equals_explicit_float64(center):
         want = f @ f.t()
         got = chain.gram(nets_, depth, center=center, progress=False, method="factors")
         assert got.dtype == torch.float64
+        # float64 both ways, ||M_a^T M_b||^2 against sums over phi's n^2 <= 4.8e6 entries: ~ sqrt(n^2)
+        # x u64 = 2.4e-13 of |K| (more where centring cancels); measured 1e-4 of this bound
         assert torch.allclose(got, want, rtol=1e-10, atol=1e-12 * want.abs().max().item())
-        # the float32 explicit path agrees to float32 accuracy
+        # the float32 explicit path agrees to float32 accuracy: _float32_products_rtol of phi's n^2
+        # entries (1e-2 before; measured 5e-5 of max |K| natively, 0.15 of the bound with SSE4.2 kernels)
         ex = chain.gram(nets_, depth, center=center, progress=False, method="explicit")
-        assert torch.allclose(ex, want, rtol=1e-2, atol=1e-2 * want.abs().max().item())
+        tol = _float32_products_rtol(f.shape[1])
+        assert torch.allclose(ex, want, rtol=tol, atol=tol * want.abs().max().item())
 
 
 @pytest.mark.parametrize("center", [False, True])
 @pytest.mark.parametrize("sliced", [False, True])            # one slice; slices of 7 rows
-def test_gram_sliced_equals_explicit_float64(center, sliced):
+def test_gram_sliced_equals_explicit_float64(center, sliced, rounding):
     nets_ = [[w * 1000.0 for w in n] for n in _nets("plainnet5", 5)]   # phi entries far beyond float32 products
     for depth in (1, 2, 3):
         n, k = chain.factor_rows_cols(nets_[0], depth)
@@ -531,6 +573,9 @@ def test_gram_sliced_equals_explicit_float64(center, sliced):
         want = f @ f.t()
         got = chain.gram(nets_, depth, center=center, progress=False, memory_gb=memory_gb, method="sliced")
         assert got.dtype == torch.float64 and torch.isfinite(got).all()
+        # phi's entries are float32 sums of k <= 128 products (the rest is float64): <= sqrt(k) x eps32
+        # x max |phi| each (Cauchy-Schwarz), 1.4e-6 of |K| if their errors add coherently; 70x that.
+        # Measured 8e-9 of max |K|
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
 
 
@@ -591,6 +636,8 @@ def test_gram_from_factors_blocks_and_chain4_shape():
     assert m.shape == (19683, 256) and chain.factor_rows_cols(nets_[0], 4) == (19683, 256)
     full = chain.gram_from_factors(nets_, 4, progress=False)
     tiny = chain.gram_from_factors(nets_, 4, memory_gb=0.09, progress=False)   # one factor per block
+    # float64 throughout; blocks change only how the 19,683-term sums of M_a^T M_b are split: ~
+    # sqrt(19683) x u64 = 1.6e-14 relative; measured 3.5e-9 and 2.2e-7 of these two bounds
     assert torch.allclose(full, tiny, rtol=1e-12)
     # <phi_0, phi_1> by the identity equals the explicit inner product of one pair (float64)
     m0, m1 = (chain.chain_factor([w.double() for w in n], 4) for n in nets_[:2])
@@ -599,7 +646,7 @@ def test_gram_from_factors_blocks_and_chain4_shape():
     costs = chain.gram_costs(3, 19683, 256, 2.0)
     assert costs["explicit"] == float("inf") and costs["factors"] < float("inf")
     assert chain.gram_costs(3, 27, 32, 2.0)["explicit"] < chain.gram_costs(3, 27, 32, 2.0)["factors"]
-    assert torch.allclose(chain.gram(nets_, 4, progress=False), full)
+    assert torch.allclose(chain.gram(nets_, 4, progress=False), full)     # the same path (allclose's defaults)
 
 
 def test_gram_method_errors():
@@ -658,6 +705,7 @@ def test_row_normalized_chains_stay_permutation_invariant():
     net = nets.build("mlp4", 4).double()
     w = chain.layer_weights(net)
     rn = chain.row_normalized(w)
+    # float64 norms of <= 3072 entries: ~1e-15 from 1 (allclose's defaults, rtol 1e-5, leave room)
     assert all(torch.allclose(x.norm(dim=0), torch.ones(x.shape[1], dtype=x.dtype)) for x in rn)
     permuted = nets.build("mlp4", 4).double()
     permuted.load_state_dict(net.state_dict())
@@ -665,6 +713,8 @@ def test_row_normalized_chains_stay_permutation_invariant():
         chain.permute_hidden(permuted, layer, torch.randperm(500, generator=torch.Generator().manual_seed(layer)))
     rp = chain.row_normalized(chain.layer_weights(permuted))
     for depth in (2, 3):
+        # float64, sums of 500-term products in another order: ~ 500 x u64 = 6e-14 relative; measured
+        # 4e-4 of the bound; a wrong permutation moves phi by O(|phi|)
         assert torch.allclose(chain.phi(rn, depth), chain.phi(rp, depth), rtol=1e-9, atol=1e-12)
         assert not torch.allclose(chain.phi(rn, depth), chain.phi(w, depth))     # it is another feature
 
@@ -768,6 +818,8 @@ def test_rotate_hidden_keeps_every_phi_and_changes_the_raw_weights():
         assert [x.shape for x in r] == [x.shape for x in w]
         for depth in range(1, len(w) + 1):
             ma, mb = chain.chain_factor(w, depth), chain.chain_factor(r, depth)
+            # float64; an orthogonal Q (formed by QR in float64, ~1e-15 from orthogonal) enters squared
+            # sums of up to 19,683 x 256 products: ~1e-12 relative at worst; 1e-9 leaves 1000x
             _assert_close((mb.T @ mb).norm() ** 2, (ma.T @ ma).norm() ** 2, rtol=1e-9)   # ||phi||^2
             _assert_close((ma.T @ mb).norm() ** 2, (ma.T @ ma).norm() ** 2, rtol=1e-9)   # <phi_a, phi_b> = ||phi||^2
         cos = torch.nn.functional.cosine_similarity(w[0].flatten(), r[0].flatten(), dim=0)

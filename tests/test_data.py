@@ -25,6 +25,10 @@ def red(cls, version=0):
 
 
 def jpeg(color, mode="RGB"):
+    """A flat-colour JPEG (quality 95). Decoded (and resized), a flat colour comes back within ~1-2
+    levels of 255 (YCbCr rounding and quantization; libjpeg-turbo's SIMD and scalar IDCTs differ by at
+    most a level): so the tests below allow 2-3 levels (measured: 1), while classes lie 20 and the
+    archive's versions 5 levels apart (red), which a bound of 3 (< 4 for a class) still tells apart."""
     buf = io.BytesIO()
     Image.new(mode, (64, 64), color).save(buf, "JPEG", quality=95)
     return buf.getvalue()

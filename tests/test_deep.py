@@ -60,6 +60,10 @@ def test_the_symmetry_keeps_the_function_and_every_chain(seed):
     g = gen(seed + 2)
     net.permute_units({k: torch.randperm(6, generator=g) for k in range(7)})
     after_w = chain.layer_weights(net)
+    # float64, the same sums (width 6, 13 layers) in another order. Outputs: ~ 13 x 6 x u64 = 1e-14
+    # relative; measured 3e-4 of the bound. Chain features up to 13 factors deep cancel (entries far
+    # below the products that form them): measured 4e-12 relative at worst over the examples, natively
+    # and perturbed; 1e-10 is 25x that, while a wrong permutation moves a feature by O(1)
     torch.testing.assert_close(net(x), before_out, rtol=1e-10, atol=1e-10)
     for depth in range(1, 14):
         torch.testing.assert_close(chain.feature(after_w, depth), chain.feature(before_w, depth),
@@ -80,7 +84,7 @@ def test_permuting_one_block_of_the_stream_alone_breaks_the_function():
         for t in (lin.weight, lin.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
             t.copy_(t[p])
         net.layers[2].weight.copy_(net.layers[2].weight[:, p])
-    assert not torch.allclose(net(x), before)
+    assert not torch.allclose(net(x), before)       # an O(1) change, far beyond allclose's defaults
 
 
 def test_resmlp12_zoo_config_uses_its_single_schedule():
@@ -107,7 +111,7 @@ def _mlp_nets(n_tasks=3, runs=4, seed=0):
 def test_swap_layers_forms_w1_w3_w2_and_refuses_other_shapes():
     (w,) = _mlp_nets(1, 1)[0]
     s = semantics.swap_layers(w, 2, 3)
-    torch.testing.assert_close(chain.chain_factor(s, 3), w[0].t() @ w[2].t() @ w[1].t())
+    torch.testing.assert_close(chain.chain_factor(s, 3), w[0].t() @ w[2].t() @ w[1].t())   # the same float64 products
     assert s[0] is w[0] and s[1] is w[2] and s[2] is w[1] and w[1] is not w[2]
     with pytest.raises(WsmError, match="shapes differ"):
         semantics.swap_layers(w, 1, 2)
@@ -123,9 +127,10 @@ def test_in_order_chains_are_invariant_and_out_of_order_ones_are_not(seed):
     p1, p2, p3 = (torch.eye(5, dtype=torch.float64)[torch.randperm(5, generator=g)] for _ in range(3))
     # torch layout (out, in): permuting layer l's outputs by P_l and the next layer's inputs to match
     v = [p1 @ w[0], p2 @ w[1] @ p1.t(), p3 @ w[2] @ p2.t()]
+    # float64, 5-term sums in another order (~1e-15), under assert_close's float64 defaults (rtol 1e-7)
     torch.testing.assert_close(chain.phi(v, 3), chain.phi(w, 3))
     if not torch.equal(p1, p2):     # the swapped chain meets layer 1's units with layer 3's inputs
-        assert not torch.allclose(chain.phi(semantics.swap_layers(v, 2, 3), 3),
+        assert not torch.allclose(chain.phi(semantics.swap_layers(v, 2, 3), 3),     # an O(1) change
                                   chain.phi(semantics.swap_layers(w, 2, 3), 3))
 
 

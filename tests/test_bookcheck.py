@@ -6,7 +6,9 @@ unless ``WSM_REQUIRE_BROWSER=1`` (CI) makes their absence a failure.
 
 import base64
 import io
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import pytest
 from PIL import Image
 from selenium.webdriver.support.ui import WebDriverWait
 
-from wsm import bookcheck, bookzip
+from wsm import bookcheck, bookzip, reproduce
 from wsm.errors import WsmError
 
 if not bookcheck.chromium_available():
@@ -30,6 +32,11 @@ if not bookcheck.chromium_available():
                 "set WSM_REQUIRE_BROWSER=1 to make this a failure", allow_module_level=True)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parent.parent
+BANNER = "Executed with profile `smoke`"
+# a table far wider than the page's column (40 columns of long names)
+WIDE = ("<table><caption>" + "What each column holds, said at some length. " * 6 + "</caption><tr>"
+        + "".join(f"<td>column_{i:02d}_with_a_long_name</td>" for i in range(40)) + "</tr></table>")
 
 
 def _png_b64() -> str:
@@ -44,9 +51,11 @@ OFFLINE_MATH = ("sphinx:\n  extra_extensions: [sphinx-mathjax-offline]\n"
 
 
 def _build(book: Path, error_cell: bool = False, offline_math: bool = True) -> Path:
-    """Write a two-page book (intro with math + one executed notebook) to ``book``, build it, return its
-    HTML folder. Without ``offline_math`` the book loads MathJax from Sphinx's default CDN address."""
+    """Write a two-page book (intro with math + one executed notebook, tagged as :mod:`wsm.reproduce`
+    tags the real ones, with the real book's stylesheet) to ``book``, build it, return its HTML folder.
+    Without ``offline_math`` the book loads MathJax from Sphinx's default CDN address."""
     (book / "executed").mkdir(parents=True)
+    shutil.copytree(REPO / "book" / "_static", book / "_static")
     (book / "_config.yml").write_text('title: tiny\nauthor: test\nexecute:\n  execute_notebooks: "off"\n'
                                       "only_build_toc_files: true\nparse:\n  myst_enable_extensions: [dollarmath]\n"
                                       + (OFFLINE_MATH if offline_math else ""))
@@ -55,14 +64,21 @@ def _build(book: Path, error_cell: bool = False, offline_math: bool = True) -> P
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Tiny\n\nOne figure."),
-        nbformat.v4.new_code_cell("show()", execution_count=1, outputs=[nbformat.v4.new_output(
+        nbformat.v4.new_code_cell('page, zoos = experiments.start("tiny", profile)', execution_count=1, outputs=[
+            nbformat.v4.new_output("display_data", data={"text/markdown": f"**{BANNER}** · dataset: tiny",
+                                                         "text/plain": "<Markdown>"}),
+            nbformat.v4.new_output("display_data", data={"text/html": "<table><tr><td>setting</td></tr></table>",
+                                                         "text/plain": "<settings>"})]),
+        nbformat.v4.new_code_cell("show()", execution_count=2, outputs=[nbformat.v4.new_output(
             "display_data", data={"image/png": _png_b64(), "text/plain": "<Figure>"})]),
+        nbformat.v4.new_code_cell("wide()", execution_count=3, outputs=[nbformat.v4.new_output(
+            "execute_result", data={"text/html": WIDE, "text/plain": "<wide>"}, execution_count=3)]),
     ]
     if error_cell:
-        nb.cells.append(nbformat.v4.new_code_cell("1 / 0", execution_count=2, outputs=[nbformat.v4.new_output(
+        nb.cells.append(nbformat.v4.new_code_cell("1 / 0", execution_count=4, outputs=[nbformat.v4.new_output(
             "error", ename="ZeroDivisionError", evalue="division by zero",
             traceback=["Traceback (most recent call last)", "ZeroDivisionError: division by zero"])]))
-    nbformat.write(nb, book / "executed" / "tiny.ipynb")
+    nbformat.write(reproduce.tag_for_book(nb), book / "executed" / "tiny.ipynb")
     jb = Path(sys.executable).parent / "jupyter-book"
     done = subprocess.run([str(jb), "build", str(book), "--quiet"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -115,6 +131,95 @@ def test_page_left_out_of_the_navigation_is_reported(built, copy, tmp_path):
     intro.write_text(intro.read_text().replace('href="executed/tiny.html"', 'href="#"'))
     with pytest.raises(WsmError, match=r"executed/tiny\.html: not linked from the navigation of intro\.html"):
         bookcheck.check_book(copy, built[0], tmp_path / "shots")
+
+
+def _late_navigation(intro: Path, delay_ms: int | None) -> None:
+    """Empty the sidebar navigation of ``intro`` and have a script fill it in ``delay_ms`` after the page
+    has loaded (never, with ``None``): a page whose navigation is not there yet when it has loaded."""
+    text = intro.read_text()
+    nav = re.search(r'(<nav class="[^"]*bd-docs-nav[^"]*"[^>]*>)(.*?)(</nav>)', text, re.S)
+    assert nav and 'href="executed/tiny.html"' in nav.group(2)
+    text = text.replace(nav.group(0), nav.group(1) + nav.group(3))
+    if delay_ms is not None:
+        fill = (f'<script>window.addEventListener("load", () => setTimeout(() => {{ document.querySelector('
+                f'"nav.bd-docs-nav").innerHTML = {json.dumps(nav.group(2))}; }}, {delay_ms}));</script>')
+        text = text.replace("</body>", fill + "</body>")
+    intro.write_text(text)
+
+
+def test_navigation_filled_in_after_the_load_is_waited_for(built, copy, tmp_path):
+    """The check reads the first page's navigation once it holds links, not right after the page loads
+    (read early, every page was 'not linked from the navigation of intro.html')."""
+    _late_navigation(copy / "intro.html", delay_ms=1500)
+    rows = bookcheck.check_book(copy, built[0], tmp_path / "shots")
+    assert [r["page"] for r in rows] == ["intro", "executed/tiny"]
+
+
+def test_navigation_never_filled_in_is_reported_once_the_wait_is_over(built, copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(bookcheck, "PAGE_WAIT_S", 2)
+    _late_navigation(copy / "intro.html", delay_ms=None)
+    with pytest.raises(WsmError) as err:
+        bookcheck.check_book(copy, built[0], tmp_path / "shots")
+    message = str(err.value)
+    assert re.search(r"intro\.html: not ready with links in its navigation after 2 s \(the browser showed "
+                     r"http://127\.0\.0\.1:\d+/intro\.html, document complete, 0 navigation links\)", message)
+    assert "not linked from the navigation" not in message      # no page is blamed for the intro's state
+    assert (tmp_path / "shots" / "intro.png").read_bytes()[:8] == PNG_MAGIC
+
+
+# Read in the tiny notebook's page: each code cell (the banner's, the figure's, the wide table's) with
+# whether its code and its output are shown, the banner's text and the wide table's geometry beside the
+# column's (the article).
+LAYOUT_SCRIPT = """
+const shown = el => !!el && el.checkVisibility();     // false inside a closed <details>
+const article = document.querySelector("article.bd-article").getBoundingClientRect();
+const wide = Array.from(document.querySelectorAll("div.cell_output table"))
+  .find(t => t.textContent.includes("column_39"));
+const banner = Array.from(document.querySelectorAll("div.cell_output p"))
+  .find(p => p.textContent.includes("Executed with profile"));
+return {
+  cells: Array.from(document.querySelectorAll("div.cell")).map(c => ({
+    code: shown(c.querySelector("div.cell_input")), output: shown(c.querySelector("div.cell_output")),
+    summaries: Array.from(c.querySelectorAll("details > summary")).map(s => s.textContent.trim())})),
+  banner: banner ? banner.textContent : null, banner_shown: shown(banner),
+  column_right: article.right,
+  wide: {right: wide.getBoundingClientRect().right, scroll: wide.scrollWidth, client: wide.clientWidth,
+         overflow: getComputedStyle(wide).overflowX,
+         caption_right: wide.querySelector("caption").getBoundingClientRect().right},
+};
+"""
+
+
+def test_code_folds_the_banner_folds_and_a_wide_table_scrolls(built):
+    """As a reader sees the tiny page: every code cell's code folded, outputs in view except the banner's
+    (folded, one click away), the wide table inside the column with a scroll bar."""
+    server, base = bookcheck._serve(built[1])
+    try:
+        with tempfile.TemporaryDirectory(prefix="wsm-chromium-") as profile:
+            driver = bookcheck._browser(profile)
+            try:
+                url = base + "executed/tiny.html"
+                driver.get(url)
+                assert bookcheck._wait_until_ready(driver, url) is None
+                seen = driver.execute_script(LAYOUT_SCRIPT)
+                driver.find_element("css selector", "div.cell details.below-input > summary").click()
+                opened = driver.execute_script(LAYOUT_SCRIPT)
+            finally:
+                driver.quit()
+    finally:
+        server.shutdown()
+        server.server_close()
+    banner, figure, wide = seen["cells"]
+    assert not any(c["code"] for c in seen["cells"])                  # every code cell's code is folded
+    assert all("Show code cell source" in c["summaries"][0] for c in seen["cells"])
+    assert figure["output"] and wide["output"]                        # their outputs are in view
+    assert not banner["output"] and "Show code cell output" in banner["summaries"][1]
+    assert seen["banner"].startswith("Executed with profile smoke") and not seen["banner_shown"]
+    assert opened["cells"][0]["output"] and opened["banner_shown"]    # one click shows the banner
+    assert seen["wide"]["overflow"] == "auto"
+    assert seen["wide"]["scroll"] > seen["wide"]["client"] + 100      # wider than it is shown: it scrolls
+    assert seen["wide"]["right"] <= seen["column_right"] + 1          # and stops at the column's edge
+    assert seen["wide"]["caption_right"] <= seen["wide"]["right"] + 1  # its caption is read without scrolling
 
 
 def test_request_to_an_outside_host_is_reported(built, copy, tmp_path):

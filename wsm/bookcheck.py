@@ -2,10 +2,12 @@
 
 Serves a built Jupyter Book HTML folder on 127.0.0.1 (a free port, only loopback
 traffic), opens every page listed in the book's ``_toc.yml`` in headless Chromium
-(Debian's ``chromium`` driven by ``chromium-driver`` through selenium), saves one
-PNG screenshot per page, and fails on broken images, missing table-of-contents
-pages, error outputs of executed cells, math left as raw LaTeX, and any request a
-page makes to a host other than 127.0.0.1 (the book must be readable offline)::
+(Debian's ``chromium`` driven by ``chromium-driver`` through selenium), waits (at most
+``PAGE_WAIT_S`` seconds) until each has loaded, the first one's navigation filled in (it
+tells which pages are linked), saves one PNG screenshot per page, and fails on a page that
+never is ready, broken images, missing table-of-contents pages, error outputs of executed
+cells, math left as raw LaTeX, and any request a page makes to a host other than 127.0.0.1
+(the book must be readable offline)::
 
     python -m wsm.bookcheck book/_build/html --book book --screenshots build/screenshots
 """
@@ -35,8 +37,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--no-proxy-server", "--window-size=1280,2000"]
 SOURCE_SUFFIXES = (".md", ".ipynb", ".rst", ".py", ".txt")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-# Evaluated in each page: waits for every image to settle and MathJax to typeset, then reports what it
-# sees. Sphinx puts each formula in a ``.math`` element; MathJax 3 replaces its LaTeX by an
+# The links of a page's navigation (the book's sidebar; the first page's tell which pages are linked).
+NAV_LINKS = "nav a[href]"
+# Evaluated in each page once it is ready (:func:`_wait_until_ready`): waits for every image to settle
+# and MathJax to typeset, then reports what it sees. Sphinx puts each formula in a ``.math`` element; MathJax 3 replaces its LaTeX by an
 # ``mjx-container``, so a ``.math`` element without one is math the reader sees as raw LaTeX.
 PAGE_SCRIPT = """
 const done = arguments[arguments.length - 1];
@@ -56,9 +60,24 @@ Promise.race([Promise.all(imgs.map(settle).concat([typeset || null])), timeout])
       o.classList.contains("error") || o.classList.contains("traceback") ||
       o.innerText.includes("Traceback (most recent call last)"))
     .map(o => o.innerText.trim().split("\\n").filter(l => l.trim()).slice(-1)[0] || "error output"),
-  nav: Array.from(document.querySelectorAll("nav a[href]")).map(a => a.href.split("#")[0]),
+  nav: Array.from(document.querySelectorAll(NAV_LINKS)).map(a => a.href.split("#")[0]),
 }));
-"""
+""".replace("NAV_LINKS", json.dumps(NAV_LINKS))
+# How long a page may take to be ready before it is reported (bounded: a page that never is fails the
+# check with its state, it does not hang it).
+PAGE_WAIT_S = 20
+# Evaluated until true (:func:`_wait_until_ready`): the browser shows the page asked for (not the one
+# before it, nor a blank first tab), has parsed and loaded it, and, where its navigation is to be read,
+# the navigation holds its links.
+READY_SCRIPT = """
+const [url, needNav] = arguments;
+return location.href.split("#")[0] === new URL(url).href && document.readyState === "complete"
+  && (!needNav || document.querySelectorAll(NAV_LINKS).length > 0);
+""".replace("NAV_LINKS", json.dumps(NAV_LINKS))
+STATE_SCRIPT = """
+return {url: location.href, state: document.readyState,
+        nav: document.querySelectorAll(NAV_LINKS).length};
+""".replace("NAV_LINKS", json.dumps(NAV_LINKS))
 
 
 def chromium_available() -> bool:
@@ -160,6 +179,29 @@ def _browser(profile_dir):
     return driver
 
 
+def _wait_until_ready(driver, url, need_nav=False, timeout=None):
+    """Wait, at most ``timeout`` seconds (default :data:`PAGE_WAIT_S`), until the browser shows ``url``
+    completely loaded (and, with ``need_nav``, its navigation holds links: what the check then reads is
+    there). Returns ``None`` when it is ready, else a sentence saying what the browser still showed."""
+    from selenium.common.exceptions import JavascriptException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    timeout = PAGE_WAIT_S if timeout is None else timeout
+
+    try:     # a script run while the document changes may fail: asked again at the next poll
+        WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(JavascriptException,)).until(
+            lambda d: d.execute_script(READY_SCRIPT, url, need_nav))
+        return None
+    except TimeoutException:
+        try:
+            state = driver.execute_script(STATE_SCRIPT)
+        except JavascriptException as err:
+            state = {"url": "?", "state": f"unreadable ({err.msg})", "nav": 0}
+        wanted = " with links in its navigation" if need_nav else ""
+        return (f"not ready{wanted} after {timeout:g} s (the browser showed {state['url']}, document "
+                f"{state['state']}, {state['nav']} navigation links)")
+
+
 def _check(html_dir, book_dir, screenshots_dir):
     """Check every table-of-contents page; return (rows, problems)."""
     html_dir, shots = Path(html_dir), Path(screenshots_dir)
@@ -183,11 +225,21 @@ def _check(html_dir, book_dir, screenshots_dir):
                         continue
                     driver.get_log("performance")          # drop what earlier pages left in the log
                     driver.get(url)
+                    # read nothing before the page is there: the first page's navigation read too early
+                    # (a blank tab, a sidebar not yet filled) would leave every other page "not linked"
+                    late = _wait_until_ready(driver, url, need_nav=i == 0)
+                    row["screenshot"] = str(shots / (page.replace("/", "__") + ".png"))
+                    if late:
+                        problems.append(f"{page}.html: {late}")
+                        if i == 0:
+                            nav = None           # unknown: no page is blamed for it
+                        driver.save_screenshot(row["screenshot"])      # what the browser showed instead
+                        continue
                     seen = driver.execute_async_script(PAGE_SCRIPT)
                     outside = [u for u in requested_urls(driver.get_log("performance")) if is_outside(u)]
                     if i == 0:
                         nav = set(seen["nav"])
-                    elif url not in nav:
+                    elif nav is not None and url not in nav:
                         problems.append(f"{page}.html: not linked from the navigation of {pages[0]}.html")
                     row.update(images=seen["images"], broken_images=seen["broken"], errors=seen["errors"],
                                math=seen["math"], raw_math=seen["raw_math"], outside=list(dict.fromkeys(outside)))
@@ -195,7 +247,6 @@ def _check(html_dir, book_dir, screenshots_dir):
                     problems += [f"{page}.html: error output in a cell: {e}" for e in seen["errors"]]
                     problems += [f"{page}.html: math not rendered (raw LaTeX shown): {m}" for m in seen["raw_math"][:3]]
                     problems += [f"{page}.html: request to an outside host: {u}" for u in row["outside"]]
-                    row["screenshot"] = str(shots / (page.replace("/", "__") + ".png"))
                     driver.save_screenshot(row["screenshot"])
             finally:
                 driver.quit()

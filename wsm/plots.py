@@ -1,4 +1,10 @@
-"""One figure style for the whole book, and one way to save figures (PNG, 150 dpi)."""
+"""One figure style for the whole book, and one way to save figures (PNG, 150 dpi).
+
+Legible at the book's width: a page shows a figure at ``figure.dpi`` (100) pixels per inch, shrunk to
+the text column (at most :data:`COLUMN_PX` pixels) when it is wider, so a figure is about as wide as
+the column (:data:`COLUMN_PX` / 100 inches, a little more at most), its words no smaller than
+:data:`SMALL` points and the numbers on its bars :data:`NUMBER`, its legend under the panels (on no
+bar): a reader at the page's width reads every label, number and caption without zooming."""
 
 from __future__ import annotations
 
@@ -10,10 +16,15 @@ import pandas as pd
 import seaborn as sns
 
 PALETTE = {"paper": "#9e9e9e", "ours": "#1f77b4"}
+COLUMN_PX = 790      # CSS pixels: the book's text column at its widest (a window of 1440 px or more;
+                     # 676 at 1280 px, where the page's contents sidebar takes its share)
+SMALL = 9            # points: the smallest text of a figure (legends, the caption, annotations)
+NUMBER = 8           # points: a number on a bar (two bars side by side: "99" and "100" do not run together)
+TITLE = 11           # points: a figure's title (suptitle)
 
 
 def style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=1.0)    # ticks 11 pt, labels 12 pt
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight"})
 
 
@@ -22,9 +33,34 @@ INTERVAL_CAPTION = ("Error bars: exact 95% intervals (Clopper-Pearson) of the te
                     "retrained zoos, other splits or classifier seeds.")
 
 
-def caption(fig) -> None:
-    """Say under a figure what its intervals are conditional on (:data:`INTERVAL_CAPTION`)."""
-    fig.text(0.01, -0.01, textwrap.fill(INTERVAL_CAPTION, 150), ha="left", va="top", fontsize=7, color="dimgray")
+def fill(text: str, fig, fontsize: float) -> str:
+    """``text`` wrapped into lines as wide as ``fig`` at ``fontsize`` points (a character of the
+    default font, DejaVu Sans, is about 0.55 of its size wide), so that no text widens a figure."""
+    return textwrap.fill(text, max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize))))
+
+
+def caption(fig, below: float = 0.0) -> None:
+    """Say under a figure (under ``below``, a height in figure coordinates: the bottom of what is
+    already there, :func:`legend_below`) what its intervals are conditional on (:data:`INTERVAL_CAPTION`)."""
+    fig.text(0.01, below - 0.01, fill(INTERVAL_CAPTION, fig, SMALL), ha="left", va="top", fontsize=SMALL,
+             color="dimgray")
+
+
+def legend_below(fig, ax) -> float:
+    """Move ``ax``'s legend under the laid-out panels of ``fig``, in one row where that fits the
+    figure's width (else two columns, else one), where it hides no bar; returns the height, in figure
+    coordinates, just below it (for :func:`caption`)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    renderer = fig.canvas.get_renderer()
+    for ncol in dict.fromkeys((len(labels), 2, 1)):
+        legend = fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+                            fontsize=SMALL, frameon=False)
+        box = legend.get_window_extent(renderer).transformed(fig.transFigure.inverted())
+        if box.width <= 1 or ncol == 1:
+            return box.y0
+        legend.remove()
 
 
 def save(fig, name: str, results_dir: str | Path) -> Path:
@@ -49,7 +85,12 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
     letters = sorted(titles)
     ncols = 2 if len(letters) == 4 else len(letters)          # the paper's 2 x 2 layout for Fig. 2-3
     nrows = -(-len(letters) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), sharey=True, squeeze=False)
+    # a panel 4 in wide, wider where it has many bars (Table 2: 10 chains and layers), the figure at most
+    # the column's width: its numbers stay apart and it is not shrunk
+    groups = max([len(set(zip(part.kind, part.depth))) for _, part in rows[rows.panel.isin(letters)].groupby("panel")]
+                 or [0])
+    width = min(max(4.0, 0.6 * groups), COLUMN_PX / 100 / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 3.3 * nrows), sharey=True, squeeze=False)
     axes = list(axes.flat)
     for ax, letter in zip(axes, letters):
         sub = rows[rows.panel == letter].copy()
@@ -62,21 +103,23 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
         ax.set(title=f"({letter}) {titles[letter]}", xlabel="layer L / chain C", ylim=(0, 105),
                ylabel="accuracy (%)")
         for c in ax.containers:      # a value the paper does not report: no bar, "n/r" at its foot
-            ax.bar_label(c, labels=["" if v != v else f"{v:.0f}" for v in c.datavalues], fontsize=7, padding=1)
+            ax.bar_label(c, labels=["" if v != v else f"{v:.0f}" for v in c.datavalues], fontsize=NUMBER, padding=1)
         for b, v in zip(ax.containers[0], ax.containers[0].datavalues):
             if v != v:
-                ax.text(b.get_x() + b.get_width() / 2, 1, "n/r", ha="center", va="bottom", fontsize=7, color="dimgray")
+                ax.text(b.get_x() + b.get_width() / 2, 1, "n/r", ha="center", va="bottom", fontsize=NUMBER,
+                        color="dimgray")
         if {"ci_low", "ci_high"} <= set(sub.columns):             # exact 95% intervals on our bars
             bars = ax.containers[1]
             ax.errorbar([b.get_x() + b.get_width() / 2 for b in bars], sub.ours,
                         yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none", ecolor="k",
                         elinewidth=0.8, capsize=2)
         null_band(ax, ax.containers[1], sub)
-        ax.legend(fontsize=7, loc="upper left") if ax is axes[0] else ax.get_legend().remove()
+        if ax is not axes[0]:
+            ax.get_legend().remove()
     if suptitle:
-        fig.suptitle(textwrap.fill(suptitle, 95), fontsize=10)
+        fig.suptitle(fill(suptitle, fig, TITLE), fontsize=TITLE)
     fig.tight_layout()
-    caption(fig)
+    caption(fig, legend_below(fig, axes[0]))
     return fig
 
 
@@ -105,11 +148,11 @@ def fig1_network(ax, w1, w2, h1, title: str) -> None:
             for j in range(w.shape[1]):
                 (x0, y0), (x1, y1) = pos[(l, i)], pos[(l + 1, j)]
                 ax.plot([x0, x1], [y0, y1], color=colors[j if l == 0 else i], lw=4 * float(w[i, j]), alpha=0.8)
-                ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{float(w[i, j]):.1f}", fontsize=7)
+                ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{float(w[i, j]):.1f}", fontsize=SMALL)
     for (l, i), (px, py) in pos.items():
         ax.scatter(px, py, s=500, color="white", edgecolor="k", zorder=3)
         label = f"{h1[i]:.1f}" if l == 1 else ("x" if l == 0 else "h2")
-        ax.text(px, py, label, ha="center", va="center", fontsize=8, zorder=4)
+        ax.text(px, py, label, ha="center", va="center", fontsize=SMALL, zorder=4)
     ax.set(title=title, xticks=range(3), xticklabels=["x", "h1", "h2"], yticks=[])
     ax.grid(False)
 
@@ -123,7 +166,7 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
     kinds = [k for k in ("normalized", "unnormalized") if k in set(rows.kind)]
     protocols = [p for p in ("classification", "retrieval") if p in set(rows.protocol)]
     order = list(dict.fromkeys(rows[hue]))
-    fig, axes = plt.subplots(len(kinds), len(protocols), figsize=(5.2 * len(protocols), 3.2 * len(kinds)),
+    fig, axes = plt.subplots(len(kinds), len(protocols), figsize=(4.2 * len(protocols), 3.2 * len(kinds)),
                              sharey=True, squeeze=False)
     for i, kind in enumerate(kinds):
         for j, protocol in enumerate(protocols):
@@ -144,12 +187,10 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
             metric = "top-1" if protocol == "classification" else "rank-1"
             ax.set(title=f"({'ab'[j]}) {protocol}, {'chains' if kind == 'normalized' else 'layers (unnormalized)'}",
                    xlabel="layer L / chain C", ylabel=f"{metric} (%)", ylim=(0, 105))
-            if (i, j) == (0, 0):
-                ax.legend(fontsize=7, loc="lower left", ncol=len(order))
-            else:
+            if (i, j) != (0, 0):
                 ax.get_legend().remove()
     if suptitle:
-        fig.suptitle(textwrap.fill(suptitle, 100), fontsize=10)
+        fig.suptitle(fill(suptitle, fig, TITLE), fontsize=TITLE)
     fig.tight_layout()
-    caption(fig)
+    caption(fig, legend_below(fig, axes[0, 0]))
     return fig

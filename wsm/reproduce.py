@@ -3,8 +3,9 @@
     python -m wsm.reproduce --profile quick [--out book/executed] [--only NAME ...] [--set NAME=VALUE ...]
 
 Each ``notebooks/<name>.py`` (percent format, the source of truth) is turned into a notebook by
-jupytext, executed by papermill with the profile's parameters, and written to
-``<out>/<name>.ipynb``; each notebook writes its rows to ``<out>/results/<name>.csv`` and this
+jupytext, executed by papermill with the profile's parameters, tagged for the book
+(:func:`tag_for_book`: its code and its settings banner fold away, one click from view) and written
+to ``<out>/<name>.ipynb``; each notebook writes its rows to ``<out>/results/<name>.csv`` and this
 command joins them into ``<out>/results/results.csv`` and writes the verdict section of the book's
 first page (``<out>/frontpage.md``, :mod:`wsm.frontpage`). ``--set null_repeats=20`` changes a setting
 on every page that has it (:func:`wsm.experiments.valid_settings`; values are read as JSON, else text).
@@ -21,6 +22,7 @@ from pathlib import Path
 from wsm import experiments, frontpage, paths, profiles, results
 from wsm.paths import REPO
 from wsm.errors import WsmError
+from wsm.storage import atomic_write
 
 
 
@@ -50,23 +52,52 @@ def execute(notebook: str, profile: str, out: Path, overrides: dict | None = Non
     except papermill.PapermillExecutionError as e:
         raise WsmError(f"notebook {notebook} failed under profile {profile} in cell {e.exec_count}: "
                        f"{e.ename}: {e.evalue} (the partial output is in {tmp})") from None
-    _hide_injected_parameters(tmp)
-    os.replace(tmp, target)
+    tag_file(tmp, target)
+    tmp.unlink()
     raw.unlink()
     return target
 
 
-def _hide_injected_parameters(path: Path) -> None:
-    """Tag papermill's injected-parameters cell (absolute local paths) ``remove-cell``, so the book
-    leaves it out; the page's banner shows every resolved setting instead."""
+# A page as the reader sees it (MyST-NB's cell tags): its code folds behind a "Show code cell source"
+# toggle, its outputs (figures, tables, sentences) stay in view; the cell that starts the page
+# (``experiments.start(...)``: the "Executed with profile ..." line, every resolved setting, the zoos)
+# also folds its output behind "Show code cell output"; both stay one click away in the HTML.
+BANNER_CALL = "experiments.start("
+KEEP_OUT = {"remove-cell", "remove-input", "hide-cell"}     # already out of sight: left as they are
+
+
+def tag_for_book(nb):
+    """Tag the code cells of an executed notebook (an nbformat ``NotebookNode``, changed in place and
+    returned) for the book: papermill's injected-parameters cell (absolute local paths) ``remove-cell``
+    (the banner shows every resolved setting instead); every other code cell ``hide-input``, except
+    one already removed or hidden whole (:data:`KEEP_OUT`); the cell that calls
+    :data:`BANNER_CALL` also ``hide-output``. Existing tags are kept, none is added twice."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        wanted = []
+        if "injected-parameters" in tags:
+            wanted.append("remove-cell")
+        elif not KEEP_OUT & set(tags):
+            wanted.append("hide-input")
+            if BANNER_CALL in cell.source:
+                wanted.append("hide-output")
+        tags += [t for t in wanted if t not in tags]
+        if tags:
+            cell.metadata["tags"] = tags
+    return nb
+
+
+def tag_file(source: Path, target: Path | None = None) -> Path:
+    """:func:`tag_for_book` on the notebook file ``source``, written atomically to ``target`` (by
+    default ``source`` itself); returns ``target``."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
-    nbformat.write(nb, path)
+    target = Path(target or source)
+    text = nbformat.writes(tag_for_book(nbformat.read(source, as_version=4)))
+    atomic_write(target, lambda f: f.write((text if text.endswith("\n") else text + "\n").encode("utf-8")))
+    return target
 
 
 def overrides_for(names, settings: list[str]) -> dict[str, dict]:

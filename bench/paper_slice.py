@@ -26,8 +26,8 @@ import torch
 from wsm import experiments, htt, paper, zoo
 
 
-COLUMNS = ["architecture", "protocol", "feature", "ours", "ci_low", "ci_high", "null_mean", "p_null", "decision",
-           "paper", "n", "tasks", "clf_epochs", "device"]
+COLUMNS = ["architecture", "protocol", "feature", "ours", "ci_low", "ci_high", "null_mean", "p_null", "null_repeats",
+           "decision", "paper", "n", "tasks", "clf_epochs", "device"]
 
 
 def compact(res: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def compact(res: pd.DataFrame) -> pd.DataFrame:
     for c in ("ours", "ci_low", "ci_high", "null_mean"):
         res[c] = res[c].round(1)
     res["p_null"] = res.p_null.round(3)
-    return res
+    return res.astype({"null_repeats": int})
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""24 small MLPs (20-64-64-4) trained with SGD: 4 synthetic tasks x 6 seeds, saved as usual checkpoints."""
+"""30 small MLPs (20-64-64-4) trained with SGD: 5 synthetic tasks x 6 seeds, saved as usual checkpoints."""
 import argparse, csv
 from pathlib import Path
 import numpy as np, torch
@@ -6,7 +6,7 @@ from torch import nn
 
 out = Path("mynets"); out.mkdir(exist_ok=True)
 rows = []
-for t, task in enumerate(("teacher-a", "teacher-b", "teacher-c", "teacher-d")):
+for t, task in enumerate(("teacher-a", "teacher-b", "teacher-c", "teacher-d", "teacher-e")):
     g = torch.Generator().manual_seed(t)              # task t: inputs and labels from a random linear teacher
     x = torch.randn(2000, 20, generator=g)
     y = (x @ torch.randn(20, 4, generator=g) + 0.5 * torch.randn(2000, 4, generator=g)).argmax(1)

@@ -68,7 +68,7 @@ spread = ablations.spread(ours[ours.ablation == "split seed"])
 spread
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.8), sharey=True)
 for ax, name in zip(axes, ["MLP row normalization", "classifier features", "PlainNet-5 unit order"]):
     sub = ours[ours.ablation == name]
     sub = sub.assign(cell=[f"{a[:5]} {p[:5]}. {f}" for a, p, f in zip(sub.architecture, sub.protocol, sub.feature)])
@@ -80,7 +80,7 @@ for ax, name in zip(axes, ["MLP row normalization", "classifier features", "Plai
     ax.axhline(100 * (1 - page.alpha), color="crimson", ls="--", lw=1)
     ax.set(title=name, xlabel="", ylabel="accuracy (%)", ylim=(0, 105))
     ax.tick_params(axis="x", rotation=60, labelsize=7)
-    ax.legend(fontsize=6, loc="lower left")
+    ax.legend(fontsize=plots.SMALL, loc="lower left")
 fig.suptitle(f"Ablations on the Fig. 2 zoos (profile {profile}); bars: exact 95% intervals", fontsize=10)
 fig.tight_layout()
 plots.caption(fig)
@@ -92,20 +92,4 @@ rows = ours.assign(figure="Ablations", panel=ours.ablation, metric=ours.metric +
                    paper=float("nan"), profile=profile, dataset="Tiny ImageNet", scale=page.scale)
 results.write(rows, page.results_dir, "ablations")
 
-
-def mean(name, setting):
-    part = ours[(ours.ablation == name) & (ours.setting == setting)]
-    return f"{part.ours.mean():.1f}%"
-
-
-rn, st, uo = (ours[ours.ablation == n] for n in ("MLP row normalization", "classifier features", "PlainNet-5 unit order"))
-display(Markdown(
-    f"**Conclusion ({profile} profile).** Mean over cells: MLP chains 2–3 give {mean('MLP row normalization', 'none (Eq. 7, ours)')} "
-    f"as printed and {mean('MLP row normalization', 'every layer (ICLR text, code)')} row-normalized; the classifier "
-    f"gives {mean('classifier features', 'centred and scaled (ours)')} on centred and scaled features and "
-    f"{mean('classifier features', 'raw vec(φ) (code)')} on raw ones; PlainNet-5 on {len(tasks)} tasks gives "
-    f"{mean('PlainNet-5 unit order', 'conv → ReLU → BN (paper, ours)')} in the paper's unit order and "
-    f"{mean('PlainNet-5 unit order', 'conv → BN → ReLU (code)')} in the code's. Over "
-    f"{len(page.settings['split_seeds'])} split seeds a chain cell moves by up to {(spread['max'] - spread['min']).max():.1f} "
-    f"points (median {(spread['max'] - spread['min']).median():.1f}): differences smaller than that are the split's, "
-    "not the method's. Each mean hides cells whose intervals overlap: the table above is the evidence."))
+display(Markdown(ablations.conclusion(ours, spread, len(tasks), len(page.settings["split_seeds"]), profile)))

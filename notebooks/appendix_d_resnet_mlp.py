@@ -34,7 +34,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import data, experiments, htt, nets, paper, plots, results
+from wsm import claims, data, experiments, htt, nets, plots, results
 
 page, zoos = experiments.start("appendix_d_resnet_mlp", profile, overrides, roots)  # the stand-in outside `paper`
 
@@ -46,27 +46,20 @@ page, zoos = experiments.start("appendix_d_resnet_mlp", profile, overrides, root
 # times: mean, 95% band, p-value); the decision column is the paper's rule.
 
 # %%
-ours = htt.percent(page.evaluate(zoos), page.alpha)
-ours["paper"] = [paper.TABLE2[d] if k == "normalized" else float("nan") for k, d in zip(ours.kind, ours.depth)]
-results.accuracy_table(ours.sort_values(["kind", "depth"], ascending=[False, True]), ["feature"], ["paper"], page.alpha)
-
-# %%
+ours = htt.percent(page.evaluate(zoos), page.alpha).assign(figure="Table 2", panel="",
+                                                          architecture=nets.LABELS["resmlp12"])
+ours["paper"] = claims.paper_values(ours, "Table 2")
 fig = plots.protocol_panels(ours.assign(panel="a"), {"a": "ResNet-MLP-12 classification"}, page.alpha,
-                            suptitle=f"Table 2, {data.short_name(page.dataset)}: paper vs ours (profile {profile}: {page.scale})")
+                            suptitle=f"Table 2, {data.short_name(page.dataset)}: paper vs ours "
+                                     f"(profile {profile}: {page.scale})")
 plots.save(fig, "table2_resnet_mlp12", page.results_dir)
 plt.show()
 
 # %%
-rows = ours.assign(figure="Table 2", panel="", architecture=nets.LABELS["resmlp12"], profile=profile,
-                   dataset=data.describe(page.dataset), scale=page.scale)
-results.write(rows, page.results_dir, "appendix_d_resnet_mlp")
+results.accuracy_table(ours.sort_values(["kind", "depth"], ascending=[False, True]), ["feature"], ["paper"], page.alpha)
 
-norm, unnorm = ours[ours.kind == "normalized"], ours[ours.kind == "unnormalized"]
-accepted = (norm.decision == "accept H0").sum()
-display(Markdown(
-    f"**Conclusion ({profile} profile, {data.short_name(page.dataset)}).** Chain-normalized ResNet-MLP-12 features give "
-    f"{norm.ours.min():.1f}–{norm.ours.max():.1f}% top-1 at chains {', '.join(map(str, page.protocol.chains))} (paper: "
-    f"{norm.paper.min():.1f}–{norm.paper.max():.1f}%), and H0 is accepted at α = {page.alpha:.0%} for {accepted} of "
-    f"{len(norm)} chains; the unnormalized layers at the same depths give {unnorm.ours.min():.1f}–"
-    f"{unnorm.ours.max():.1f}%. Chance is {100 / page.n_tasks:.0f}% here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))
+# %%
+rows = ours.assign(profile=profile, dataset=data.describe(page.dataset), scale=page.scale)
+results.write(rows, page.results_dir, "appendix_d_resnet_mlp")
+display(Markdown(claims.conclusion("Table 2", rows, page.alpha) + "\n\n"
+                 + results.null_sentence(ours, page.protocol.null_repeats)))

@@ -177,7 +177,7 @@ base.pivot_table(index=["architecture", "method"], columns=["protocol", "depth"]
 
 # %%
 plots.style()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8), sharey=True)
 for ax, (arch, sub) in zip(axes, base.groupby("architecture")):
     sub = sub.assign(cell=[f"{p[:5]}. {d}" for p, d in zip(sub.protocol, sub.depth)])
     import seaborn as sns
@@ -185,7 +185,7 @@ for ax, (arch, sub) in zip(axes, base.groupby("architecture")):
     ax.axhline(1 / n_tasks, color="0.3", ls=":", lw=1, label="chance (classification)")
     ax.set(title=arch, xlabel="protocol, layer / chain", ylabel="top-1 / rank-1", ylim=(0, 1.05))
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(fontsize=6) if ax is axes[0] else ax.get_legend().remove()
+    ax.legend(fontsize=plots.SMALL) if ax is axes[0] else ax.get_legend().remove()
 fig.suptitle(f"Baselines on the same zoos and splits (profile {profile})", fontsize=10)
 fig.tight_layout()
 plots.save(fig, "beyond_baselines", page.results_dir)
@@ -204,19 +204,4 @@ for _, r in base.iterrows():
         metric=r.metric, ours=100 * r.accuracy, n=r.n)
 results.write(pd.DataFrame(rows), page.results_dir, "beyond_the_paper")
 
-ep = control[control.control == "epochs"].pivot_table(index="setting", columns="feature", values="accuracy")
-pc = control[control.control == "permuted copies"].set_index("feature").accuracy
-sh = control[control.control == "shuffled-label task recall"].set_index("feature").accuracy
-best = base[base.method != "chain normalization φ, F_l (Fig. 2)"].groupby("method").accuracy.mean().sort_values()
-sig = ((fig2_null.p_null <= 0.05).sum(), len(fig2_null)) if len(fig2_null) else None
-display(Markdown(
-    f"**Conclusion ({profile} profile, {time.time() - t_start:.0f} s).** "
-    + (f"{sig[0]} of {sig[1]} Fig. 2 cells beat their permutation null at p ≤ 0.05. " if sig else "")
-    + "Controls: C1 top-1 after " + ", ".join(f"{e} epochs {100 * a:.0f}%" for e, a in ep.C1.items())
-    + " (L1: " + ", ".join(f"{100 * a:.0f}%" for a in ep.L1) + f"; chance {100 / n_tasks:.0f}%), so the "
-    f"tasks are {'not ' if ep.C1.iloc[0] < 2 / n_tasks else ''}recognisable at initialisation; permuted copies are classified "
-    f"{100 * pc.C1:.0f}% by C1 and {100 * pc.L1:.0f}% by L1; the shuffled-label task is recognised in "
-    f"{100 * sh.C1:.0f}% of its test runs by C1 ({100 * sh.L1:.0f}% by L1); a rotation leaves φ unchanged "
-    f"(max relative change {rot.phi_change.max():.1e}) yet changes the predicted class on "
-    f"{100 * (1 - rot.same_prediction.mean()):.0f}% of probe images, so equal φ does not mean the same function. "
-    f"Baselines (mean over cells): " + ", ".join(f"{m} {100 * a:.0f}%" for m, a in best.items()) + "."))
+display(Markdown(controls.conclusion(control, rot, base, fig2_null, n_tasks, profile, time.time() - t_start)))

@@ -31,7 +31,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import experiments, htt, nets, paper, plots, results
+from wsm import claims, data, experiments, htt, nets, paper, plots, results
 
 page, zoos = experiments.start("s4_1_tiny_imagenet", profile, overrides, roots)
 
@@ -46,15 +46,9 @@ page, zoos = experiments.start("s4_1_tiny_imagenet", profile, overrides, roots)
 
 # %%
 ours = page.evaluate(zoos)                  # a diverged run is excluded with a warning
-ours = htt.percent(ours.assign(architecture=ours.zoo), page.alpha)
-ours["paper"] = [paper.FIG2[(a, p, k)][d - 1] for a, p, k, d in
-                 zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
-ours["panel"] = [paper.FIG2_PANELS[(a, p)] for a, p in zip(ours.architecture, ours.protocol)]
-results.accuracy_table(ours.assign(architecture=ours.architecture.map(nets.LABELS))
-                       .sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
-                       ["panel"], ["architecture", "protocol", "feature", "paper"], page.alpha)
-
-# %%
+panels = [paper.FIG2_PANELS[(z, p)] for z, p in zip(ours.zoo, ours.protocol)]
+ours = htt.percent(ours.assign(figure="Fig. 2", panel=panels, architecture=ours.zoo.map(nets.LABELS)), page.alpha)
+ours["paper"] = claims.paper_values(ours, "Fig. 2")
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
           "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
 fig = plots.protocol_panels(ours, titles, page.alpha,
@@ -63,17 +57,11 @@ plots.save(fig, "fig2_tiny_imagenet", page.results_dir)
 plt.show()
 
 # %%
-rows = ours.assign(figure="Fig. 2", architecture=ours.architecture.map(nets.LABELS), profile=profile,
-                   dataset="Tiny ImageNet", scale=page.scale)
-results.write(rows, page.results_dir, "s4_1_tiny_imagenet")
+results.accuracy_table(ours.sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
+                       ["panel"], ["architecture", "protocol", "feature", "paper"], page.alpha)
 
-norm = ours[ours.kind == "normalized"]
-unnorm = ours[ours.kind == "unnormalized"]
-accepted = (norm.decision == "accept H0").sum()
-display(Markdown(
-    f"**Conclusion ({profile} profile).** Chain-normalized features give {norm.ours.min():.1f}–{norm.ours.max():.1f}% "
-    f"(paper: {norm.paper.min():.1f}–{norm.paper.max():.1f}%) and H0 is accepted at α = {page.alpha:.0%} for "
-    f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
-    f"{unnorm.ours.max():.1f}% (paper: {unnorm.paper.min():.1f}–{unnorm.paper.max():.1f}%). "
-    f"Chance is {100 / page.n_tasks:.0f}% for classification here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))
+# %%
+rows = ours.assign(profile=profile, dataset=data.short_name(page.dataset), scale=page.scale)
+results.write(rows, page.results_dir, "s4_1_tiny_imagenet")
+display(Markdown(claims.conclusion("Fig. 2", rows, page.alpha) + "\n\n"
+                 + results.null_sentence(ours, page.protocol.null_repeats)))

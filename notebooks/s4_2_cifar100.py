@@ -36,7 +36,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import data, experiments, htt, nets, paper, plots, results
+from wsm import claims, data, experiments, htt, nets, paper, plots, results
 
 page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 
@@ -48,18 +48,10 @@ page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 
 # %%
 ours = page.evaluate(zoos)
-ours = htt.percent(ours.assign(architecture=ours.zoo), page.alpha)
-ours["paper"] = [paper.FIG3[(a, p, k)][d - 1] for a, p, k, d in
-                 zip(ours.architecture, ours.protocol, ours.kind, ours.depth)]
-ours["paper"] = ours.paper.astype(float)
-ours["panel"] = [paper.FIG3_PANELS[(a, p)] for a, p in zip(ours.architecture, ours.protocol)]
+panels = [paper.FIG3_PANELS[(z, p)] for z, p in zip(ours.zoo, ours.protocol)]
+ours = htt.percent(ours.assign(figure="Fig. 3", panel=panels, architecture=ours.zoo.map(nets.LABELS)), page.alpha)
+ours["paper"] = claims.paper_values(ours, "Fig. 3")
 display(Markdown(f"> {paper.FIG3_QUOTE} (Section 4.2)"))
-table = ours.assign(architecture=ours.architecture.map(nets.LABELS),
-                    paper=["not reported in the text" if p != p else f"about {p:.1f}" for p in ours.paper])
-results.accuracy_table(table.sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
-                       ["panel"], ["architecture", "protocol", "feature", "paper"], page.alpha)
-
-# %%
 titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
           "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
 fig = plots.protocol_panels(ours, titles, page.alpha,
@@ -69,18 +61,11 @@ plots.save(fig, "fig3_cifar100", page.results_dir)
 plt.show()
 
 # %%
-rows = ours.assign(figure="Fig. 3", architecture=ours.architecture.map(nets.LABELS), profile=profile,
-                   dataset=data.describe(page.dataset), scale=page.scale)
-results.write(rows, page.results_dir, "s4_2_cifar100")
+results.accuracy_table(ours.sort_values(["panel", "kind", "depth"], ascending=[True, False, True]),
+                       ["panel"], ["architecture", "protocol", "feature", "paper"], page.alpha)
 
-norm = ours[ours.kind == "normalized"]
-unnorm = ours[ours.kind == "unnormalized"]
-accepted = (norm.decision == "accept H0").sum()
-display(Markdown(
-    f"**Conclusion ({profile} profile, {data.short_name(page.dataset)}).** Chain-normalized features give "
-    f"{norm.ours.min():.1f}–{norm.ours.max():.1f}% (paper: about 98.0%) and H0 is accepted at α = {page.alpha:.0%} for "
-    f"{accepted} of {len(norm)} chain/protocol cells; unnormalized layers give {unnorm.ours.min():.1f}–"
-    f"{unnorm.ours.max():.1f}% (not reported in the paper's text). Chance is {100 / page.n_tasks:.0f}% for "
-    f"classification here ({page.n_tasks} tasks) against 2% in the paper (50 tasks)."
-    + results.null_sentence(ours, page.protocol.null_repeats)
-    + results.power_sentence(ours.assign(paper=[f"about {p}" for p in ours.paper]), page)))
+# %%
+rows = ours.assign(profile=profile, dataset=data.describe(page.dataset), scale=page.scale)
+results.write(rows, page.results_dir, "s4_2_cifar100")
+display(Markdown(claims.conclusion("Fig. 3", rows, page.alpha) + "\n\n"
+                 + results.null_sentence(ours, page.protocol.null_repeats)))

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import experiments, htt, namedata, paper, plots, results
+from wsm import claims, data, experiments, htt, namedata, nets, plots, results
 
 page, zoos = experiments.start("s4_3_namedata", profile, overrides, roots)
 
@@ -74,9 +74,17 @@ per_task
 
 # %%
 ours = htt.percent(page.evaluate({"gru2": z}), page.alpha)   # a diverged run is excluded with a warning
-ours["paper"] = [paper.TABLE1.get((p, k)) if d == 1 else float("nan")
-                 for p, k, d in zip(ours.protocol, ours.kind, ours.depth)]
+ours = ours.assign(figure=["Table 1" if d == 1 else "Section 4.3, chain 2" for d in ours.depth], panel=ours.protocol,
+                   architecture=nets.LABELS["gru2"])
+ours["paper"] = claims.paper_values(ours, "Table 1")
 cells = ours[ours.depth == 1]
+fig_rows = cells.assign(panel=cells.protocol.map({"classification": "a", "retrieval": "b"}))
+fig = plots.protocol_panels(fig_rows, {"a": "GRU-2 weight classification", "b": "GRU-2 weight retrieval"}, page.alpha,
+                            suptitle=f"Table 1, NameData: paper vs ours (profile {profile}: {page.scale})")
+plots.save(fig, "table1_namedata", page.results_dir)
+plt.show()
+
+# %%
 table1 = pd.DataFrame({
     (kind, src): {f"weight {p} ({'top-1' if p == 'classification' else 'rank-1'})":
                   cells[(cells.kind == kind) & (cells.protocol == p)][src].iloc[0]
@@ -87,27 +95,7 @@ display(table1.round(1))
 results.accuracy_table(ours, ["protocol"], ["feature", "paper"], page.alpha)
 
 # %%
-fig_rows = cells.assign(panel=cells.protocol.map({"classification": "a", "retrieval": "b"}))
-fig = plots.protocol_panels(fig_rows, {"a": "GRU-2 weight classification", "b": "GRU-2 weight retrieval"}, page.alpha,
-                            suptitle=f"Table 1, NameData: paper vs ours (profile {profile}: {page.scale})")
-plots.save(fig, "table1_namedata", page.results_dir)
-plt.show()
-
-# %%
-rows = ours.assign(figure=["Table 1" if d == 1 else "Section 4.3, chain 2" for d in ours.depth],
-                   panel=ours.protocol, architecture="GRU-2", profile=profile, dataset="NameData", scale=page.scale)
+rows = ours.assign(profile=profile, dataset=data.short_name(page.dataset), scale=page.scale)
 results.write(rows, page.results_dir, "s4_3_namedata")
-
-c = {(p, k): cells[(cells.protocol == p) & (cells.kind == k)].ours.iloc[0]
-     for p in ("classification", "retrieval") for k in ("normalized", "unnormalized")}
-accepted = [p for p in ("classification", "retrieval") if htt.decide(c[(p, "normalized")] / 100, page.alpha) == "accept H0"]
-display(Markdown(
-    f"**Conclusion ({profile} profile).** Chain normalization gives {c[('classification', 'normalized')]:.1f}% "
-    f"top-1 and {c[('retrieval', 'normalized')]:.1f}% rank-1 (paper: 100.0% and 95.7%) against "
-    f"{c[('classification', 'unnormalized')]:.1f}% and {c[('retrieval', 'unnormalized')]:.1f}% for the raw weights "
-    f"(paper: 17.2% and 21.3%); H0 is accepted at α = {page.alpha:.0%} for "
-    f"{' and '.join(accepted) if accepted else 'neither protocol'}. "
-    f"Chance is about {100 / page.n_tasks:.0f}% for classification ({page.n_tasks} tasks) and "
-    f"{100 / round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks):.0f}% for retrieval "
-    f"({round((1 - page.protocol.retrieval_train_fraction) * page.n_tasks)} unseen tasks), as in the paper."
-    + results.null_sentence(ours, page.protocol.null_repeats) + results.power_sentence(ours, page)))
+display(Markdown(claims.conclusion("Table 1", rows, page.alpha) + "\n\n"
+                 + results.null_sentence(ours, page.protocol.null_repeats)))

@@ -92,6 +92,4 @@ rows = ours.assign(figure="Zoo size", panel=[f"{a}: {e} epochs, {t} tasks x {r} 
                                              zip(ours.axis, ours.epoch, ours.tasks, ours.runs)],
                    paper=float("nan"), profile=profile, dataset="Tiny ImageNet", scale=page.scale)
 results.write(rows, page.results_dir, "zoo_size")
-display(Markdown(f"**Conclusion ({profile} profile, this page's slice).** {scaling.conclusion(ours, page.alpha)}"
-                 + (f"\n\n**Conclusion (the committed study).** {scaling.conclusion(study, page.alpha)}"
-                    if len(study) else "")))
+display(Markdown(scaling.page_conclusion(ours, study, profile, page.alpha)))

@@ -1,25 +1,36 @@
-"""The book's first page (wsm.frontpage): the verdict tally, one sentence per paper claim with its
-verdict and page, the profile and machine, how to rebuild; and the plain message without results."""
+"""The book's first page (wsm.frontpage): per run, what it shows of the predictions at any scale and of
+the paper's numbers at their setting; findings; one sentence per figure with its verdicts and page; what
+no run tests; the profile and machine, how to rebuild; and the plain message without results."""
 
 import pandas as pd
 
-from wsm import frontpage, paper, summary
+from wsm import claims, frontpage, stats, summary, verdicts
 
-N = len({(r["figure"], r["sentence"]) for r in paper.REPORTED})      # quoted sentences
+TEN = claims.Setting("tiny-imagenet", 10, 10, 3)
+
+
+def _acc(correct, n, **row):
+    lo, hi = stats.clopper_pearson(correct, n)
+    return dict(ours=100 * correct / n, n=n, ci_low=100 * lo, ci_high=100 * hi, data=TEN.data, tasks=TEN.tasks,
+                runs=TEN.runs, epochs=TEN.epochs, train_fraction=0.6, retrieval_train_fraction=0.6, query_fraction=0.2,
+                null_mean=10.0, null_low=2.5, null_high=20.0, null_repeats=100, **row)
 
 
 def _executed(tmp_path, profiles=("smoke",), built="smoke"):
-    """An executed folder: per-profile results for three reported items, the Fig. 2 page (executed)
-    and the Fig. 1 page's CSV without its notebook, and the timings of a run under ``built``."""
+    """An executed folder: per-profile results for Fig. 1, two Fig. 2 chain cells (at 10 tasks) and one
+    stand-in Fig. 3 cell, the Fig. 2 page (executed) and the Fig. 1 page's CSV without its notebook, and
+    the timings of a run under ``built``."""
     results = tmp_path / "executed" / "results"
     (results / "profiles").mkdir(parents=True)
     fig1 = dict(figure="Fig. 1", panel="a-b", ours=0.0)
-    fig2 = [dict(figure="Fig. 2", panel="a", kind="normalized", depth=1, ours=99.0, ci_low=95.0, ci_high=100.0),
-            dict(figure="Fig. 2", panel="a", kind="unnormalized", depth=1, ours=10.0, ci_low=5.0, ci_high=15.0)]
-    fig3 = dict(figure="Fig. 3", panel="a", kind="normalized", depth=1, ours=50.0, ci_low=40.0, ci_high=60.0,
+    fig2 = [_acc(39, 40, figure="Fig. 2", architecture="MLP-4", protocol="classification", kind="normalized",
+                 depth=d, p_null=0.01, chance=10.0) for d in (1, 2)]
+    fig3 = dict(figure="Fig. 3", architecture="MLP-4", protocol="classification", kind="normalized", depth=1,
+                ours=50.0, ci_low=40.0, ci_high=60.0, n=100, data="cifar100-standin",
                 dataset="CIFAR-100 STAND-IN (Tiny ImageNet classes 0-99)")
     for profile in profiles:
-        pd.DataFrame([fig1] + fig2 + [fig3]).assign(profile=profile).to_csv(results / "profiles" / f"{profile}.csv", index=False)
+        pd.DataFrame([fig1] + fig2 + [fig3]).assign(profile=profile).to_csv(results / "profiles" / f"{profile}.csv",
+                                                                            index=False)
     pd.DataFrame([fig1]).to_csv(results / "s3_3_chain_normalization.csv", index=False)
     pd.DataFrame(fig2).to_csv(results / "s4_1_tiny_imagenet.csv", index=False)
     (tmp_path / "executed" / "s4_1_tiny_imagenet.ipynb").write_text("{}")
@@ -29,47 +40,48 @@ def _executed(tmp_path, profiles=("smoke",), built="smoke"):
     return tmp_path / "executed"
 
 
-def test_fragment_tallies_verdicts_and_links_each_claim_to_its_page(tmp_path):
-    text = frontpage.fragment(_executed(tmp_path))
+def test_fragment_says_per_run_what_it_tests_and_links_each_figure(tmp_path):
+    text = frontpage.fragment(_executed(tmp_path, profiles=("quick",), built="quick"))
     assert text.startswith("## The verdict\n")
-    assert "built with the **`smoke` profile** on Test CPU 9000 (4 cores)" in text
-    assert "only checks that every page runs" in text
-    # Fig. 1's zero and Fig. 2 (a) C1 (99 in [95, 100] against 99.4) are consistent; Fig. 2 (a) L1 ([5, 15]
-    # against 62.9) and Fig. 3's sentence ([40, 60] against "about 98") inconsistent; the rest missing
-    assert "| run | consistent | inconsistent | missing | reported |" in text
-    assert f"| `smoke` | 2 | 2 | {N - 4} | {N} |" in text
-    assert "| `paper settings, 4 of 50 tasks" in text               # a committed larger run, labelled by its scale
+    assert "built with the **`quick` profile** on Test CPU 9000 (4 cores)" in text
+    assert "| run | at the paper's setting | predictions at any scale |" in text
+    quick = next(line for line in text.splitlines() if line.startswith("| quick |"))
+    assert "1 reproduced" in quick and "1 supported" in quick          # Fig. 1; Fig. 2's chains above the null
+    assert verdicts.DIFFERENT not in quick                              # nothing compared across settings
+    assert "| the paper's zoos on 4 of 50 tasks, our classifier" in text   # the committed slice, said as what it is
+    assert "* **quick**: the predictions that hold at any scale: 1 supported of 1 tested" in text
     fig2 = next(line for line in text.splitlines() if line.startswith("* **Fig. 2**"))
-    assert fig2.endswith("Verdict: 1 consistent, 1 inconsistent, 22 missing of 24 sentences "
-                         "({doc}`executed/s4_1_tiny_imagenet`).")
-    assert "SGD solutions of one task are similar" in fig2 and "stand-in" not in fig2.lower()
+    assert "SGD solutions of one task are similar" in fig2 and fig2.endswith("({doc}`executed/s4_1_tiny_imagenet`).")
+    assert "not tested" in fig2
     fig3 = next(line for line in text.splitlines() if line.startswith("* **Fig. 3**"))
-    assert "Measured here on the CIFAR-100 STAND-IN. Verdict: **inconsistent**." in fig3
+    assert "Measured here on the CIFAR-100 STAND-IN." in fig3 and verdicts.DIFFERENT not in fig3
     fig1 = next(line for line in text.splitlines() if line.startswith("* **Fig. 1**"))
-    assert fig1.endswith("Verdict: **consistent**.")          # its notebook is not in the folder: no link
-    figures = [r["figure"] for r in paper.REPORTED]
-    assert sum(line.startswith("* **") for line in text.splitlines()) == len(set(figures))
-    assert "{doc}`executed/summary`" in text and "make reproduce PROFILE=smoke" in text and "make book" in text
+    assert fig1.endswith("Verdict: **reproduced**.")          # its notebook is not in the folder: no link
+    assert sum(line.startswith("* **") and "**:" in line and "Verdict" in line
+               for line in text.splitlines()) == len(claims.FIGURES)
+    assert "### Findings" in text and "MLP-4 C3 classification is 90.0%" in text     # the committed slice's
+    assert "### What no run here tests" in text
+    assert "{doc}`executed/summary`" in text and "make reproduce PROFILE=quick" in text and "make book" in text
+
+
+def test_a_smoke_build_tests_nothing_and_says_so(tmp_path):
+    text = frontpage.fragment(_executed(tmp_path))
+    assert "only checks that every page runs" in text and "it tests none of the paper's claims" in text
+    smoke = next(line for line in text.splitlines() if line.startswith("| smoke |"))
+    assert "supported" not in smoke and "not tested" in smoke
 
 
 def test_sentences_follow_the_profile_the_book_was_built_with(tmp_path):
     text = frontpage.fragment(_executed(tmp_path, profiles=("smoke", "quick"), built="quick"))
     assert "**`quick` profile**" in text and "### The paper's claims under `quick`" in text
-    assert f"| `smoke` | 2 | 2 | {N - 4} | {N} |" in text and f"| `quick` | 2 | 2 | {N - 4} | {N} |" in text
+    assert "| smoke |" in text and "| quick |" in text
     assert "make reproduce PROFILE=quick" in text
 
 
-def test_verdict_columns_are_read_by_their_prefix(tmp_path, monkeypatch):
-    """Whatever the summary calls its verdicts (consistent / inconsistent / underpowered here)."""
-    table = pd.DataFrame({"figure": ["Fig. 2"] * 3 + ["Table 1"], "item": list("abcd"),
-                          "ours (quick)": [1.0] * 4,
-                          "verdict (quick)": ["inconsistent", "consistent", "underpowered", "consistent"]})
-    monkeypatch.setattr(summary, "table", lambda results_dir, alpha=0.05: table)
-    text = frontpage.fragment(_executed(tmp_path, profiles=("quick",), built="quick"))
-    assert "| run | consistent | underpowered | inconsistent | reported |" in text
-    assert "| `quick` | 2 | 1 | 1 | 4 |" in text
-    assert "Verdict: 1 consistent, 1 underpowered, 1 inconsistent of 3 sentences" in text
-    assert "* **Table 1**:" in text and "Verdict: **consistent**" in text
+def test_the_tally_is_the_summarys(tmp_path, monkeypatch):
+    executed = _executed(tmp_path, profiles=("quick",), built="quick")
+    table = summary.table(executed / "results")
+    assert frontpage.tally(table).equals(summary.tally(table))
 
 
 def test_no_results_says_so_plainly(tmp_path):

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsm import htt
+from wsm import chain, htt
 from wsm.errors import WsmError
 
 from conftest import gen as _gen
@@ -321,12 +321,49 @@ def test_split_tasks():
 
 
 def test_split_tasks_too_few():
-    with pytest.raises(WsmError, match="2 tasks cannot be split"):
-        htt.split_tasks(np.array([0, 0, 1, 1]), 0.6, seed=0)     # one training task
-    with pytest.raises(WsmError, match="tasks cannot be split"):
-        htt.split_tasks(np.repeat(np.arange(5), 2), 0.95, seed=0)  # no unseen task
-    train, test = htt.split_tasks(np.repeat(np.arange(3), 2), 0.6, seed=0)   # round(1.8) = 2
-    assert len(train) == 2 and len(test) == 1
+    """Retrieval trained on 2 tasks is refused (a 2-class softmax from zero keeps w0 = -w1, so every
+    network embeds to +-(1, -1)/sqrt(2)), and so is one unseen task; the message says how many it needs."""
+    with pytest.raises(WsmError, match="train on 2 tasks.*needs at least 5 tasks \\(it has 4\\)"):
+        htt.split_tasks(np.repeat(np.arange(4), 2), 0.6, seed=0)
+    with pytest.raises(WsmError, match="only 1 task is unseen"):
+        htt.split_tasks(np.repeat(np.arange(5), 2), 0.9, seed=0)
+    train, test = htt.split_tasks(np.repeat(np.arange(5), 2), 0.6, seed=0)   # 3 train, 2 unseen
+    assert len(train) == 3 and len(test) == 2
+    assert htt.retrieval_problem(5, 0.6) is None and htt.retrieval_problem(4, 0.6)
+
+
+def test_two_training_tasks_collapse_the_embedding():
+    """Why 2 training tasks are refused: the 2-class softmax's rows stay opposite (w0 + w1 = 0 up to
+    rounding), so every network's normalized output is +-(1, -1)/sqrt(2)."""
+    weights, labels = _zoo(2, 6, seed=3)
+    k = chain.gram(weights, 1)
+    z = htt.embed(k, np.arange(len(labels)))
+    lin = htt.train_classifier(z, torch.as_tensor(labels), 2, htt.ClassifierConfig(epochs=5))
+    w = lin.weight.detach()
+    assert (w[0] + w[1]).norm() / w.norm() < 1e-5
+    out = torch.nn.functional.normalize(lin(z).detach(), dim=1)
+    assert torch.allclose(out.abs(), torch.full_like(out, 2 ** -0.5), atol=1e-4)
+
+
+def test_evaluate_leaves_out_a_retrieval_that_cannot_test_anything():
+    weights, labels = _zoo(4, 5, seed=1)
+    df = htt.evaluate(weights, labels, depths=(1,), null_repeats=0, progress=False)
+    assert set(df.protocol) == {"classification"}
+    assert "retrieval not run" in df.attrs["notes"][0]
+    with pytest.raises(WsmError, match="retrieval's classifier would train on 2 tasks"):
+        htt.evaluate(weights, labels, depths=(1,), protocols=("retrieval",), progress=False)
+
+
+def test_chain_rows_carry_the_paired_test_against_their_own_layer():
+    weights, labels = _zoo(6, 6, seed=2)
+    df = htt.evaluate(weights, labels, depths=(1, 2), null_repeats=0, progress=False)
+    chains, layers = df[df.kind == "normalized"], df[df.kind == "unnormalized"]
+    assert chains.p_paired.between(0, 1).all() and chains.p_paired_rev.between(0, 1).all()
+    assert layers.p_paired.isna().all()
+    for (_, c), (_, l) in zip(chains.iterrows(), layers.iterrows()):
+        assert (c.protocol, c.depth) == (l.protocol, l.depth) and len(c.hits) == len(l.hits) == c.n
+        assert c.hits.sum() == c.correct
+    assert np.allclose(df.chance, [1 / 6 if p == "classification" else 1 / 2 for p in df.protocol])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -373,7 +410,7 @@ def test_evaluate_table():
 
 
 def test_evaluate_subset_of_kinds_and_depths():
-    weights, labels = _zoo(4, 5, seed=1)
+    weights, labels = _zoo(5, 5, seed=1)
     df = htt.evaluate(weights, labels, depths=(2,), kinds=("normalized",), progress=False)
     assert list(df["protocol"]) == ["classification", "retrieval"]
     assert (df["kind"] == "normalized").all() and (df["depth"] == 2).all()
@@ -421,7 +458,7 @@ def test_evidence_boundaries_and_judged_columns():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(3, 12), st.integers(3, 25))
+@given(st.integers(5, 12), st.integers(3, 25))
 def test_test_size_is_what_the_splits_give(n_tasks, runs):
     labels = np.repeat(np.arange(n_tasks), runs)
     _, test = htt.split_runs(labels, 0.6, seed=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wsm import experiments, profiles, reproduce, results
+from wsm import experiments, htt, profiles, reproduce, results, verdicts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,6 +48,14 @@ def test_every_notebook_executes_and_states_its_profile(smoke):
         assert not errors
 
 
+# What these tests read of the smoke book are properties that hold on any machine, not its numbers:
+# the networks behind them (PlainNet-5's above all: the Deviations page) differ from machine to machine
+# in their rounding, so no accuracy of ours is pinned here. The invariance checks below are float64
+# relative differences of a network and its permuted (rotated) copy, equal in exact arithmetic whatever
+# the network: sums in another order, ~ width x u64 (1.1e-16) ~ 1e-13 at worst for MLP-4's 3072-row
+# chains; a broken invariance, like the unnormalized weights', is O(0.1-1).
+
+
 def test_permutation_checks_hold(smoke):
     _, df = smoke
     fig1 = df[df.figure == "Fig. 1"]
@@ -68,7 +76,8 @@ def test_fig2_has_every_panel_with_the_papers_numbers(smoke):
     c1 = fig2[(fig2.panel == "a") & (fig2.kind == "normalized") & (fig2.depth == 1)]
     assert c1.paper.iloc[0] == 99.4
     assert set(fig2.profile) == {"smoke"} and not fig2.scale.isna().any()
-    # exact intervals contain our value; p-values are probabilities
+    # exact intervals contain our value; p-values are probabilities (1e-9: the percent columns' float
+    # rounding, ~1e-14; an interval that misses its value misses it by >= 1 / n test networks)
     assert (fig2.ci_low <= fig2.ours + 1e-9).all() and (fig2.ours <= fig2.ci_high + 1e-9).all()
     assert fig2.p_error_below_alpha.between(0, 1).all()
 
@@ -101,7 +110,7 @@ def test_fig4_has_five_zoos_both_protocols(smoke):
     fig4, claims = df[(df.figure == "Fig. 4") & (df.panel != "claim")], df[(df.figure == "Fig. 4") & (df.panel == "claim")]
     _check_cifar_rows(fig4, 5 * 12, ["a", "b"])
     assert sorted(claims.architecture) == ["Adam", "Depth", "Leaky", "Res5"] and claims.agrees.isin(["yes", "no"]).all()
-    assert claims.verdict.isin(["consistent", "inconsistent", "underpowered"]).all()
+    assert claims.verdict.isin(verdicts.FOR_NUMBERS[:3]).all() and claims.tasks.notna().all()   # and its setting
     assert set(fig4.architecture) == {"PlainNet-5", "PlainNet-6", "Res5", "Leaky", "PlainNet-5 + Adam"}
     assert fig4.paper.isna().all()                                     # the paper gives claims only
     text = (out / "s4_4_network_variants.ipynb").read_text()
@@ -114,7 +123,7 @@ def test_fig5_tests_the_baseline_classifier_on_four_zoos(smoke):
     _check_cifar_rows(fig5, 4 * 12, ["a", "b"])
     assert len(claims) == 8 and set(claims.protocol) == {"classification", "retrieval"}
     assert claims.agrees.isin(["yes", "no"]).all()
-    assert claims.verdict.isin(["consistent", "inconsistent", "underpowered"]).all()
+    assert claims.verdict.isin(verdicts.FOR_NUMBERS[:3]).all() and claims.tasks.notna().all()
     assert set(fig5.architecture) == {f"Baseline -> {n}" for n in ("Depth", "Res5", "Leaky", "Adam")}
     text = (out / "s4_5_cross_network.ipynb").read_text()
     assert "the accuracy drops" in text and "Adam obtains low accuracy" in text
@@ -137,9 +146,9 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     assert len(images) >= 2
     assert "99.4" in (html / "results.html").read_text()
     intro = (html / "intro.html").read_text()             # the first page opens with the verdicts
-    from wsm import paper
-    assert "built with the <strong>" in intro and "quoted sentences (its numbers and worded claims) fare" in intro
-    assert intro.count("Verdict:") == len({r["figure"] for r in paper.REPORTED})     # one sentence per claim
+    from wsm import claims
+    assert "built with the <strong>" in intro and "each judged only at the level its evidence reaches" in intro
+    assert intro.count("Verdict:") == len(claims.FIGURES)     # one sentence per figure of the paper
     # the same book in a real browser: no broken image, no missing page, no error output, math rendered,
     # no request beyond 127.0.0.1
     from wsm import bookcheck
@@ -171,15 +180,17 @@ def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
 
 def test_summary_has_every_reported_number_with_ours(smoke):
     out, _ = smoke
-    from wsm import paper, summary, verdicts
+    from wsm import claims, summary
     table = summary.table(out / "results")
-    assert len(table) == len({(r["figure"], r["sentence"]) for r in paper.REPORTED})    # one row per sentence
-    assert (table.missing == "").all(), table[table.missing != ""][["figure", "panel", "item", "missing"]]
-    assert (table["ours (smoke)"] != summary.NOT_RUN).all()
-    assert set(table["verdict (smoke)"]) <= set(verdicts.VERDICTS)    # every claim's page writes its verdict
+    assert len(table) == len(claims.CLAIMS)                               # one row per claim
+    missing = table[table["verdict (smoke)"] == verdicts.MISSING]
+    assert missing.empty, missing[["figure", "claim", "why (smoke)"]]      # every page writes what its claims read
+    # a smoke run tests nothing of the paper but Fig. 1's exact invariance
+    assert set(table["verdict (smoke)"]) == {verdicts.NOT_TESTED, verdicts.REPRODUCED}
     # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
-    row = table[(table.figure == "Fig. 2") & (table.item == "PlainNet-5 classification top-1, C2")]
-    assert row.quoted.iloc[0] == "99.3%"
+    assert "99.6%, 99.3%, and 99.5%" in table[table.claim.str.startswith("classification: chains")].quoted.iloc[0]
+    cells = summary.cells(out / "results")
+    assert len(cells[cells.claim.str.startswith("classification: chains")]) == 6
 
 def test_table1_has_its_four_cells_with_the_papers_numbers(smoke):
     _, df = smoke
@@ -203,6 +214,8 @@ def test_fig2_rows_carry_the_permutation_null(smoke):
     r = page.protocol.null_repeats
     assert fig2.p_null.between(1 / (1 + r) - 1e-9, 1).all()
     clf = fig2[fig2.protocol == "classification"]        # null mean of top-1 near chance (1 / tasks)
+    # a property of label shuffles, whatever the networks: at smoke scale one null's top-1 over 10 test
+    # networks has sd 100 x sqrt(0.2 x 0.8 / 10) = 12.6 points, the mean of 20 nulls 2.8: 15 is 5 sd
     assert (clf.null_mean - 100 / page.settings["n_tasks"]).abs().max() < 15
 
 
@@ -211,10 +224,11 @@ def test_beyond_the_paper_records_controls_and_baselines(smoke):
     b = df[df.figure == "Beyond"]
     assert b.paper.isna().all() and set(b.profile) == {"smoke"}
     rot = b[b.protocol == "rotation"]
-    assert (rot[rot.metric == "phi_change"].ours < 1e-10).all()         # phi cannot see a rotation
-    assert (rot[rot.metric == "output_change"].ours > 1e-3).all()       # the function changes
+    assert (rot[rot.metric == "phi_change"].ours < 1e-10).all()         # phi cannot see a rotation (note above)
+    assert (rot[rot.metric == "output_change"].ours > 1e-3).all()       # the function changes: O(1)
     pc = b[b.panel == "permuted copies"]
-    assert pc[pc.kind == "normalized"].ours.iloc[0] == 100              # identical phi: always recognised
+    # identical phi (up to ~1e-15): always recognised, on any machine, whatever the networks
+    assert pc[pc.kind == "normalized"].ours.iloc[0] == 100
     base = b[b.panel == "baselines"]
     methods = {"raw weights, cosine", "weight matching, cosine", "linear CKA", "chain normalization φ, cosine"}
     assert methods <= set(base.kind)
@@ -238,7 +252,7 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
     iclr = df[df.figure.str.startswith("ICLR") & (df.panel != "claim")]
     claim = df[df.figure.str.startswith("ICLR") & (df.panel == "claim")]
     assert len(claim) == 1 and claim.agrees.iloc[0] in ("yes", "partly", "no")
-    assert claim.verdict.iloc[0] in ("consistent", "inconsistent", "underpowered")
+    assert claim.verdict.iloc[0] in verdicts.FOR_NUMBERS[:3]
     assert set(iclr.architecture) == {"MLP-4", "PlainNet-5"}
     mlp = iclr[iclr.architecture == "MLP-4"]
     assert sorted(mlp[mlp.panel == "in order"].depth) == [1, 2, 3]
@@ -289,9 +303,34 @@ def test_the_zoo_size_page_sweeps_each_axis_with_the_others_at_full_size(smoke):
     assert set(epochs.epoch) == {*fig2["mlp_checkpoints"], fig2["mlp_epochs"]}   # the checkpoints give this axis
     per_point = zs.assign(**{c: point[c].to_numpy() for c in point}).groupby(
         ["architecture", "axis", "epoch", "tasks", "runs"]).size()
-    assert (per_point == 2 * 6).all()                   # 2 protocols x (3 layers + 3 chains) at every point
+    # 2 protocols x (3 layers + 3 chains) at every point, classification only where retrieval would train on
+    # too few tasks (wsm.htt.retrieval_problem)
+    for (_, _, _, tasks, _), count in per_point.items():
+        assert count == 6 * (1 if htt.retrieval_problem(tasks, fig2["retrieval_train_fraction"]) else 2)
     assert zs.paper.isna().all()                        # no paper value at these sizes
     assert (zs.ci_low <= zs.ours + 1e-9).all() and (zs.ours <= zs.ci_high + 1e-9).all()
     assert zs[["null_low", "null_high", "p_null"]].notna().all().all()
     text = (out / "zoo_size.ipynb").read_text()
     assert "Conclusion (smoke profile, this page's slice)" in text and "train_cpu_seconds" in text
+
+
+def test_every_row_records_where_it_was_measured(smoke):
+    """What wsm.claims needs to judge a number at its setting, and the paired test of chain against layer."""
+    _, df = smoke
+    from wsm import claims
+    measured = df[df.figure.isin(["Fig. 2", "Fig. 3", "Table 1", "Table 2", "Fig. 4", "Fig. 5"])]
+    assert measured[list(claims.SETTING_COLUMNS[:5])].notna().all().all()
+    fig2 = df[df.figure == "Fig. 2"]
+    chains = fig2[fig2.kind == "normalized"]
+    assert chains.p_paired.between(0, 1).all() and chains.p_paired_rev.between(0, 1).all()
+    assert fig2.chance.notna().all() and (fig2.null_repeats > 0).all()
+
+
+def test_no_notebook_holds_a_paper_value_or_writes_its_own_conclusion():
+    """Pages read the paper's numbers and their conclusions from wsm (wsm.claims, and each analysis's own)."""
+    import re
+    for path in sorted((REPO / "notebooks").glob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"paper\.(FIG2|FIG3|TABLE1|TABLE2)\[", text), path.name
+        assert not re.search(r"\*\*Conclusion \(", text), path.name          # a hand-written conclusion
+        assert not re.search(r"Chance is ", text), path.name

@@ -1,10 +1,13 @@
-"""The verdict columns of the results CSV and of every page's accuracy table (wsm.results)."""
+"""The results CSV and every page's accuracy table (wsm.results)."""
 
 import numpy as np
 import pandas as pd
 
-from wsm import results, stats, verdicts
-from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
+from wsm import claims, results, stats, verdicts
+
+FIG2 = claims.paper_setting("s4_1_tiny_imagenet", "mlp4")
+SETTING = dict(data=FIG2.data, tasks=FIG2.tasks, runs=FIG2.runs, epochs=FIG2.epochs, train_fraction=0.6,
+               retrieval_train_fraction=0.6, query_fraction=0.2)
 
 
 def acc(correct, n, **row):
@@ -13,49 +16,41 @@ def acc(correct, n, **row):
                 null_high=37.5, p_null=0.01, **row)
 
 
-def test_results_csv_gains_verdicts(tmp_path):
+def test_results_csv_keeps_the_setting_and_the_claims_verdict(tmp_path):
     rows = [dict(figure="Fig. 2", panel="a", architecture="MLP-4", depth=1, kind="normalized", protocol="classification",
-                 metric="top-1", profile="quick", dataset="Tiny ImageNet", scale="s", **acc(99, 100, paper=99.4)),
-            dict(figure="Beyond", panel="x", architecture="MLP-4", depth=1, kind="normalized", protocol="classification",
-                 metric="top-1", profile="quick", dataset="Tiny ImageNet", scale="s", **acc(50, 100, paper=np.nan)),
+                 metric="top-1", profile="quick", dataset="Tiny ImageNet", scale="s", chance=2.0, p_paired=0.001,
+                 p_paired_rev=1.0, null_repeats=100, hits=[True], **SETTING, **acc(99, 100, paper=99.4)),
             dict(figure="Fig. 4", panel="claim", architecture="Adam", depth=np.nan, kind="normalized", protocol="both",
                  metric="mean", ours=30.0, paper=np.nan, n=10, profile="quick", dataset="d", scale="s", agrees="yes",
-                 verdict=UNDERPOWERED)]
+                 verdict=verdicts.INCONCLUSIVE)]
     out = pd.read_csv(results.write(rows, tmp_path, "page"))
-    assert list(out.verdict.fillna("")) == [CONSISTENT, "", UNDERPOWERED]
-    # Fig. 3's "about 98.0%" gets the "about" tolerance, a printed 98.0 does not
-    tight = [dict(r, figure=f, **acc(997, 1000, paper=98.0)) for f, r in (("Fig. 3", rows[0]), ("Fig. 2", rows[0]))]
-    out = pd.read_csv(results.write(tight, tmp_path, "tight"))
-    assert list(out.verdict) == [CONSISTENT, INCONSISTENT]
-    # a page without a paper value or claim writes no verdict column
-    plain = pd.read_csv(results.write(rows[1:2], tmp_path, "plain"))
-    assert "verdict" not in plain
+    assert set(claims.SETTING_COLUMNS) <= set(out.columns)
+    assert {"chance", "p_paired", "p_paired_rev", "null_repeats"} <= set(out.columns)
+    assert "hits" not in out.columns                              # per-network results stay out of the CSV
+    assert list(out.verdict.fillna("")) == ["", verdicts.INCONCLUSIVE]   # only a worded claim's row has one
+    assert claims.Setting.of_row(out.iloc[0]) == FIG2
 
 
 def test_every_pages_accuracy_table_has_the_verdict_and_the_caption():
-    ours = pd.DataFrame([acc(99, 100, feature="C1", paper="about 98.0", decision="accept H0",
-                             p_error_below_alpha=0.04),
-                         acc(50, 100, feature="L1", paper="not reported in the text", decision="reject H0",
-                             p_error_below_alpha=1.0)])
+    cell = dict(figure="Fig. 2", architecture="MLP-4", protocol="classification", depth=1, decision="accept H0",
+                p_error_below_alpha=0.04, profile="quick", chance=2.0, **SETTING)
+    ours = pd.DataFrame([acc(1990, 2000, feature="C1", kind="normalized", paper=99.4, **cell),
+                         acc(40, 2000, feature="L1", kind="unnormalized", paper=62.9, **cell | dict(decision="reject H0"))])
     styler = results.accuracy_table(ours, ["feature"], ["paper"])
     shown = styler.data
-    assert list(shown.verdict) == [CONSISTENT, "—"] and list(shown.columns[-2:]) == ["decision", "verdict"]
-    assert shown["95% CI"].iloc[0] == "94.6–100.0"
+    assert list(shown["vs the paper's number"]) == [verdicts.REPRODUCED, verdicts.DIFFERENT]
+    assert list(shown.columns[-2:]) == ["decision", "vs the paper's number"] and "chance" in shown
+    assert shown["95% CI"].iloc[0] == "99.1–99.8"        # Clopper-Pearson of 1990 of 2000
     assert "one zoo, one split and one trained weight classifier" in styler.to_html()
-    # no paper column: no verdict column
-    assert "verdict" not in results.accuracy_table(ours.drop(columns="paper"), ["feature"], []).data
+    # rows that name no figure: no verdict column
+    assert "vs the paper's number" not in results.accuracy_table(ours.drop(columns="figure"), ["feature"], []).data
 
 
-def test_the_power_sentence_names_the_n_a_test_needs_and_is_empty_when_powered():
-    from wsm import experiments, htt
-
-    page = experiments.page("s4_1_tiny_imagenet", "quick", check_data=False)
-    small = pd.DataFrame(dict(kind="normalized", protocol=["classification", "retrieval"], n=[40, 8],
-                              paper=[99.4, 99.3]))
-    text = results.power_sentence(small, page)
-    need = verdicts.n_needed(*verdicts.quoted_value(99.3))
-    assert "Classification" not in text                   # n = 40 can test 99.4%
-    assert f"Retrieval is underpowered at quick scale (n = 8; a test needs n ≥ {need})" in text
-    assert f"{htt.runs_needed('retrieval', need, page.n_tasks)} runs per task" in text
-    assert f"gives n = {htt.test_size('retrieval', 50, 100)}" in text
-    assert results.power_sentence(small.assign(n=[4000, 4000]), page) == ""
+def test_the_null_sentence_reads_cells_below_their_null_as_chance_unless_too_many():
+    cells = pd.DataFrame(dict(p_null=[0.5, 0.01, 0.3], p_null_below=[0.01, 0.9, 0.5], null_mean=[10.0, 10.0, 10.0],
+                              feature=["L3", "C1", "L2"], architecture="MLP-4", protocol="classification"))
+    text = results.null_sentence(cells, 100)
+    assert "1 of 3 cells beat their null" in text and "1 lies below its null at p ≤ 0.05 (MLP-4 classification L3)" in text
+    assert f"{1 - 0.95 ** 3:.0%}" in text and "read as chance level" in text
+    assert "below" not in results.null_sentence(cells.assign(p_null_below=0.5), 100)
+    assert results.null_sentence(cells, 0) == ""

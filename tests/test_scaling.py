@@ -8,7 +8,7 @@ import pytest
 
 from test_zoo import fake_data, fake_task  # noqa: F401  (the fixture)
 
-from wsm import engine, experiments, htt, scaling, zoo
+from wsm import engine, experiments, htt, scaling, zoo, verdicts
 
 pytestmark = pytest.mark.usefixtures("fake_data")
 
@@ -23,7 +23,7 @@ def protocol(null_repeats=3):
 
 @pytest.fixture
 def small_zoo(tmp_path, fake_data):  # noqa: F811
-    cfg = zoo.ZooConfig(dataset="tiny-imagenet", arch="mlp4", tasks=(0, 1, 2, 3), runs=5, epochs=2,
+    cfg = zoo.ZooConfig(dataset="tiny-imagenet", arch="mlp4", tasks=(0, 1, 2, 3, 4), runs=5, epochs=2,
                         batch_size=32, checkpoints=(1,))
     return zoo.build_zoo(tmp_path / "z", cfg, progress=False, workers=1)
 
@@ -46,17 +46,20 @@ def test_the_classifier_keeps_its_number_of_steps_and_where_its_rate_drops():
         assert experiments.page("zoo_size", profile, check_data=False).settings["clf_steps"] == 30_000
 
 
-def test_a_point_read_from_the_whole_zoos_gram_is_the_test_of_its_own_networks(small_zoo):
+def test_a_point_read_from_the_whole_zoos_gram_is_the_test_of_its_own_networks(small_zoo, rounding):
     """A block of the whole zoo's Gram gives what the point's own networks give run alone (the
     embedding centres on the training networks), with the splits of the point's run identities."""
     proto = protocol()
     full, _ = scaling.grams(proto, small_zoo, progress=False)
-    point = scaling.Point(epoch=2, tasks=3, runs=4)
+    point = scaling.Point(epoch=2, tasks=5, runs=4)
     got = scaling.evaluate_point(proto, small_zoo, point, full, steps=300)
-    assert set(got.networks) == {12} and set(got.tasks) == {3} and len(got) == 6   # 2 protocols x 3 features
+    assert set(got.networks) == {20} and set(got.tasks) == {5} and len(got) == 6   # 2 protocols x 3 features
+    # a point of 3 tasks leaves retrieval out: its classifier would train on 2 (wsm.htt.retrieval_problem)
+    few = scaling.evaluate_point(proto, small_zoo, scaling.Point(epoch=2, tasks=3, runs=4), full, steps=300)
+    assert set(few.protocol) == {"classification"} and len(few) == 3
     weights, labels = small_zoo.usable()
     runs = np.asarray(small_zoo.usable_runs())
-    keep = np.flatnonzero(np.isin(labels, [0, 1, 2]) & (runs < 4))
+    keep = np.flatnonzero(np.isin(labels, [0, 1, 2, 3, 4]) & (runs < 4))
     for protocol_name in ("classification", "retrieval"):
         row = got[(got.protocol == protocol_name)]
         cfg = dataclasses.replace(proto.classifier, epochs=int(row.clf_epochs.iloc[0]),
@@ -67,9 +70,15 @@ def test_a_point_read_from_the_whole_zoos_gram_is_the_test_of_its_own_networks(s
                                                     protocols=(protocol_name,), runs=runs[keep], runs_per_task=4,
                                                     **proto.splits)
                                        for k, d in (("unnormalized", (1,)), ("normalized", (1, 2)))]))
+        # accuracies in percent: counts of test networks, equal in exact arithmetic. The two routes'
+        # Grams (a block of the whole zoo's, centred on the whole zoo; the point's own) differ by
+        # float rounding (~1e-7 relative: float32 products), so a count moves only if a test network
+        # lies within that of a decision boundary; a wrong block or split moves it by 100 / n_test
+        # (>= 8 points). allclose's defaults demand equality; met natively, under every rounding
+        # perturbation and with AVX2 / SSE4.2 kernels
         assert np.allclose(row.sort_values("feature").ours.to_numpy(),
                            alone.sort_values("feature").ours.to_numpy())
-    assert (got.chance[got.protocol == "classification"] == 100 / 3).all()
+    assert (got.chance[got.protocol == "classification"] == 100 / 5).all()
     assert (got.train_cpu_seconds > 0).all()
 
 
@@ -77,7 +86,7 @@ def test_checkpoints_give_the_training_length_axis_and_an_interrupted_study_resu
     proto = protocol(null_repeats=0)
     at = scaling.zoos_at({"mlp4": small_zoo})
     assert sorted(at["mlp4"]) == [1, 2] and at["mlp4"][1].runs[0].epoch == 1
-    grid = scaling.cells([1, 2], tasks_grid=[3], runs_grid=[3], n_tasks=4, runs=5)
+    grid = scaling.cells([1, 2], tasks_grid=[3], runs_grid=[3], n_tasks=5, runs=5)
     path = tmp_path / "points.csv"
     real = scaling.evaluate_point
     calls = []
@@ -97,6 +106,6 @@ def test_checkpoints_give_the_training_length_axis_and_an_interrupted_study_resu
     table, grams = scaling.evaluate(proto, at, grid, 300, path, progress=False)
     assert len(calls) == 4                    # 4 distinct points, the 2 done before not run again
     assert set(table.axis) == set(scaling.AXES)
-    full = table[(table.epoch == 2) & (table.tasks == 4) & (table.runs == 5)]
+    full = table[(table.epoch == 2) & (table.tasks == 5) & (table.runs == 5)]
     assert set(full.axis) == set(scaling.AXES)                       # the full-size point lies on every axis
-    assert table.holds.isin(["consistent", "inconsistent", "underpowered"]).all()
+    assert table.holds.isin(verdicts.FOR_NUMBERS[:3]).all()

@@ -1,53 +1,54 @@
-"""The summary table (wsm.summary) on a small hand-written results folder and the committed paper
-slice; claim rows' verdicts (wsm.summary.claim_row)."""
+"""The summary (wsm.summary): one row per claim with its cells beneath, per run; the tally that counts
+no degenerate or cross-setting cell; the committed paper slice; findings; claim rows' verdicts."""
 
 import pandas as pd
 import pytest
 
-from wsm import data, paper, stats, summary, verdicts
-from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
+from wsm import claims, data, stats, summary, verdicts
 
 STANDIN = data.STANDIN_LABEL
+QUICK_FIG2 = claims.Setting("tiny-imagenet", 10, 10, 3)
+QUICK_T1 = claims.Setting("namedata", 9, 15, 1_500, 0.6, 5 / 9, 0.2)
+SLICE = "the paper's zoos on 4 of 50 tasks, our classifier (Test GPU)"
 
 
-def acc(correct, n, **row):
+def acc(correct, n, setting, **row):
     lo, hi = stats.clopper_pearson(correct, n)
     return dict(ours=100 * correct / n, n=n, ci_low=100 * lo, ci_high=100 * hi, null_mean=25.0, null_low=12.5,
-                null_high=37.5, p_null=0.01, **row)
-
-
-def fig3(depth, panel, correct, n=100):
-    return acc(correct, n, figure="Fig. 3", panel=panel, kind="normalized", depth=depth, dataset=STANDIN)
+                null_high=37.5, p_null=0.01, null_repeats=100, profile="quick", data=setting.data,
+                tasks=setting.tasks, runs=setting.runs, epochs=setting.epochs, train_fraction=setting.train_fraction,
+                retrieval_train_fraction=setting.retrieval_train_fraction, query_fraction=setting.query_fraction,
+                chance=setting.chance(row.get("protocol", "classification")), **row)
 
 
 def quick_rows():
-    rows = [dict(figure="Fig. 1", panel="a-b", ours=0.0, paper=0.0, n=1000, dataset="paper's example"),
-            acc(99, 100, figure="Fig. 2", panel="a", kind="normalized", depth=1, paper=99.4, dataset="Tiny ImageNet"),
-            acc(95, 100, figure="Fig. 2", panel="a", kind="normalized", depth=2, paper=99.7, dataset="Tiny ImageNet"),
-            acc(2, 3, figure="Fig. 2", panel="a", kind="normalized", depth=3, paper=99.1, dataset="Tiny ImageNet")]
-    # Fig. 3: eleven of the twelve chain cells, all at 99 of 100 (consistent with "about 98.0")
-    rows += [fig3(d, p, 99) for p in "abcd" for d in (1, 2, 3)][:11]
-    # Fig. 4: a claim with its verdict, one written before verdicts existed (agrees only)
-    rows += [dict(figure="Fig. 4", panel="claim", architecture=z, ours=99.0, n=60, agrees="yes", verdict=CONSISTENT,
-                  dataset=STANDIN) for z in ("Depth", "Res5", "Leaky")]
-    rows += [dict(figure="Fig. 5", panel="claim", architecture="Adam", protocol="retrieval", ours=20.0, n=6,
-                  agrees="yes", dataset=STANDIN)]
-    # the ICLR claim: in-order chains high, the out-of-order one low (its verdict comes from these rows)
-    iclr = dict(figure="ICLR Sec. 4.1 (bottom-up)", architecture="MLP-4", dataset="Tiny ImageNet")
-    rows += [acc(100, 100, panel="in order", depth=d, **iclr) for d in (1, 2, 3)]
-    rows += [acc(20, 100, panel="layer 2 from another run", depth=2, **iclr),
-             dict(panel="claim", ours=100.0, n=300, agrees="yes", **iclr | dict(architecture="MLP-4, PlainNet-5"))]
+    rows = [dict(figure="Fig. 1", panel="a-b", ours=0.0, paper=0.0, n=1000, dataset="paper's example", profile="quick")]
+    fig2 = dict(figure="Fig. 2", architecture="MLP-4", protocol="classification", dataset="Tiny ImageNet")
+    rows += [acc(38, 40, QUICK_FIG2, kind="normalized", depth=d, p_paired=1e-4, p_paired_rev=1.0, **fig2)
+             for d in (1, 2, 3)]
+    rows += [acc(c, 40, QUICK_FIG2, kind="unnormalized", depth=d, **fig2) for d, c in ((1, 20), (2, 4), (3, 0))]
+    # Table 1 at the paper's tasks, reduced runs and steps: its numbers are compared one-sidedly
+    t1 = dict(figure="Table 1", architecture="GRU-2", depth=1, dataset="NameData")
+    rows += [acc(54, 54, QUICK_T1, protocol="classification", kind="normalized", **t1),
+             acc(20, 54, QUICK_T1, protocol="classification", kind="unnormalized", **t1),
+             acc(12, 12, QUICK_T1, protocol="retrieval", kind="normalized", **t1),
+             acc(3, 12, QUICK_T1, protocol="retrieval", kind="unnormalized", **t1)]
+    # Fig. 3 on the stand-in: nothing counted
+    standin = claims.Setting("cifar100-standin", 8, 5, 2)
+    rows += [acc(16, 16, standin, figure="Fig. 3", architecture="MLP-4", protocol="classification",
+                 kind="normalized", depth=d, dataset=STANDIN) for d in (1, 2, 3)]
     return pd.DataFrame(rows)
 
 
 def slice_csv(path):
-    """A committed slice in bench.paper_slice's columns: two Fig. 2 cells of panel a."""
-    pd.DataFrame([dict(architecture="mlp4", protocol="classification", feature="C1", ours=100.0, ci_low=97.7,
-                       ci_high=100.0, null_mean=26.4, p_null=0.048, decision="accept H0", paper=99.4, n=160, tasks=4,
-                       clf_epochs=125, device="Test GPU"),
+    """A committed slice in bench.paper_slice's columns: two Fig. 2 cells of panel a, one retrieval cell."""
+    common = dict(null_mean=26.4, p_null=0.048, null_repeats=20, n=160, tasks=4, clf_epochs=125, device="Test GPU")
+    pd.DataFrame([dict(architecture="mlp4", protocol="classification", feature="C3", ours=90.0, ci_low=84.3,
+                       ci_high=94.2, decision="reject H0", paper=99.1, **common),
                   dict(architecture="mlp4", protocol="classification", feature="L2", ours=44.4, ci_low=36.5,
-                       ci_high=52.4, null_mean=24.3, p_null=0.048, decision="reject H0", paper=2.4, n=160, tasks=4,
-                       clf_epochs=125, device="Test GPU")]).to_csv(path, index=False)
+                       ci_high=52.4, decision="reject H0", paper=2.4, **common),
+                  dict(architecture="mlp4", protocol="retrieval", feature="C1", ours=50.0, ci_low=33.8,
+                       ci_high=66.2, decision="reject H0", paper=99.3, **common | dict(n=40))]).to_csv(path, index=False)
     return path
 
 
@@ -59,129 +60,109 @@ def folder(tmp_path):
     return tmp_path, committed
 
 
-SLICE = "paper settings, 4 of 50 tasks, Test GPU"
+def row(table, key):
+    return table.iloc[[c.key for c in claims.CLAIMS].index(key)]
 
 
-def row(table, figure, item):
-    hit = table[(table.figure == figure) & (table.item == item)]
-    assert len(hit) == 1, (figure, item)
-    return hit.iloc[0]
-
-
-def test_one_row_per_quoted_sentence(folder):
+def test_one_row_per_claim_as_the_paper_words_it(folder):
     table = summary.table(*folder[:1], committed=folder[1])
-    sentences = {(r["figure"], r["sentence"]) for r in paper.REPORTED}
-    assert len(table) == len(sentences) < len(paper.REPORTED)
-    assert (table.figure == "Fig. 3").sum() == 1 and (table.figure == "Fig. 4").sum() == 2
-    f3 = row(table, "Fig. 3", "chains C1-C3 of both architectures, both protocols: about 98.0%")
-    assert f3["n (quick)"] == "100 (11 items)" and f3["verdict (quick)"] == CONSISTENT
-    assert f3["missing"] == "quick (1 of 12)" and f3["paper's decision"] == "accept H0"
-    assert f3["decision (quick)"] == "accept H0 (all 11)"
-
-
-def test_the_stand_in_is_named_and_n_interval_null_are_shown(folder):
-    table = summary.table(*folder[:1], committed=folder[1])
-    f3 = table[table.figure == "Fig. 3"].iloc[0]
-    assert f3.dataset == "CIFAR-100 STAND-IN (Tiny ImageNet classes)"
-    c1 = row(table, "Fig. 2", "MLP-4 classification top-1, C1")
-    assert c1.dataset == "Tiny ImageNet" and c1["n (quick)"] == "100" and c1["ours (quick)"] == "99.0"
-    assert c1["95% CI (quick)"] == "94.6–100.0" and c1["null band (quick)"] == "25.0 [12.5–37.5]"
-    assert c1["decision (quick)"] == "accept H0" and c1["paper's decision"] == "accept H0"
-
-
-def test_n_to_test_is_the_fewest_n_that_could_confirm_the_sentence(folder):
-    table = summary.table(*folder[:1], committed=folder[1])
-    c1 = row(table, "Fig. 2", "MLP-4 classification top-1, C1")
-    assert c1["n to test"] == str(verdicts.n_needed(paper.FIG2[("mlp4", "classification", "normalized")][0]))
-    holds = row(table, "Fig. 4", "Depth, Res5 and Leaky zoos: the hypothesis still holds")
-    assert holds["n to test"] == str(verdicts.n_needed_to_hold(0.05))
-    assert row(table, "Fig. 1", "permuted 2-3-3 network computes the same output")["n to test"] == "—"
-
-
-def test_verdicts_per_item(folder):
-    table = summary.table(*folder[:1], committed=folder[1])
-    assert row(table, "Fig. 1", "permuted 2-3-3 network computes the same output")["verdict (quick)"] == CONSISTENT
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, C1")["verdict (quick)"] == CONSISTENT
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, C2")["verdict (quick)"] == INCONSISTENT
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, C3")["verdict (quick)"] == UNDERPOWERED
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, L1")["verdict (quick)"] == summary.MISSING
-    # claims: the verdict the page wrote; none written: not assessed; ICLR: from the page's rows
-    assert row(table, "Fig. 4", "Depth, Res5 and Leaky zoos: the hypothesis still holds")["verdict (quick)"] == CONSISTENT
-    adam = row(table, "Fig. 5", "Baseline-trained retrieval on the Adam zoo")
-    assert adam["verdict (quick)"] == summary.NOT_ASSESSED and adam["paper's decision"] == "reject H0 (some chain)"
-    iclr = row(table, "ICLR Sec. 4.1 (bottom-up)", "every chain classifies well; out-of-order chains do not")
-    assert iclr["verdict (quick)"] == CONSISTENT
-
-
-def test_a_committed_run_is_its_own_columns_labelled_with_its_scale(folder):
-    table = summary.table(*folder[:1], committed=folder[1])
+    assert len(table) == len(claims.CLAIMS)
     assert summary.run_names(table) == ["quick", SLICE]
-    c1 = row(table, "Fig. 2", "MLP-4 classification top-1, C1")
-    assert c1[f"verdict ({SLICE})"] == CONSISTENT and c1[f"95% CI ({SLICE})"] == "97.7–100.0"
-    assert c1[f"null band ({SLICE})"] == "26.4"
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, L2")[f"verdict ({SLICE})"] == INCONSISTENT
-    assert row(table, "Fig. 2", "MLP-4 classification top-1, C2")[f"verdict ({SLICE})"] == summary.MISSING
-    # figures the slice does not cover are not its gaps
-    f3 = table[table.figure == "Fig. 3"].iloc[0]
-    assert f3[f"verdict ({SLICE})"] == summary.NOT_RUN and SLICE not in f3.missing
+    assert {"the paper's setting", "quoted", "kind", "why (quick)", f"verdict ({SLICE})"} <= set(table.columns)
+    fig2 = row(table, "fig2-classification-normalized")
+    assert fig2["the paper's setting"].startswith("50 tasks × 100 runs, 100 epochs, chance 2%, n = 2000")
+    assert "99.4%, 99.7%, and 99.1%" in fig2.quoted
 
 
-def test_the_tally_per_run_and_page(folder):
+def test_no_degenerate_or_cross_setting_cell_is_counted(folder):
     table = summary.table(*folder[:1], committed=folder[1])
+    # quick's Fig. 2 at 10 tasks: the paper's numbers are not tested, its predictions are
+    assert row(table, "fig2-classification-normalized")["verdict (quick)"] == verdicts.NOT_TESTED
+    assert "chance 10%" in row(table, "fig2-classification-unnormalized")["why (quick)"]
+    assert row(table, "Fig. 2-layer")["verdict (quick)"] == verdicts.SUPPORTED
+    assert row(table, "Fig. 2-null")["verdict (quick)"] == verdicts.SUPPORTED
+    # Fig. 3 on the stand-in: not tested, predictions included
+    assert row(table, "fig3")["verdict (quick)"] == verdicts.NOT_TESTED
+    assert row(table, "Fig. 3-null")["verdict (quick)"] == verdicts.NOT_TESTED
+    # Table 1 at the paper's tasks: compared, at a reduced setting
+    t1 = row(table, "table1-normalized")        # 54 of 54 reproduce 100%; 12 of 12 queries cannot tell 95.7%
+    assert t1["verdict (quick)"] == verdicts.INCONCLUSIVE and t1["why (quick)"].startswith("1 reproduced, 1 inconclusive")
+    # the slice: 4 tasks, retrieval trained on 2: nothing at the paper's setting
+    assert row(table, "fig2-retrieval-normalized")[f"verdict ({SLICE})"] == verdicts.NOT_TESTED
+    assert "train on 2 tasks" in row(table, "fig2-retrieval-normalized")[f"why ({SLICE})"]
+    assert row(table, "fig3")[f"verdict ({SLICE})"] == summary.NOT_RUN        # the slice covers Fig. 2 only
     counts = summary.tally(table)
-    assert list(counts.index[:3]) == ["all", "Fig. 1", "Fig. 2"]
-    assert counts.loc["Fig. 2", ("quick", CONSISTENT)] == 1
-    assert counts.loc["Fig. 2", ("quick", INCONSISTENT)] == 1
-    assert counts.loc["Fig. 2", ("quick", UNDERPOWERED)] == 1
-    assert counts.loc["Fig. 2", ("quick", summary.MISSING)] == 21
-    assert counts.loc["all", ("quick", CONSISTENT)] == 5          # Fig. 1, Fig. 2 C1, Fig. 3, Fig. 4 holds, ICLR
-    assert counts.loc["all"].xs("quick").sum() == len(table)
-    # the slice is counted on the sentences it covers only (Fig. 2's 24 numbers)
-    assert counts.loc["all"].xs(SLICE).sum() == 24 and counts.loc["Fig. 3"].xs(SLICE).sum() == 0
-    assert counts.loc["Fig. 2", (SLICE, CONSISTENT)] == 1 and counts.loc["Fig. 2", (SLICE, INCONSISTENT)] == 1
-    assert summary.headline(table, "quick").startswith(f"Of {len(table)} quoted sentences under quick: 5 consistent, ")
+    at = counts.loc[SLICE, "at the paper's setting"]
+    assert at[verdicts.REPRODUCED] == at[verdicts.DIFFERENT] == at[verdicts.INCONCLUSIVE] == 0
+    assert counts.loc["quick", ("at the paper's setting", verdicts.DIFFERENT)] == 0
+    assert counts.loc["quick", ("predictions at any scale", verdicts.SUPPORTED)] >= 2
+
+
+def test_the_cells_beneath(folder):
+    cells = summary.cells(*folder[:1], committed=folder[1])
+    c3 = cells[(cells.run == SLICE) & (cells.cell == "MLP-4 C3")]
+    assert c3["95% CI"].iloc[0] == "84.3–94.2" and c3.verdict.iloc[0] == verdicts.NOT_TESTED
+    assert set(cells.verdict) <= set(verdicts.ORDER)
+    assert "paper n = 360" in cells[(cells.run == "quick") & (cells.cell == "C1 classification")].why.iloc[0]
+
+
+def test_findings_say_plainly_what_lies_below_the_papers_bar(folder):
+    found = summary.findings(*folder[:1], committed=folder[1])
+    assert len(found) == 1                     # the slice's MLP-4 C3; its degenerate retrieval cell is no finding
+    assert "MLP-4 C3 classification is 90.0% [84.3, 94.2] at 4 tasks (chance 25%)" in found[0]
+    assert "wholly below the paper's bar of 95%" in found[0]
+
+
+def test_headline_and_conclusion(folder):
+    table = summary.table(*folder[:1], committed=folder[1])
+    assert summary.headline(table, "quick").startswith(f"Under quick ({len(claims.CLAIMS)} claims): at the paper's")
     assert "caption" in summary.styled(table).to_html()
     assert summary.conclusion(table, "smoke").startswith("**Conclusion.** No results of the `smoke` profile")
+    assert "Without a number of ours for" in summary.conclusion(table, "quick")       # Fig. 4, ... were not run
+    never = summary.untested_everywhere(table)
+    tested = {claims.CLAIMS[i].key for i in range(len(table)) if i not in never.index}
+    assert {"table1-normalized", "Fig. 2-null"} <= tested and "fig4-holds" not in tested
 
 
 def test_the_committed_paper_slice_reads():
-    """The slice committed under book/benchmarks: Fig. 2's 24 cells, labelled with its scale."""
     (entry,) = [c for c in summary.COMMITTED if c.path.name == "paper_slice.csv"]
     label, rows = entry.read(entry.path)
-    assert label.startswith("paper settings, ") and " of 50 tasks, " in label
-    assert len(rows) == 24 and set(rows.figure) == {"Fig. 2"} and set(rows.panel) == set("abcd")
-    for item in (r for r in paper.REPORTED if r["figure"] == "Fig. 2"):
-        hit = summary._select(rows, item["match"])
-        assert len(hit) == 1 and hit.paper.iloc[0] == item["value"], item["item"]
-
-
-# ---------------------------------------------------------------- claims (Figs. 4-5)
-def _table(**zoos):
-    """A percent table like a Fig. 4/5 page's, with exact intervals: zoo -> [(protocol, depth, correct, n)]."""
-    rows = []
-    for zoo, cs in zoos.items():
-        for protocol, depth, correct, n in cs:
-            lo, hi = (100 * b for b in stats.clopper_pearson(correct, n))
-            rows.append(dict(zoo=zoo, kind="normalized", protocol=protocol, depth=depth, ours=100 * correct / n,
-                             n=n, ci_low=lo, ci_high=hi,
-                             decision="accept H0" if 1 - correct / n < 0.05 else "reject H0"))
-    return pd.DataFrame(rows)
+    assert label.startswith("the paper's zoos on 4 of 50 tasks, our classifier")
+    assert set(claims.SETTING_COLUMNS) <= set(rows.columns) and (rows.tasks == 4).all()
+    for claim in claims.of_figure("Fig. 2"):
+        for cell in (claim.cells if claim.kind == claims.NUMBER else ()):
+            assert len(claims.select(rows, cell.match)) == 1, cell.label
 
 
 def test_claim_rows_carry_the_verdict():
-    ours = _table(Baseline=[("classification", d, 100, 100) for d in (1, 2, 3)],
-                  Depth=[("classification", d, 99, 100) for d in (1, 2, 3)],
-                  Small=[("classification", d, 3, 3) for d in (1, 2, 3)],
-                  Res5=[("classification", d, 40, 100) for d in (1, 2, 3)])
+    def cells(name, counts, protocol="classification"):
+        return [dict(zoo=name, kind="normalized", protocol=protocol, depth=d, n=n, ours=100 * c / n,
+                     decision=verdicts.decision(100 * c / n, 0.05),
+                     **dict(zip(("ci_low", "ci_high"), [100 * b for b in stats.clopper_pearson(c, n)])))
+                for d, (c, n) in enumerate(counts, start=1)]
+    ours = pd.DataFrame(cells("Depth", [(160, 160)] * 3) + cells("Small", [(3, 3)] * 3)
+                        + cells("Res5", [(60, 100)] * 3) + cells("Baseline", [(99, 100)] * 3))
     depth = summary.claim_row(ours, "Fig. 4", "Depth", "holds")
-    assert depth["agrees"] == "yes" and depth["verdict"] == CONSISTENT
-    # 3 of 3 accepts H0 by the paper's rule on the point estimate, but cannot tell
-    small = summary.claim_row(ours, "Fig. 4", "Small", "holds")
-    assert small["agrees"] == "yes" and small["verdict"] == UNDERPOWERED
+    assert depth["verdict"] == verdicts.REPRODUCED and depth["agrees"] == "yes"
+    assert summary.claim_row(ours, "Fig. 4", "Small", "holds")["verdict"] == verdicts.INCONCLUSIVE
     drop = summary.claim_row(ours, "Fig. 5", "Res5", "fails", protocol="classification", below=["Depth"])
-    assert drop["agrees"] == "yes" and drop["verdict"] == CONSISTENT
+    assert drop["verdict"] == verdicts.REPRODUCED
     wrong = summary.claim_row(ours, "Fig. 4", "Depth", "fails", below=["Baseline"])
-    assert wrong["agrees"] == "no" and wrong["verdict"] == INCONSISTENT
-    # without interval columns the intervals come from ours and n
-    bare = ours.drop(columns=["ci_low", "ci_high"])
-    assert summary.claim_row(bare, "Fig. 4", "Small", "holds")["verdict"] == UNDERPOWERED
+    assert wrong["verdict"] == verdicts.DIFFERENT
+
+
+def test_the_worded_claims_rows_come_from_the_claims():
+    """Figs. 4-5's pages write one row per worded claim and zoo, with the rule and contrast of wsm.claims."""
+    def cells(name, c, protocol):
+        lo, hi = (100 * b for b in stats.clopper_pearson(c, 40))
+        return [dict(zoo=name, kind="normalized", protocol=protocol, depth=d, n=40, ours=100 * c / 40, ci_low=lo,
+                     ci_high=hi, decision=verdicts.decision(100 * c / 40, 0.05)) for d in (1, 2, 3)]
+    zoos = {"Baseline": 40, "Depth": 40, "Res5": 10, "Leaky": 40, "Adam": 12}
+    ours = pd.DataFrame([r for z, c in zoos.items() for p in ("classification", "retrieval") for r in cells(z, c, p)])
+    fig4 = summary.claim_rows(ours, "Fig. 4", setting=lambda zoo: {"tasks": 50})
+    assert sorted(fig4.architecture) == ["Adam", "Depth", "Leaky", "Res5"] and (fig4.tasks == 50).all()
+    assert fig4.set_index("architecture").verdict["Adam"] == verdicts.REPRODUCED     # below the bar and the Baseline
+    fig5 = summary.claim_rows(ours.assign(zoo=ours.zoo), "Fig. 5")
+    assert len(fig5) == 8 and set(fig5.protocol) == {"classification", "retrieval"}
+    res5 = fig5[(fig5.architecture == "Res5") & (fig5.protocol == "classification")]
+    assert res5.verdict.iloc[0] == verdicts.REPRODUCED and "drops" in res5.paper.iloc[0]

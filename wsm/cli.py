@@ -105,8 +105,8 @@ def parser() -> argparse.ArgumentParser:
                     "layer (raw weights), weight classification (a linear classifier trained on some networks of "
                     "each task predicts the task of the others) and weight retrieval (trained on some tasks, it "
                     "ranks networks of unseen tasks), with exact 95% intervals, a permutation null and the "
-                    "verdicts. Needs at least 2 networks per task for classification, and 4 tasks with 3 networks "
-                    "each for retrieval.")
+                    "verdicts. Needs at least 2 networks per task for classification, and 5 tasks with 3 networks "
+                    "each for retrieval (its classifier must see at least 3 tasks, and 2 stay unseen).")
     h.add_argument("folder", type=Path, metavar="FOLDER", help="folder with the network files")
     h.add_argument("labels", type=Path, nargs="?", metavar="LABELS.csv",
                    help="CSV with a header row and the columns file (relative to FOLDER) and task; only the files "

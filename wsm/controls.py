@@ -232,3 +232,24 @@ def twin_table(zoos: dict, reference: str, depth: int = 1, device: str = "cpu"):
     table = pd.DataFrame({name: twin_diagnostic(zoos[reference], z, depth, device)
                           for name, z in zoos.items() if name != reference}).T.rename_axis(f"against {reference}")
     return table.astype({"pairs_same": int, "pairs_other": int})
+
+
+def conclusion(control, rot, base, fig2_null, n_tasks: int, profile: str, seconds: float) -> str:
+    """The "Beyond the paper" page's closing paragraph (Markdown): the permutation nulls of Fig. 2, the
+    controls with known answers (epochs, permuted copies, the shuffled-label task, rotations) and the
+    baselines' mean accuracy, from the page's tables."""
+    ep = control[control.control == "epochs"].pivot_table(index="setting", columns="feature", values="accuracy")
+    pc = control[control.control == "permuted copies"].set_index("feature").accuracy
+    sh = control[control.control == "shuffled-label task recall"].set_index("feature").accuracy
+    best = base[base.method != "chain normalization φ, F_l (Fig. 2)"].groupby("method").accuracy.mean().sort_values()
+    sig = ((fig2_null.p_null <= 0.05).sum(), len(fig2_null)) if len(fig2_null) else None
+    return (f"**Conclusion ({profile} profile, {seconds:.0f} s).** "
+            + (f"{sig[0]} of {sig[1]} Fig. 2 cells beat their permutation null at p ≤ 0.05. " if sig else "")
+            + "Controls: C1 top-1 after " + ", ".join(f"{e} epochs {100 * a:.0f}%" for e, a in ep.C1.items())
+            + " (L1: " + ", ".join(f"{100 * a:.0f}%" for a in ep.L1) + f"; chance {100 / n_tasks:.0f}%), so the "
+            f"tasks are {'not ' if ep.C1.iloc[0] < 2 / n_tasks else ''}recognisable at initialisation; permuted copies "
+            f"are classified {100 * pc.C1:.0f}% by C1 and {100 * pc.L1:.0f}% by L1; the shuffled-label task is "
+            f"recognised in {100 * sh.C1:.0f}% of its test runs by C1 ({100 * sh.L1:.0f}% by L1); a rotation leaves φ "
+            f"unchanged (max relative change {rot.phi_change.max():.1e}) yet changes the predicted class on "
+            f"{100 * (1 - rot.same_prediction.mean()):.0f}% of probe images, so equal φ does not mean the same function. "
+            "Baselines (mean over cells): " + ", ".join(f"{m} {100 * a:.0f}%" for m, a in best.items()) + ".")

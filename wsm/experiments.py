@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from wsm import data, engine, htt, nets, paths, profiles, training
 from wsm.errors import WsmError
 
@@ -98,12 +100,13 @@ class Protocol:
         run identity."""
         import pandas as pd
 
-        return pd.concat([htt.evaluate(weights, labels, depths, kinds=(kind,), cfg=self.classifier, alpha=self.alpha,
-                                       progress=progress, null_repeats=self.null_repeats, protocols=self.protocols,
-                                       gram_cache=self.gram_cache, device=self.device, gram=self.engine.gram, runs=runs,
-                                       runs_per_task=runs_per_task, **self.splits)
-                          for kind, depths in (("unnormalized", self.layers), ("normalized", self.chains)) if depths],
-                         ignore_index=True)
+        return htt.paired(pd.concat([
+            htt.evaluate(weights, labels, depths, kinds=(kind,), cfg=self.classifier, alpha=self.alpha,
+                         progress=progress, null_repeats=self.null_repeats, protocols=self.protocols,
+                         gram_cache=self.gram_cache, device=self.device, gram=self.engine.gram, runs=runs,
+                         runs_per_task=runs_per_task, **self.splits)
+            for kind, depths in (("unnormalized", self.layers), ("normalized", self.chains)) if depths],
+            ignore_index=True))
 
     def evaluate_zoo(self, zoo, progress: bool = True):
         """:meth:`evaluate` of a :class:`wsm.zoo.Zoo` (its usable networks, split by run identity)."""
@@ -158,8 +161,20 @@ class Page:
         a ``zoo`` column naming each row's zoo. A diverged run is excluded with a warning."""
         import pandas as pd
 
-        return pd.concat([self.protocol.evaluate_zoo(z, progress).assign(zoo=name) for name, z in zoos.items()],
-                         ignore_index=True)
+        return pd.concat([self.protocol.evaluate_zoo(z, progress).assign(zoo=name, **self.setting_columns(name))
+                          for name, z in zoos.items()], ignore_index=True)
+
+    def setting_columns(self, name: str) -> dict:
+        """Where zoo ``name``'s results were measured, as the results table records it
+        (:data:`wsm.claims.SETTING_COLUMNS`: the dataset key, its tasks as this page reads them, runs per
+        task, the schedule's length and the protocol's split fractions); :mod:`wsm.claims` compares it
+        with the paper's."""
+        cfg = self.zoos[name].config
+        proto = self.protocol
+        return dict(data=cfg.dataset, tasks=len(self.only_tasks.get(name, cfg.tasks)), runs=cfg.runs,
+                    epochs=cfg.epochs, train_fraction=proto.train_fraction if proto else np.nan,
+                    retrieval_train_fraction=proto.retrieval_train_fraction if proto else np.nan,
+                    query_fraction=proto.query_fraction if proto else np.nan)
 
     def zoo_for(self, arch: str, tasks: int | None = None, runs: int | None = None, suffix: str = "") -> ZooSpec:
         """The zoo of any architecture under this page's settings, optionally with fewer tasks or runs

@@ -18,15 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from wsm import paper, summary
-from wsm.verdicts import CONSISTENT, INCONSISTENT, UNDERPOWERED
+from wsm import claims, paper, summary, verdicts
 from wsm.storage import atomic_write
 
 FILENAME = "frontpage.md"
 VERDICT_PREFIX = "verdict ("
-# Verdict words in reading order; any other verdict a page writes follows, then the gaps.
-VERDICT_ORDER = (CONSISTENT, UNDERPOWERED, INCONSISTENT)
-LAST = (summary.NOT_ASSESSED, summary.MISSING)
 
 # What each figure or table of the paper claims, in our words (its numbers are on its page).
 CLAIMS = {
@@ -46,10 +42,11 @@ CLAIMS = {
                                  "are a control here, not evidence)",
 }
 PROFILE_NOTES = {
-    "smoke": "The `smoke` profile only checks that every page runs (seconds per page): its verdicts say "
-             "nothing about the paper.",
-    "quick": "The `quick` profile is a scaled-down run (fewer tasks, runs and epochs than the paper): read "
-             "every verdict beside its scale.",
+    "smoke": "The `smoke` profile only checks that every page runs (seconds per page): it tests none of the "
+             "paper's claims.",
+    "quick": "The `quick` profile is a scaled-down run (fewer tasks, runs and epochs than the paper): its numbers "
+             "are compared with the paper's only where its setting is the paper's, and the predictions that hold "
+             "at any scale are tested on its real-data pages.",
     "paper": "The `paper` profile uses the paper's settings.",
 }
 
@@ -61,30 +58,18 @@ def verdict_columns(table: pd.DataFrame) -> dict[str, str]:
             if c.startswith(VERDICT_PREFIX) and c.endswith(")")}
 
 
-def _ordered(verdicts) -> list[str]:
-    found = set(verdicts)
-    known = [v for v in VERDICT_ORDER if v in found]
-    last = [v for v in LAST if v in found]
-    return known + sorted(found - set(known) - set(last)) + last
-
-
 def tally(table: pd.DataFrame) -> pd.DataFrame:
-    """Verdict counts per profile: one row per profile, one column per verdict, and ``reported``."""
-    columns = verdict_columns(table)
-    verdicts = _ordered(v for c in columns.values() for v in table[c] if v != summary.NOT_RUN)
-    rows = {p: table[c][table[c] != summary.NOT_RUN].value_counts().reindex(verdicts, fill_value=0)
-            for p, c in columns.items()}
-    counts = pd.DataFrame(rows).T.reindex(columns=verdicts).fillna(0).astype(int)
-    counts["reported"] = counts.sum(axis=1)       # the sentences each run covers
-    return counts
+    """Verdict counts per run (:func:`wsm.summary.tally`): the paper's numbers and claims at their setting,
+    and the predictions at any scale."""
+    return summary.tally(table)
 
 
-def _counts(verdicts: pd.Series) -> str:
-    if len(verdicts) == 1:
-        return f"**{verdicts.iloc[0]}**"
-    counts = verdicts.value_counts()
-    parts = [f"{counts[v]} {v}" for v in _ordered(counts.index)]
-    return f"{', '.join(parts)} of {len(verdicts)} sentences"
+def _counts(values: pd.Series) -> str:
+    if len(values) == 1:
+        return f"**{values.iloc[0]}**"
+    counts = values.value_counts()
+    parts = [f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0)]
+    return f"{', '.join(parts)} of {len(values)} claims"
 
 
 def figure_pages(executed_dir) -> dict[str, str]:
@@ -132,11 +117,35 @@ def built_with(results_dir) -> tuple[str | None, str]:
 
 
 def _markdown_table(counts: pd.DataFrame) -> list[str]:
-    head = ["run"] + list(counts.columns)
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for profile, row in counts.iterrows():
-        lines.append(f"| `{profile}` | " + " | ".join(str(int(v)) for v in row) + " |")
+    """The tally as a table a page's width holds: one row per run, one column per group of claims, each
+    cell the verdicts' counts in words."""
+    groups = list(dict.fromkeys(g for g, _ in counts.columns))
+    lines = ["| run | " + " | ".join(groups) + " |", "|" + " --- |" * (len(groups) + 1)]
+    for run, row in counts.iterrows():
+        cells = [" · ".join(f"{int(row[(g, v)])} {v}" for v in verdicts.ORDER if (g, v) in row.index and row[(g, v)])
+                 or "—" for g in groups]
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _run_sentence(table: pd.DataFrame, run: str) -> str:
+    """What one run shows: of the predictions at any scale, of the paper's numbers at their setting."""
+    verdict = table[f"verdict ({run})"]
+    covered = verdict != summary.NOT_RUN
+    pred = verdict[covered & (table.kind == claims.PREDICTION)]
+    at = verdict[covered & table.kind.isin(claims.AT_PAPER)]
+    tested_at = at[~at.isin([verdicts.NOT_TESTED, verdicts.MISSING])]
+    tested_pred = pred[~pred.isin([verdicts.NOT_TESTED, verdicts.MISSING])]
+
+    def words(values, total):
+        if values.empty:
+            return f"none of its {total} can be tested by this run"
+        counts = values.value_counts()
+        parts = ", ".join(f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0))
+        return f"{parts} of {len(values)} tested" + (f" ({total - len(values)} not tested)" if total > len(values) else "")
+
+    return (f"* **{run}**: the predictions that hold at any scale: {words(tested_pred, len(pred))}; the paper's "
+            f"numbers and claims at their setting: {words(tested_at, len(at))}.")
 
 
 def fragment(executed_dir, alpha: float = paper.ALPHA) -> str:
@@ -158,18 +167,31 @@ def fragment(executed_dir, alpha: float = paper.ALPHA) -> str:
     stand_in = stand_ins(summary.measured(results_dir).get(profile, pd.DataFrame()))
     lines += [f"This book was built with the **`{profile}` profile** on {machine}. "
               f"{PROFILE_NOTES.get(profile, '')}", "",
-              f"How the paper's {len(table)} quoted sentences (its numbers and worded claims) fare under each "
-              "profile that was run, and under the committed results of larger runs, labelled with their scale "
-              "(the verdicts of {doc}`executed/summary`; each interval is conditional on one zoo, one split "
-              "and one classifier):", ""]
-    lines += _markdown_table(tally(table)) + ["", f"### The paper's claims under `{profile}`", ""]
+              f"The paper's {len(table)} claims (`wsm.claims`: its numbers, its worded claims and the predictions "
+              "of its hypothesis that hold at any scale) under each profile that was run and each committed larger "
+              "run, each judged only at the level its evidence reaches (the rules: the Deviations page and "
+              "`wsm.verdicts`; every claim and cell: {doc}`executed/summary`). A number of the paper is compared "
+              "with ours only where our setting is the paper's (dataset, tasks and so chance, splits); elsewhere it "
+              "is *not tested*, never counted as agreement or disagreement.", ""]
+    lines += _markdown_table(tally(table)) + [""]
+    lines += [_run_sentence(table, run) for run in columns] + [""]
+    found = summary.findings(results_dir, alpha)
+    if found:
+        lines += ["### Findings", ""] + [f"* {f}" for f in found] + [""]
+    lines += [f"### The paper's claims under `{profile}`", ""]
     for figure, group in table.groupby("figure", sort=False):
-        claim = CLAIMS.get(figure, f"the {len(group)} numbers of {figure}")
+        claim = CLAIMS.get(figure, f"the {len(group)} claims of {figure}")
         page = pages.get(figure)
         link = f" ({{doc}}`executed/{page}`)" if page else ""
         where = f" Measured here on the {stand_in[figure]}." if figure in stand_in else ""
-        verdicts = group[columns[profile]]
-        lines.append(f"* **{figure}**: {claim}.{where} Verdict: {_counts(verdicts[verdicts != summary.NOT_RUN])}{link}.")
+        values = group[columns[profile]]
+        lines.append(f"* **{figure}**: {claim}.{where} Verdict: {_counts(values[values != summary.NOT_RUN])}{link}.")
+    never = summary.untested_everywhere(table)
+    if len(never):
+        lines += ["", "### What no run here tests", "",
+                  f"{len(never)} of the {len(table)} claims: "
+                  + "; ".join(f"{f} — {c}" for f, c in zip(never.figure, never.claim)) + ". Each run's reason is on "
+                  "{doc}`executed/summary`."]
     lines += ["", "### Rebuild it", "",
               f"`make reproduce PROFILE={profile}` executes every page again and rebuilds this book "
               "(`make reproduce` alone uses the `quick` profile); `make book` renders the executed pages "

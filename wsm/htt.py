@@ -325,26 +325,58 @@ class RetrievalResult:
     train_tasks: np.ndarray
     test_tasks: np.ndarray
     null: np.ndarray | None = None    # rank-1 of each label-shuffled replicate
+    hits: np.ndarray | None = None    # per query: its first gallery match is of its task (rank-1)
+
+
+def retrieval_problem(n_tasks: int, train_fraction: float) -> str | None:
+    """Why retrieval cannot test anything with ``n_tasks`` tasks of which ``train_fraction`` train its
+    classifier, or None when it can. A softmax trained from zero on 2 tasks keeps w0 = -w1 (every
+    gradient sums to zero over the classes), so every network embeds to +-(1, -1)/sqrt(2), every cosine
+    is +-1 and rank-1 is decided by rounding: the classifier needs at least
+    :data:`wsm.verdicts.MIN_RETRIEVAL_TASKS` training tasks; and among a single unseen task every
+    gallery network matches, so rank-1 is 100% by construction: at least 2 unseen tasks."""
+    from wsm import verdicts
+
+    n_train = int(round(train_fraction * n_tasks))
+    unseen = n_tasks - n_train
+    if n_train >= verdicts.MIN_RETRIEVAL_TASKS and unseen >= 2:
+        return None
+    need = next(t for t in range(n_tasks + 1, 100 * n_tasks + 100)
+                if round(train_fraction * t) >= verdicts.MIN_RETRIEVAL_TASKS and t - round(train_fraction * t) >= 2)
+    if n_train < verdicts.MIN_RETRIEVAL_TASKS:
+        why = (f"retrieval's classifier would train on {n_train} task{'s' if n_train != 1 else ''}, and a softmax "
+               f"trained on so few embeds every network to (nearly) one line, so rank-1 is decided by rounding")
+    else:
+        why = (f"only {unseen} task is unseen, so every gallery network matches the query's task and rank-1 is "
+               "100% by construction")
+    return (f"{why}: with a task fraction of {train_fraction:g} retrieval needs at least {need} tasks "
+            f"(it has {n_tasks})")
 
 
 def split_tasks(labels: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffle the tasks; the first ``train_fraction`` train ``F_l``, the rest are unseen."""
+    """Shuffle the tasks; the first ``train_fraction`` train ``F_l``, the rest are unseen. A split that
+    cannot test anything (:func:`retrieval_problem`) is refused."""
     tasks = np.random.default_rng(seed).permutation(np.unique(labels))
+    problem = retrieval_problem(len(tasks), train_fraction)
+    if problem:
+        raise WsmError(problem)
     n_train = int(round(train_fraction * len(tasks)))
-    if not 1 < n_train < len(tasks):
-        raise WsmError(f"{len(tasks)} tasks cannot be split {train_fraction:.0%}/{1 - train_fraction:.0%} "
-                       "into at least two training tasks and one unseen task; use more tasks")
     return np.sort(tasks[:n_train]), np.sort(tasks[n_train:])
+
+
+def first_match(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -> np.ndarray:
+    """Per query, the rank (0-based) of its first gallery network of its own task (ties broken by gallery order)."""
+    order = np.argsort(-sim, axis=1, kind="stable")
+    hits = gallery_labels[order] == query_labels[:, None]
+    if not hits.any(axis=1).all():
+        raise WsmError("a query has no gallery network of its task: use more runs per task")
+    return hits.argmax(axis=1)
 
 
 def cmc(sim: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -> np.ndarray:
     """Cumulative matching characteristic: ``cmc[r-1]`` = share of queries whose first correct
     gallery match is within rank r (ties broken by gallery order)."""
-    order = np.argsort(-sim, axis=1, kind="stable")
-    hits = gallery_labels[order] == query_labels[:, None]
-    if not hits.any(axis=1).all():
-        raise WsmError("a query has no gallery network of its task: use more runs per task")
-    first = hits.argmax(axis=1)
+    first = first_match(sim, query_labels, gallery_labels)
     return np.array([(first < r).mean() for r in range(1, sim.shape[1] + 1)])
 
 
@@ -378,12 +410,14 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
                                   None if runs is None else np.asarray(runs)[unseen], runs_per_task)
     q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
     sim = rep[q_local] @ rep[g_local].T
-    curve = cmc(sim, q_lab, g_lab)
+    first = first_match(sim, q_lab, g_lab)
+    curve = np.array([(first < r).mean() for r in range(1, sim.shape[1] + 1)])
     null = None
     if null_repeats:
         qs, gs = _shuffled(q_lab, null_repeats, rng), _shuffled(g_lab, null_repeats, rng)
         null = np.array([cmc(rp[q_local] @ rp[g_local].T, q, g)[0] for rp, q, g in zip(reps[1:], qs, gs)])
-    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null)
+    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null,
+                           first == 0)
 
 
 def test_size(protocol: str, n_tasks: int, runs: int, train_fraction: float = 0.6,
@@ -415,7 +449,7 @@ EVIDENCE = ("consistent with H0", "inconsistent with H0", "underpowered")
 def evidence(ci_low: float, ci_high: float, alpha: float = 0.05) -> str:
     """What a cell's exact 95% interval ``[ci_low, ci_high]`` (accuracies as fractions) says about H0,
     "the networks of a task are one solution", whose target is an accuracy of at least ``1 - alpha``:
-    the project's one rule for a claim that the hypothesis holds (:func:`wsm.verdicts.holds`):
+    the project's one rule for a claim that the hypothesis holds (:func:`wsm.verdicts.bar_test`):
 
     * ``"inconsistent with H0"``: the interval's upper end is below ``1 - alpha``, so even the most
       favourable accuracy the data allow misses the target;
@@ -427,8 +461,8 @@ def evidence(ci_low: float, ci_high: float, alpha: float = 0.05) -> str:
     whether the sample could tell."""
     from wsm import verdicts
 
-    said = verdicts.holds([100 * ci_low], [100 * ci_high], alpha)
-    return {verdicts.CONSISTENT: EVIDENCE[0], verdicts.INCONSISTENT: EVIDENCE[1]}.get(said, EVIDENCE[2])
+    said = verdicts.bar_test([100 * ci_low], [100 * ci_high], alpha)
+    return {"at or above": EVIDENCE[0], "below": EVIDENCE[1]}.get(said, EVIDENCE[2])
 
 
 def judged(table, alpha: float = 0.05):
@@ -465,6 +499,11 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     from wsm import chain, stats
 
     rows = []
+    labels = np.asarray(labels)
+    tasks = labels if source is None else labels[np.asarray(source, dtype=bool)]
+    skip_retrieval = "retrieval" in protocols and retrieval_problem(len(np.unique(tasks)), retrieval_train_fraction)
+    if skip_retrieval and tuple(protocols) == ("retrieval",):
+        raise WsmError(skip_retrieval)
     for kind in kinds:
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
@@ -473,14 +512,15 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
             if "classification" in protocols:
                 c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source, runs, runs_per_task)
                 rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
-                                 accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null))
-            if "retrieval" not in protocols:
+                                 accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null,
+                                 chance=1 / len(np.unique(c.truth)), hits=c.predictions == c.truth))
+            if "retrieval" not in protocols or skip_retrieval:
                 continue
             r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source, runs,
                           runs_per_task)
             rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
                              accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
-                             gallery=r.n_gallery, null=r.null))
+                             gallery=r.n_gallery, null=r.null, chance=1 / len(r.test_tasks), hits=r.hits))
     for row in rows:
         row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
         row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
@@ -488,7 +528,33 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
         if null is not None:
             row["null_mean"], row["null_low"], row["null_high"] = stats.null_band(null)
             row["p_null"] = stats.permutation_p(row["accuracy"], null)
-    return pd.DataFrame(rows)
+            row["p_null_below"] = stats.permutation_p(-row["accuracy"], -np.asarray(null))   # below the null?
+            row["null_repeats"] = len(null)
+    table = paired(pd.DataFrame(rows))
+    if skip_retrieval:
+        table.attrs["notes"] = [f"retrieval not run: {skip_retrieval}"]
+    return table
+
+
+def paired(table):
+    """``table`` (:func:`evaluate`'s, or several concatenated) with, on every chain row that has the
+    unnormalized layer of the same depth and protocol (and zoo) beside it, the exact one-sided paired
+    tests on the same test networks or queries (:func:`wsm.verdicts.paired_p`): ``p_paired`` (the chain
+    is better) and ``p_paired_rev`` (the layer is better)."""
+    from wsm import verdicts
+
+    if "hits" not in table or table.empty:
+        return table
+    table = table.copy()
+    keys = [c for c in ("zoo", "protocol", "depth") if c in table]
+    layers = {tuple(r[k] for k in keys): r["hits"] for _, r in table[table.kind == "unnormalized"].iterrows()}
+    better, worse = [], []
+    for _, r in table.iterrows():
+        other = layers.get(tuple(r[k] for k in keys)) if r["kind"] == "normalized" else None
+        p = verdicts.paired_p(r["hits"], other) if other is not None and len(other) == len(r["hits"]) else (np.nan, np.nan)
+        better.append(p[0])
+        worse.append(p[1])
+    return table.assign(p_paired=better, p_paired_rev=worse)
 
 
 # ---------------------------------------------------------------- cross-network (Section 4.5)
@@ -536,7 +602,7 @@ def percent(table, alpha: float = 0.05):
     columns in percent, the paper's ``decision`` and a ``feature`` label (C1.. chains, L1.. layers)."""
     table = table.copy()
     table["ours"] = 100 * table.accuracy
-    for col in ("ci_low", "ci_high", "null_mean", "null_low", "null_high"):
+    for col in ("ci_low", "ci_high", "null_mean", "null_low", "null_high", "chance"):
         if col in table:
             table[col] = 100 * table[col]
     table["decision"] = [decide(a, alpha) for a in table.accuracy]
@@ -562,18 +628,6 @@ class OwnTest:
 def classifier_config(epochs: int = ClassifierConfig.epochs, seed: int = ClassifierConfig.seed) -> ClassifierConfig:
     """The paper's classifier SGD with ``epochs`` epochs, the learning rate cut tenfold after 60% of them."""
     return ClassifierConfig(epochs=epochs, milestones=(max(1, round(0.6 * epochs)),) if epochs > 1 else (), seed=seed)
-
-
-def _check_unseen_tasks(n_tasks: int, train_fraction: float) -> None:
-    """Retrieval among a single unseen task is 100% by construction (every gallery network is of the
-    query's task): refused, saying how many tasks are needed."""
-    unseen = n_tasks - int(round(train_fraction * n_tasks))
-    if n_tasks >= 3 and unseen < 2:
-        need = next(t for t in range(n_tasks + 1, 10 * n_tasks + 10)
-                    if 1 < round(train_fraction * t) < t - 1)
-        raise WsmError(f"with {n_tasks} tasks and a train fraction of {train_fraction:g} only {unseen} task is "
-                       f"unseen, so every gallery network matches the query's task and rank-1 is 100% by "
-                       f"construction: retrieval needs at least {need} tasks here")
 
 
 def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normalized"), protocols=None,
@@ -626,8 +680,8 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     with tempfile.TemporaryDirectory() as cache:      # the Grams of one depth serve both protocols
         for protocol in protocols or ("classification", "retrieval"):
             try:
-                if protocol == "retrieval":
-                    _check_unseen_tasks(len(counts), train_fraction)
+                if protocol == "retrieval" and retrieval_problem(len(counts), train_fraction):
+                    raise WsmError(retrieval_problem(len(counts), train_fraction))
                 tables.append(evaluate(weights, labels_, depths, tuple(kinds), train_fraction, train_fraction,
                                        query_fraction, seed, cfg, alpha, progress, null_repeats, (protocol,),
                                        gram_cache=cache))

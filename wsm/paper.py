@@ -1,4 +1,7 @@
-"""The paper's reported numbers, quoted from ``shared/paper`` (never computed here).
+"""The paper's reported numbers and words, quoted from ``shared/paper`` (never computed here).
+
+:mod:`wsm.claims` turns them into the claims the book tests (one per sentence of the paper, each with
+the setting its numbers were measured at).
 
 Source: *Understanding Weight Similarity of Neural Networks via Chain Normalization Rule and
 Hypothesis-Training-Testing*, Section 4.1 text and Fig. 2 (the same values appear in the ICLR-2020
@@ -31,28 +34,6 @@ FIG1 = {
 }
 
 ALPHA = 0.05   # Section 4.1: "We use a significance level of alpha = 5%"
-
-# ---------------------------------------------------------------- everything reported, for the summary page
-# One entry per number (or claim) the paper reports: where it is (figure, panel), what it is (item), the
-# paper's words (quoted), the number (value; None for a claim without one), and ``match``: the results-table
-# columns that select our row for it (see wsm.summary). Entries that quote one sentence share its
-# ``sentence`` (the summary counts that sentence once; absent: the item is its own sentence); a claim's
-# ``expect`` says whether it states that the hypothesis holds or fails (wsm.verdicts.holds / fails).
-_FIG2_TITLES = {"a": "MLP-4 classification top-1", "b": "PlainNet-5 classification top-1",
-                "c": "MLP-4 retrieval rank-1", "d": "PlainNet-5 retrieval rank-1"}
-
-REPORTED: list[dict] = [
-    dict(figure="Fig. 1", panel="a-b", item="permuted 2-3-3 network computes the same output",
-         quoted="\"the two networks are equivalent\" (W1', W2' as printed)", value=0.0, source="Section 3.3.1",
-         match={"figure": "Fig. 1"}),
-]
-for (_arch, _protocol), _panel in sorted(FIG2_PANELS.items(), key=lambda kv: kv[1]):
-    for _kind, _letter in (("unnormalized", "L"), ("normalized", "C")):
-        for _depth, _value in enumerate(FIG2[(_arch, _protocol, _kind)], start=1):
-            REPORTED.append(dict(
-                figure="Fig. 2", panel=_panel, item=f"{_FIG2_TITLES[_panel]}, {_letter}{_depth}",
-                quoted=f"{_value}%", value=_value, source="Section 4.1",
-                match={"figure": "Fig. 2", "panel": _panel, "kind": _kind, "depth": _depth}))
 
 # Table 1 (Section 4.3; repeated as Table 3 and in Appendix F.2), NameData, GRU-2, percent.
 # Key: (protocol, kind). "Weight classification: 17.2% top-1 | 100.0% top-1;
@@ -120,53 +101,3 @@ ICLR_BOTTOM_UP = (
     "of neural networks are hierarchical in a bottom-up way. In other words, the projection directions of "
     "neural networks are arranged in order. Otherwise, the out-of-order projection directions confuse the "
     "system and thus lead to poor performance.")
-
-# Table 1 (NameData, GRU-2) and Table 2 (ResNet-MLP-12) in the summary.
-for (_protocol, _kind), _value in TABLE1.items():
-    REPORTED.append(dict(
-        figure="Table 1", panel=_protocol, item=f"GRU-2 {_protocol} {'top-1' if _protocol == 'classification' else 'rank-1'}, {_kind}",
-        quoted=f"{_value}%", value=_value, source="Section 4.3, Appendix F.2",
-        match={"figure": "Table 1", "protocol": _protocol, "kind": _kind}))
-for _chain, _value in TABLE2.items():
-    REPORTED.append(dict(
-        figure="Table 2", panel="", item=f"ResNet-MLP-12 classification top-1, chain {_chain}",
-        quoted=f"{_value}%", value=_value, source="Appendix D",
-        match={"figure": "Table 2", "kind": "normalized", "depth": _chain}))
-
-# Fig. 3 (one approximate value for every chain), Figs. 4-5 and the ICLR claim (worded, no number:
-# value None; the page writes a row with its verdict, see wsm.summary.claim_row) in the summary.
-_FIG3_TITLES = {k: v.replace("PlainNet-5", "PlainNet-5 (2-class)").replace("MLP-4", "MLP-4 (2-class)")
-                for k, v in _FIG2_TITLES.items()}
-for (_arch, _protocol), _panel in sorted(FIG3_PANELS.items(), key=lambda kv: kv[1]):
-    for _depth, _value in enumerate(FIG3[(_arch, _protocol, "normalized")], start=1):
-        REPORTED.append(dict(
-            figure="Fig. 3", panel=_panel, item=f"{_FIG3_TITLES[_panel]}, C{_depth}",
-            quoted="about 98.0% (one value in the text for every chain)", value=_value, source="Section 4.2",
-            sentence="chains C1-C3 of both architectures, both protocols: about 98.0%",
-            match={"figure": "Fig. 3", "panel": _panel, "kind": "normalized", "depth": _depth}))
-for _zoo in ("Depth", "Res5", "Leaky", "Adam"):
-    REPORTED.append(dict(
-        figure="Fig. 4", panel="claim", item=f"{_zoo} zoo: " + ("the hypothesis does not hold" if _zoo == "Adam"
-                                                                else "the hypothesis still holds"),
-        quoted=FIG4_CLAIMS[_zoo], value=None, source="Section 4.4" + (" (ICLR)" if _zoo == "Adam" else ""),
-        expect="fails" if _zoo == "Adam" else "holds",
-        sentence="Adam zoo: the hypothesis does not hold" if _zoo == "Adam"
-        else "Depth, Res5 and Leaky zoos: the hypothesis still holds",
-        match={"figure": "Fig. 4", "panel": "claim", "architecture": _zoo}))
-_FIG5_EXPECT = {k: "fails" if k[1] == "Adam" or k == ("classification", "Res5") else "holds" for k in FIG5_CLAIMS}
-_FIG5_SENTENCES = {("classification", "Leaky"): "Baseline-trained classification on the Leaky and Depth zoos",
-                   ("classification", "Depth"): "Baseline-trained classification on the Leaky and Depth zoos",
-                   **{("retrieval", z): "Baseline-trained retrieval on the Res5, Leaky and Depth zoos"
-                      for z in ("Res5", "Leaky", "Depth")}}
-for (_protocol, _zoo), _claim in FIG5_CLAIMS.items():
-    REPORTED.append(dict(
-        figure="Fig. 5", panel="claim", item=f"Baseline-trained {_protocol} on the {_zoo} zoo",
-        quoted=_claim, value=None, source="Section 4.5" + (" (ICLR)" if _zoo == "Adam" else ""),
-        expect=_FIG5_EXPECT[(_protocol, _zoo)], sentence=_FIG5_SENTENCES.get((_protocol, _zoo)),
-        match={"figure": "Fig. 5", "panel": "claim", "architecture": _zoo, "protocol": _protocol}))
-REPORTED.append(dict(
-    figure="ICLR Sec. 4.1 (bottom-up)", panel="claim", item="every chain classifies well; out-of-order chains do not",
-    quoted=ICLR_BOTTOM_UP, value=None, source="ICLR-2020 version, Section 4.1", expect="holds",
-    match={"figure": "ICLR Sec. 4.1 (bottom-up)", "panel": "claim"}))
-for _r in REPORTED:                       # an item that shares no sentence is its own
-    _r["sentence"] = _r.get("sentence") or _r["item"]

@@ -53,7 +53,7 @@ _BEYOND = dict(copies=5, shuffled_runs=10, shuffled_per_class=None, rotation_net
 # two epochs at batch 32 at the first learning rate (why these, and what they buy: the Deviations
 # page, "quick CIFAR zoos").
 _CIFAR_ZOO = {
-    "smoke": dict(dataset="cifar100", n_tasks=4, runs=5, train_per_class=50, cnn_epochs=1, cnn_milestones=[],
+    "smoke": dict(dataset="cifar100", n_tasks=5, runs=5, train_per_class=50, cnn_epochs=1, cnn_milestones=[],
                   batch_size=128, seed=0, device="cpu"),
     "quick": dict(dataset="cifar100", n_tasks=8, runs=5, train_per_class=300, cnn_epochs=2, cnn_milestones=[],
                   batch_size=32, seed=0, device="cpu"),
@@ -99,7 +99,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "s3_3_chain_normalization": dict(dataset="tiny-imagenet", epochs=1, train_per_class=50, seed=0),
         "s4_1_tiny_imagenet": _FIG2_PAPER | dict(
-            n_tasks=4, runs=5, train_per_class=50, mlp_epochs=2, mlp_milestones=[], mlp_checkpoints=[1],
+            n_tasks=5, runs=5, train_per_class=50, mlp_epochs=2, mlp_milestones=[], mlp_checkpoints=[1],
             cnn_epochs=1, cnn_milestones=[], clf_epochs=10, clf_milestones=[6], device="cpu",
             null_repeats=20),
         "summary": dict(alpha=0.05),
@@ -126,9 +126,9 @@ PROFILES: dict[str, dict[str, dict]] = {
             cnn_milestones=[], cnn_checkpoints=[1],
             cnn_batch_size=64, clf_epochs=500, clf_milestones=[300], device="cpu", null_repeats=100),
         "summary": dict(alpha=0.05),
-        # 1,500 GRU steps (drop at 70%); 15 runs per task: 54 test networks, above the 36 a test of
-        # the paper's 100% needs (wsm.verdicts.n_needed); 81 training networks: 67 epochs keep the
-        # paper's 5,400 classifier steps (10 epochs x 540)
+        # 1,500 GRU steps (drop at 70%); 15 runs per task: 54 test networks (Table 1's 9 tasks, the
+        # paper's chance, so its numbers are compared, at a reduced setting: wsm.claims); 81 training
+        # networks: 67 epochs keep the paper's 5,400 classifier steps (10 epochs x 540)
         "s4_3_namedata": _TABLE1_PAPER | dict(runs=15, steps=1_500, step_milestones=[1_050],
                                               clf_epochs=67, clf_milestones=[40]),
 
@@ -138,8 +138,8 @@ PROFILES: dict[str, dict[str, dict]] = {
 
         "appendix_d_resnet_mlp": _TABLE2_PAPER | dict(
             n_tasks=4, runs=10, epochs=5, milestones=[3], clf_epochs=200, clf_milestones=[120], device="cpu"),
-        # 6 tasks: 24 test networks, the fewest at which "holds" can be consistent
-        # (wsm.verdicts.n_needed_to_hold); 3 tasks gave 12, underpowered whatever the networks did
+        # 6 tasks: 24 test networks, the fewest at which every chain at 100% lies within 10 points of the
+        # paper's bar (wsm.verdicts.bar_test); 3 tasks gave 12, too few whatever the networks did
         "iclr_bottom_up": _ICLR_PAPER | dict(n_tasks=6, mixed_depths=[2], clf_epochs=200, clf_milestones=[120]),
     },
     "paper": {

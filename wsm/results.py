@@ -4,11 +4,13 @@ Each notebook writes ``<results_dir>/<notebook>.csv``; :func:`collect` joins the
 ``results.csv``. Columns: figure, panel, architecture, depth (chain or layer number), kind
 (normalized / unnormalized), protocol, metric, ours and paper (percent), n (test networks or
 queries behind "ours"), profile, dataset, scale; then, where a number is an accuracy, its exact
-95% interval (ci_low, ci_high, percent) and the p-value of "error < alpha"; where a permutation
-null was run, its mean and 95% band (null_mean, null_low, null_high, percent) and p-value (p_null);
-where a row stands for a claim the paper words without a number, the paper's rule on our point
-estimates (agrees: yes / no); and where the paper gives a number or a claim, the verdict
-(consistent / inconsistent / underpowered, :mod:`wsm.verdicts`).
+95% interval (ci_low, ci_high, percent), the p-value of "error < alpha" and chance (percent); where a
+permutation null was run, its mean and 95% band (null_mean, null_low, null_high, percent), p-value
+(p_null) and shuffles (null_repeats); on a chain row beside its own layer, the exact paired tests
+(p_paired: the chain better; p_paired_rev: the layer better); the setting it was measured at
+(:data:`wsm.claims.SETTING_COLUMNS`); and where a row stands for a claim the paper words without a
+number, the paper's rule on our point estimates (agrees: yes / no) and the page's verdict at the zoo's
+setting (:func:`wsm.summary.claim_row`). Every claim is judged from these rows by :func:`wsm.claims.judge`.
 """
 
 from __future__ import annotations
@@ -16,34 +18,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from wsm import paper, verdicts
+from wsm import claims, verdicts
 from wsm.storage import atomic_write
 
 COLUMNS = ["figure", "panel", "architecture", "depth", "kind", "protocol", "metric",
            "ours", "paper", "n", "profile", "dataset", "scale"]
-OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha",      # percent, percent, p-value
-            "null_mean", "null_low", "null_high", "p_null",  # permutation null: percent x 3, p-value
+OPTIONAL = ["ci_low", "ci_high", "p_error_below_alpha", "chance",              # percent, percent, p-value, percent
+            "null_mean", "null_low", "null_high", "p_null", "p_null_below", "null_repeats",  # permutation null
+            "p_paired", "p_paired_rev",                                      # chain against its own layer
+            *claims.SETTING_COLUMNS,                                         # where it was measured
             "agrees",                                        # a worded claim, the paper's rule (wsm.summary.claim_row)
-            "verdict"]                                       # against the paper's number or claim (wsm.verdicts)
-
-
-def with_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with a ``verdict`` (:func:`wsm.verdicts.of_row`) wherever the paper gives a number and
-    the row has an interval (or the number is a quoted zero); a verdict already there (a claim's) is kept.
-    A figure whose numbers the paper words as "about X" (Fig. 3) gets that tolerance."""
-    if "paper" not in rows:
-        return rows
-    about = {r["figure"] for r in paper.REPORTED if verdicts.quoted_value(r["quoted"])[1] == verdicts.APPROXIMATE}
-    nan = pd.Series(np.nan, index=rows.index)
-    found = [verdicts.of_row(p, o, lo, hi, verdicts.APPROXIMATE if f in about else None) for f, p, o, lo, hi in
-             zip(rows.figure, rows.paper, rows.ours, rows.get("ci_low", nan), rows.get("ci_high", nan))]
-    found = pd.Series(found, index=rows.index, dtype=object)
-    if "verdict" in rows:
-        found = rows.verdict.where(rows.verdict.notna(), found)
-    return rows.assign(verdict=found) if found.notna().any() else rows
+            "verdict"]                                       # a worded claim at the zoo's setting (wsm.verdicts)
 
 
 def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: str) -> Path:
@@ -52,7 +39,6 @@ def write(rows: pd.DataFrame | list[dict], results_dir: str | Path, notebook: st
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"result rows lack columns {missing}")
-    df = with_verdicts(df)
     path = Path(results_dir) / f"{notebook}.csv"
     columns = COLUMNS + [c for c in OPTIONAL if c in df.columns]
     atomic_write(path, lambda f: df[columns].to_csv(f, index=False, float_format="%.4g"))
@@ -96,11 +82,12 @@ def banner(profile: str, dataset: str, scale: str) -> None:
 
 def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05):
     """The accuracy table a page shows: ``index`` and ``columns`` of ``ours`` (percent, as from
-    :func:`wsm.htt.percent`), then ours with its exact 95% interval, n, the p-value of "error < alpha",
-    the permutation null's mean and band with its p-value (where one was run), the paper's decision
-    rule on ours and, where ``ours`` has the paper's value (``paper``: a number or words such as
-    "about 98.0"), the verdict (:mod:`wsm.verdicts`). A Styler whose caption says what each interval
-    is conditional on (:data:`wsm.verdicts.CONDITIONAL`)."""
+    :func:`wsm.htt.percent`), then ours with its exact 95% interval, n, chance, the p-value of
+    "error < alpha", the permutation null's mean and band with its p-value (where one was run), the
+    paper's decision rule on ours and, where the rows name their ``figure`` and the paper reports a
+    number for them, the verdict on it (:func:`wsm.claims.cell_verdicts`: only where the setting is the
+    paper's). A Styler whose caption says what each interval is conditional on
+    (:data:`wsm.verdicts.CONDITIONAL`)."""
     table = ours.copy()
     table["95% CI"] = [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(table.ci_low, table.ci_high)]
     table["p(error < α)"] = table.p_error_below_alpha.map("{:.2g}".format)
@@ -110,56 +97,41 @@ def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alp
                                     zip(table.null_mean, table.null_low, table.null_high)]
         table["p_null"] = table.p_null.map("{:.2g}".format)
         null = ["null mean [95%]", "p_null"]
+    chance = ["chance"] if "chance" in table else []
     verdict = []
-    if "paper" in table:
-        table["verdict"] = [verdicts.of_row(p, o, lo, hi) or "—" for p, o, lo, hi in
-                            zip(table.paper, table.ours, table.ci_low, table.ci_high)]
-        verdict = ["verdict"] if (table.verdict != "—").any() else []
-    cols = index + columns + ["ours", "95% CI", "n", "p(error < α)"] + null + ["decision"] + verdict
+    if "figure" in table:
+        table["vs the paper's number"] = claims.cell_verdicts(table)
+        verdict = ["vs the paper's number"] if (table["vs the paper's number"] != "—").any() else []
+    cols = index + columns + ["ours", "95% CI", "n"] + chance + ["p(error < α)"] + null + ["decision"] + verdict
     return (table[cols].set_index(index).style.format(precision=1, na_rep="—")
+            .set_table_styles([{"selector": "td", "props": "white-space: nowrap"}])   # a wide table scrolls
             .set_caption(verdicts.CONDITIONAL))
 
 
 def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:
-    """One sentence on the permutation null of a page's cells ('' when none was run)."""
+    """One sentence on the permutation null of a page's cells ('' when none was run): how many beat it,
+    and how many lie below it (``p_null_below``) against what luck alone gives: with no task information
+    in a feature this protocol scores chance in expectation (a held-out network's coordinates depend only
+    on itself and the training networks), so a cell below its null is read as chance unless there are
+    more such cells than luck explains."""
     if "p_null" not in ours or not null_repeats:
         return ""
-    return (f" With the task labels shuffled {null_repeats} times the same pipeline reaches "
+    text = (f"With the task labels shuffled {null_repeats} times the same pipeline reaches "
             f"{ours.null_mean.min():.0f}–{ours.null_mean.max():.0f}% on average, and {(ours.p_null <= 0.05).sum()} "
             f"of {len(ours)} cells beat their null at p ≤ 0.05 (smallest possible p: {1 / (1 + null_repeats):.2g}).")
-
-
-def power_sentence(ours: pd.DataFrame, page, needed: int | None = None) -> str:
-    """One sentence on the protocols of a page that its scale cannot power ('' when every one can):
-    per protocol, its n, the n a test of the paper's values needs (:func:`wsm.verdicts.n_needed` of the
-    chain cells' quoted values, or ``needed``, e.g. :func:`wsm.verdicts.n_needed_to_hold` for a
-    worded claim), the runs per task that would give it at the page's tasks and the n at the paper's
-    scale (:func:`wsm.htt.test_size`, the page's split fractions; ``page.paper_scale()``)."""
-    from wsm import htt
-
-    cells = ours[ours.kind == "normalized"] if "kind" in ours and (ours.kind == "normalized").any() else ours
-    fractions = {k: v for k, v in page.protocol.splits.items() if k != "seed" and v is not None}
-    at_paper = page.paper_scale()
-    parts = []
-    for protocol, group in cells.groupby("protocol", sort=False):
-        if protocol not in ("classification", "retrieval"):
-            continue
-        want = needed
-        if want is None:
-            want = verdicts.n_needed_most(verdicts.quoted_value(v) for v in group.get("paper", pd.Series(dtype=float)))
-        n = int(group.n.min())
-        words = verdicts.power(n, want, page.profile)
-        if words is None:
-            continue
-        runs = htt.runs_needed(protocol, want, page.n_tasks, **fractions)
-        paper_n = htt.test_size(protocol, at_paper["n_tasks"], at_paper["runs"], **fractions)
-        parts.append(f"{protocol} is {words}: {runs} runs per task at {page.n_tasks} tasks would give it, "
-                     f"and the paper's scale ({at_paper['n_tasks']} tasks x {at_paper['runs']} runs) gives n = {paper_n}")
-    if not parts:
-        return ""
-    text = "; ".join(parts)
-    return (" " + text[0].upper() + text[1:] + ". Below that n no outcome can confirm the paper's "
-            "value, so read such a cell's number as what this scale shows, not as a test of the paper.")
+    if "p_null_below" in ours:
+        below = ours[ours.p_null_below <= 0.05]
+        if len(below):
+            luck = 1 - 0.95 ** len(ours)
+            which = below.feature.astype(str)
+            if "architecture" in below:
+                which = below.architecture.astype(str) + " " + below.protocol.astype(str) + " " + which
+            text += (f" {len(below)} {'lies' if len(below) == 1 else 'lie'} below {'its' if len(below) == 1 else 'their'} "
+                     f"null at p ≤ 0.05 ({', '.join(which)}): with "
+                     f"{len(ours)} cells at chance, at least one does so by luck with probability up to {luck:.0%}, "
+                     "and a feature with no task information scores chance in expectation here, so they are read "
+                     "as chance level unless more of them appear than luck explains (the Deviations page).")
+    return text
 
 
 def cpu_model() -> str:

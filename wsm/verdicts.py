@@ -1,193 +1,146 @@
-"""The one rule that sets our numbers beside the paper's: *consistent*, *inconsistent* or *underpowered*.
+"""Every rule that judges a result, and the one vocabulary the book uses for its judgements.
 
-Every page's accuracy table, the results CSV and the summary take their verdicts from here.
+A claim of the paper (:mod:`wsm.claims`) is judged at the level its evidence reaches:
 
-**A number the paper quotes** (percent) is compared with our exact 95% (Clopper-Pearson) interval:
+**The paper's number, at the paper's setting** (:func:`compare`). Only where the measurement's setting
+is the paper's (the real dataset, the same tasks and so the same chance, the same split fractions, runs
+and schedule the paper's or fewer: :func:`wsm.claims.Setting.relation`). Both numbers are estimates:
+ours from ``n`` test networks (or queries), the paper's from the paper's own ``n`` (2,000 test networks
+and 400 queries in Fig. 2). The rule is symmetric and counts both sampling errors: the 95% interval of
+the difference ours - paper (Newcombe's hybrid score interval, from the two Wilson intervals) against a
+**material margin** ``M``:
 
-* **inconsistent** -- the interval excludes the paper's value;
-* **consistent** -- the interval holds the paper's value *and* is narrow enough to have excluded a
-  materially different one: it excludes every value more than :data:`DELTA` (10 percentage points)
-  away from the paper's (``ci_low >= paper - DELTA`` and ``ci_high <= paper + DELTA``; a bound that
-  falls beyond 0 or 100 holds by itself);
-* **underpowered** -- the interval holds the paper's value and a materially different one too:
-  too wide to tell (e.g. 2 of 3 correct, [9.4, 99.2], against the paper's 98%).
+* ``M`` is :data:`DELTA` (10 percentage points: twice alpha, far less than the contrasts the paper draws)
+  or, where the paper's own ``n`` lets two faithful replications differ by more than that,
+  :data:`MARGIN_HALF_WIDTHS` times the half-width of their difference's 95% interval at the paper's ``n``
+  (:func:`margin`): Table 1's numbers, 360 test networks and 80 queries, are such cases;
+* **reproduced** -- the whole interval of the difference lies within ``(-M, M)``;
+* **materially different** -- the whole interval lies beyond ``M`` on one side;
+* **inconclusive** -- neither (the interval straddles ``M``: too few networks, or a difference that is
+  real but not shown to be material; the words say which).
 
-The paper prints one decimal, so its value counts as inside when it is within :data:`ROUNDING` of
-the interval; a value it words as "about X" (Fig. 3's one "about 98.0%" for twelve bars) within
-:data:`APPROXIMATE` (2 points: 96-100, every value still above the paper's 95% threshold, as the
-text says the errors are below 5%). :func:`quoted_value` reads both from the paper's words. A
-quoted zero (an invariance, Fig. 1 and Eq. 6) is checked exactly: consistent when ours is below
-:data:`ZERO_TOLERANCE`, inconsistent otherwise.
+A value the paper words as "about X" (Fig. 3) widens the interval by :data:`APPROXIMATE` on each side, a
+printed one by :data:`ROUNDING`. Where our setting is *reduced* (fewer runs or a shorter schedule, which can
+only lower accuracy), reaching the paper's value supports it and missing it tests nothing: a result below
+the paper's that is not reproduced is **not tested**. A faithful replication (the paper's number and ours
+drawn from one true accuracy at the paper's ``n``) is called reproduced at least 90% of the time (92-100%
+across the paper's numbers) and materially different almost never (below 1e-5) (``tests/test_verdicts.py`` computes both exactly for every number of the paper).
 
-Why 10 points: it is twice alpha (the paper's decision threshold is 5 points below 100), far less
-than the contrasts the paper draws (normalized chains near 99% against unnormalized layers at
-2-85%), and reachable at the sizes the scaled-down profiles can afford (an interval around a value
-near 99% stays above paper - 10 from about 33 test networks all correct; one around a value near 3%
-stays below paper + 10 from about 27 all wrong). A narrower width would call almost every
-scaled-down cell underpowered; a wider one would call a cell at the paper's threshold (95%)
-"consistent" with 99%.
+**Predictions that hold at any scale**, tested on every run of a real dataset (:func:`above_null`,
+:func:`above_layer`, :func:`near_chance`, :func:`below`): **supported**, **contradicted** or **inconclusive**.
 
-The rule treats the paper's value as exact: the paper gives no interval of its own.
+**Not tested**: a degenerate protocol (retrieval whose classifier saw fewer than
+:data:`MIN_RETRIEVAL_TASKS` tasks, :func:`wsm.htt.retrieval_problem`), a number measured on a stand-in
+dataset or at another chance level, a smoke run. Shown with our value and its chance, never counted as
+agreement or disagreement.
 
-**Power.** Below :func:`n_needed` test networks (or queries) no outcome can be consistent with a
-value: 99.4% needs 33 (all right), 62.9% needs 98. A cell with fewer is *underpowered at its scale* by
-design, whatever its networks do (it can still be inconsistent): pages and the summary say so and
-how many would test it (:func:`power`; :func:`wsm.htt.test_size` turns n into runs per task). A
-"holds" claim needs :func:`n_needed_to_hold` per chain cell.
-
-**The paper's decision** (accept H0 when the test error is below alpha, :func:`decision`) is a
-separate question and stays a separate column.
-
-**A claim the paper words without a number** (Figs. 4-5, the ICLR "bottom-up" claim) becomes a rule
-on the exact intervals of the chain cells it is about, with the same width (``bar = 100 (1 - alpha)``):
-
-* "holds" / "still high" (:func:`holds`): inconsistent when some chain cell's interval lies wholly
-  below the bar (that cell fails the paper's rule for sure); consistent when every chain cell's
-  interval lies at or above ``bar - DELTA`` (none can be materially below it); else underpowered.
-* "does not hold" / "low" / "drops" (:func:`fails`): consistent when some chain cell's interval lies
-  wholly below the bar and the contrast the paper draws is established (:func:`below`); inconsistent
-  when every chain cell's interval lies at or above ``bar - DELTA`` (the zoo is "high" as the holds
-  rule counts it), or when the contrast is reversed; else underpowered.
-* a contrast "lower than zoo B" (:func:`below`), on cells matched by protocol and chain: established
-  when some matched pair of intervals is disjoint with ours lower; reversed when every pair is
-  disjoint with ours higher; else underpowered.
-
-Several verdicts about one sentence combine with :func:`combine`: inconsistent if any is,
-consistent if all are, else underpowered.
+**The paper's decision** (accept H0 when the test error is below alpha, :func:`decision`) is a separate
+question and stays a separate column.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable
 
 import numpy as np
 
 from wsm.errors import WsmError
 
-CONSISTENT, INCONSISTENT, UNDERPOWERED = "consistent", "inconsistent", "underpowered"
-VERDICTS = (CONSISTENT, INCONSISTENT, UNDERPOWERED)
+# ---------------------------------------------------------------- the vocabulary, in reading order
+REPRODUCED, DIFFERENT, INCONCLUSIVE = "reproduced", "materially different", "inconclusive"
+SUPPORTED, CONTRADICTED = "supported", "contradicted"
+NOT_TESTED = "not tested"
+MISSING = "missing"                 # a run that should have a cell for the claim and has none
+ORDER = (REPRODUCED, SUPPORTED, INCONCLUSIVE, DIFFERENT, CONTRADICTED, NOT_TESTED, MISSING)
+# which verdicts each kind of claim can get
+FOR_NUMBERS = (REPRODUCED, INCONCLUSIVE, DIFFERENT, NOT_TESTED)
+FOR_PREDICTIONS = (SUPPORTED, INCONCLUSIVE, CONTRADICTED, NOT_TESTED)
+VERDICTS = tuple(v for v in ORDER if v != MISSING)
 
-DELTA = 10.0            # percentage points: a value this far from the paper's is materially different
+DELTA = 10.0            # percentage points: a difference this large is material
+MARGIN_HALF_WIDTHS = 2.0  # ... or twice the half-width of two faithful replications' difference at the paper's n
 ROUNDING = 0.05         # percentage points: the paper prints one decimal
 APPROXIMATE = 2.0       # percentage points: a value the paper words as "about X"
 ZERO_TOLERANCE = 1e-9   # a quoted zero (an invariance) is met when ours is below this
+MIN_RETRIEVAL_TASKS = 3  # a softmax trained on 2 tasks embeds every network to +-(1, -1)/sqrt(2)
+NEAR_CHANCE = 0.1        # "near chance": within a tenth of the way from chance to perfect
 
 CONDITIONAL = ("Each 95% interval is exact (Clopper-Pearson) for the test networks or queries of one zoo, "
                "one split and one trained weight classifier: it is conditional on them and leaves out the "
                "variation between zoos, splits and classifiers.")
 
 
-def verdict(paper: float, ci_low: float, ci_high: float, tolerance: float = ROUNDING) -> str:
-    """Our exact 95% interval ``[ci_low, ci_high]`` against the paper's ``paper`` value, all in percent
-    (see the module doc); ``tolerance``: how far the paper's value may be off as printed (:data:`ROUNDING`,
-    or :data:`APPROXIMATE` for "about X"). A quoted zero needs :func:`exact_zero` instead."""
-    paper, lo, hi = float(paper), float(ci_low), float(ci_high)
-    if np.isnan([paper, lo, hi]).any():
-        raise WsmError(f"a verdict needs the paper's value and both interval bounds, got {paper}, [{lo}, {hi}]")
-    if not 0 <= lo <= hi <= 100 or not 0 <= paper <= 100:
-        raise WsmError(f"percentages must satisfy 0 <= ci_low <= ci_high <= 100 and 0 <= paper <= 100, "
-                       f"got paper {paper}, interval [{lo}, {hi}]")
-    if paper < lo - tolerance or paper > hi + tolerance:
-        return INCONSISTENT
-    return CONSISTENT if lo >= paper - DELTA and hi <= paper + DELTA else UNDERPOWERED
+def _check_count(correct, n, what: str) -> tuple[int, int]:
+    correct, n = int(round(float(correct))), int(n)
+    if n < 1:
+        raise WsmError(f"{what}: no test networks or queries (n = {n}), so there is no accuracy to compare")
+    if not 0 <= correct <= n:
+        raise WsmError(f"{what}: correct must lie between 0 and n = {n}, got {correct}")
+    return correct, n
 
 
-def from_counts(correct: int, n: int, paper: float, tolerance: float = ROUNDING) -> str:
-    """:func:`verdict` for ``correct`` of ``n`` test networks or queries right (the exact interval
-    is computed here)."""
-    from wsm import stats
-
-    if int(n) < 1:
-        raise WsmError(f"no test networks or queries (n = {n}): there is no accuracy to compare with the paper's")
-    if not 0 <= int(correct) <= int(n):
-        raise WsmError(f"correct must lie between 0 and n = {n}, got {correct}")
-    lo, hi = stats.clopper_pearson(correct, n)
-    return verdict(paper, 100 * lo, 100 * hi, tolerance)
+def wilson(correct: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson's score interval of ``correct / n`` (fractions)."""
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def quoted_value(quoted) -> tuple[float, float]:
-    """The paper's value and its tolerance from how it is written: a number (``99.4``, ``"99.4%"``:
-    :data:`ROUNDING`) or ``"about 98.0"`` (:data:`APPROXIMATE`); NaN for words without a number."""
-    if isinstance(quoted, str):
-        found = re.search(r"\d+(?:\.\d+)?", quoted)
-        tolerance = APPROXIMATE if quoted.strip().lower().startswith("about") else ROUNDING
-        return (float(found.group()) if found else np.nan), tolerance
-    return (np.nan if quoted is None else float(quoted)), ROUNDING
+def difference_interval(correct: int, n: int, paper_correct: int, paper_n: int) -> tuple[float, float, float]:
+    """``(d, low, high)`` in percentage points: ours - paper and its 95% interval (Newcombe's hybrid score
+    interval, method 10 of Newcombe 1998, from the two Wilson intervals)."""
+    p1, p2 = correct / n, paper_correct / paper_n
+    l1, u1 = wilson(correct, n)
+    l2, u2 = wilson(paper_correct, paper_n)
+    d = p1 - p2
+    return 100 * d, 100 * (d - np.hypot(p1 - l1, u2 - p2)), 100 * (d + np.hypot(u1 - p1, p2 - l2))
 
 
-def _intervals(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The exact 95% intervals (percent) of every count ``0..n`` of ``n`` (Clopper-Pearson, as
-    :func:`wsm.stats.clopper_pearson`)."""
-    from scipy.stats import beta
-
-    c = np.arange(n + 1)
-    with np.errstate(all="ignore"):
-        lo = np.where(c == 0, 0.0, beta.ppf(0.025, c, n - c + 1))
-        hi = np.where(c == n, 1.0, beta.ppf(0.975, c + 1, n - c))
-    return 100 * lo, 100 * hi
+def margin(paper: float, paper_n: int) -> float:
+    """The material margin (percentage points) for a paper value ``paper`` (percent) measured on
+    ``paper_n`` networks: :data:`DELTA`, or where two faithful replications at ``paper_n`` can differ by
+    more, :data:`MARGIN_HALF_WIDTHS` times the wider half of their difference's 95% interval."""
+    k = int(round(float(paper) * int(paper_n) / 100))
+    d, lo, hi = difference_interval(k, int(paper_n), k, int(paper_n))
+    return max(DELTA, MARGIN_HALF_WIDTHS * max(d - lo, hi - d))
 
 
-@functools.lru_cache(maxsize=None)
-def n_needed(paper: float, tolerance: float = ROUNDING, most: int = 5000) -> int | None:
-    """The fewest test networks (or queries) at which some outcome is :data:`CONSISTENT` with the
-    paper's value ``paper`` (percent) under :func:`verdict`; below it a cell is underpowered or
-    inconsistent whatever its networks do. None for a quoted zero (checked exactly, any n) or
-    beyond ``most``."""
+def compare(correct, n, paper: float, paper_n: int, tolerance: float = ROUNDING,
+            reduced: bool = False) -> tuple[str, str]:
+    """Our ``correct`` of ``n`` against the paper's ``paper`` percent of ``paper_n``: ``(verdict, words)``
+    (see the module doc). ``reduced``: our setting has fewer runs or a shorter schedule than the paper's."""
+    correct, n = _check_count(correct, n, "our result")
     paper = float(paper)
-    if paper == 0.0:
-        return None
+    if not 0 <= paper <= 100 or np.isnan(paper):
+        raise WsmError(f"the paper's value must be a percentage, got {paper}")
+    paper_correct = int(round(paper * int(paper_n) / 100))
+    d, lo, hi = difference_interval(correct, n, paper_correct, int(paper_n))
+    lo, hi = lo - tolerance, hi + tolerance
+    m = margin(paper, paper_n)
+    words = f"ours - paper = {d:+.1f} points [{lo:+.1f}, {hi:+.1f}], material beyond ±{m:.1f}"
+    if -m < lo and hi < m:
+        return REPRODUCED, words
+    if reduced and d < 0:
+        return NOT_TESTED, words + "; below the paper's at a reduced setting, which can only lower accuracy"
+    if lo > m or hi < -m:
+        return DIFFERENT, words
+    shown = " (a difference, not shown to be material)" if lo > 0 or hi < 0 else " (too few to tell)"
+    return INCONCLUSIVE, words + shown
+
+
+def n_to_reproduce(paper: float, paper_n: int, tolerance: float = ROUNDING, most: int = 5000) -> int | None:
+    """The fewest test networks (or queries) at which our result can be :data:`REPRODUCED` against the
+    paper's ``paper`` percent of ``paper_n`` (the outcome nearest the paper's value); None beyond ``most``."""
     for n in range(1, most + 1):
-        lo, hi = _intervals(n)
-        # a consistent interval lies within DELTA of the paper's value and holds the outcome c / n
-        near = range(max(0, int(np.ceil((paper - DELTA) * n / 100))), min(n, int((paper + DELTA) * n / 100)) + 1)
-        if any(verdict(paper, lo[c], hi[c], tolerance) == CONSISTENT for c in near):
+        if compare(round(float(paper) * n / 100), n, paper, paper_n, tolerance)[0] == REPRODUCED:
             return n
     return None
 
 
-def n_needed_most(values: Iterable[tuple[float, float]]) -> int | None:
-    """The largest :func:`n_needed` of ``(value, tolerance)`` pairs (as :func:`quoted_value` gives
-    them), leaving out words (NaN) and quoted zeros; None when none needs one."""
-    found = [n_needed(v, t) for v, t in values if not np.isnan(v) and v != 0]
-    return max((f for f in found if f is not None), default=None)
-
-
-def n_needed_to_hold(alpha: float) -> int:
-    """The fewest test networks per chain cell at which a "holds" claim (:func:`holds`) can be
-    consistent: every one right puts the interval's lower bound at ``100 (1 - alpha) - DELTA``."""
-    floor = (100 * (1 - alpha) - DELTA) / 100
-    return int(np.ceil(np.log(0.025) / np.log(floor))) if floor > 0 else 1
-
-
-def power(n: int, needed: int | None, scale: str) -> str | None:
-    """None when ``n`` test networks can confirm a value that needs ``needed``; else the words
-    "underpowered at <scale> scale (n = 8; a test needs n >= 33)"."""
-    if needed is None or int(n) >= needed:
-        return None
-    return f"underpowered at {scale} scale (n = {int(n)}; a test needs n ≥ {needed})"
-
-
 def exact_zero(ours: float) -> str:
-    """A quoted zero (an invariance): consistent when ``|ours|`` is below :data:`ZERO_TOLERANCE`."""
-    return CONSISTENT if abs(float(ours)) < ZERO_TOLERANCE else INCONSISTENT
-
-
-def of_row(paper, ours: float, ci_low: float = np.nan, ci_high: float = np.nan,
-           tolerance: float | None = None) -> str | None:
-    """The verdict of one results row: a quoted zero exactly, a quoted accuracy by its interval;
-    None where the paper gives no number or the row has no interval. ``paper``: a number or the
-    paper's words for it (:func:`quoted_value`, which also gives the tolerance unless one is given)."""
-    paper, written = quoted_value(paper)
-    tolerance = written if tolerance is None else tolerance
-    if np.isnan(paper):
-        return None
-    if float(paper) == 0.0:
-        return exact_zero(ours)
-    if ci_low is None or ci_high is None or np.isnan(float(ci_low)) or np.isnan(float(ci_high)):
-        return None
-    return verdict(paper, ci_low, ci_high, tolerance)
+    """A quoted zero (an invariance): reproduced when ``|ours|`` is below :data:`ZERO_TOLERANCE`."""
+    return REPRODUCED if abs(float(ours)) < ZERO_TOLERANCE else DIFFERENT
 
 
 def decision(percent: float, alpha: float) -> str:
@@ -197,18 +150,28 @@ def decision(percent: float, alpha: float) -> str:
 
 
 def combine(verdicts: Iterable[str]) -> str:
-    """One verdict for several: inconsistent if any is, consistent if all are, else underpowered."""
+    """One verdict for the cells of one claim: the cells not tested are left out; of the rest,
+    materially different / contradicted if any is, reproduced / supported if all are, else inconclusive;
+    when no cell is tested: not tested if some cell was measured, missing if none was."""
     verdicts = list(verdicts)
     if not verdicts:
         raise WsmError("nothing to combine: no verdicts")
-    unknown = set(verdicts) - set(VERDICTS)
+    unknown = set(verdicts) - set(ORDER)
     if unknown:
-        raise WsmError(f"unknown verdicts {sorted(unknown)}; expected {VERDICTS}")
-    if INCONSISTENT in verdicts:
-        return INCONSISTENT
-    return CONSISTENT if all(v == CONSISTENT for v in verdicts) else UNDERPOWERED
+        raise WsmError(f"unknown verdicts {sorted(unknown)}; expected some of {ORDER}")
+    tested = [v for v in verdicts if v not in (NOT_TESTED, MISSING)]
+    if not tested:
+        return NOT_TESTED if NOT_TESTED in verdicts else MISSING
+    for bad in (DIFFERENT, CONTRADICTED):
+        if bad in tested:
+            return bad
+    for good in (REPRODUCED, SUPPORTED):
+        if all(v == good for v in tested):
+            return good
+    return INCONCLUSIVE
 
 
+# ---------------------------------------------------------------- the paper's bar (accept H0: error < alpha)
 def _bounds(ci_low, ci_high) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.asarray(ci_low, dtype=float).ravel(), np.asarray(ci_high, dtype=float).ravel()
     if not len(lo) or lo.shape != hi.shape or np.isnan(lo).any() or np.isnan(hi).any():
@@ -216,45 +179,114 @@ def _bounds(ci_low, ci_high) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def holds(ci_low, ci_high, alpha: float) -> str:
-    """"Every chain cell passes the paper's rule" (the hypothesis holds, the accuracy stays high),
-    from the chain cells' intervals in percent (see the module doc)."""
+def bar_test(ci_low, ci_high, alpha: float) -> str:
+    """Where the chain cells' 95% intervals (percent) lie against the paper's bar ``100 (1 - alpha)``:
+    ``"below"`` when some interval lies wholly below it (that cell fails the paper's rule for sure),
+    ``"at or above"`` when every interval's lower end is within :data:`DELTA` of the bar or above (no cell
+    can be materially below it), else ``"unclear"``."""
     lo, hi = _bounds(ci_low, ci_high)
     bar = 100 * (1 - alpha)
     if (hi < bar).any():
-        return INCONSISTENT
-    return CONSISTENT if (lo >= bar - DELTA).all() else UNDERPOWERED
+        return "below"
+    return "at or above" if (lo >= bar - DELTA).all() else "unclear"
+
+
+def holds(ci_low, ci_high, alpha: float) -> str:
+    """"The hypothesis holds / the accuracy stays high" at the paper's setting: reproduced when every
+    chain cell is at or above the bar (:func:`bar_test`), materially different when one is below it."""
+    return {"below": DIFFERENT, "at or above": REPRODUCED}.get(bar_test(ci_low, ci_high, alpha), INCONCLUSIVE)
 
 
 def fails(ci_low, ci_high, alpha: float, contrast: str | None = None) -> str:
-    """"The accuracy is low / drops / the hypothesis does not hold", from the chain cells' intervals
-    in percent and the verdict of the contrast the paper draws (:func:`below`; None when it draws none)."""
-    lo, hi = _bounds(ci_low, ci_high)
-    bar = 100 * (1 - alpha)
-    if (lo >= bar - DELTA).all() or contrast == INCONSISTENT:
-        return INCONSISTENT
-    return CONSISTENT if (hi < bar).any() and contrast in (None, CONSISTENT) else UNDERPOWERED
+    """"The accuracy is low / drops / the hypothesis does not hold" at the paper's setting, from the
+    chain cells' intervals and the verdict of the contrast the paper draws (:func:`below`; None when it
+    draws none): reproduced when a cell is below the bar and the contrast is supported, materially
+    different when every cell is at or above the bar or the contrast is contradicted."""
+    at = bar_test(ci_low, ci_high, alpha)
+    if at == "at or above" or contrast == CONTRADICTED:
+        return DIFFERENT
+    return REPRODUCED if at == "below" and contrast in (None, SUPPORTED) else INCONCLUSIVE
 
 
 def below(ours_low, ours_high, theirs_low, theirs_high) -> str:
-    """"Ours is lower than theirs", on matched cells' intervals: consistent when some pair is disjoint
-    with ours lower, inconsistent when every pair is disjoint with ours higher, else underpowered."""
+    """"Ours is lower than theirs", on matched cells' intervals (a prediction at any scale): supported
+    when some pair is disjoint with ours lower, contradicted when every pair is disjoint with ours
+    higher, else inconclusive."""
     lo, hi = _bounds(ours_low, ours_high)
     their_lo, their_hi = _bounds(theirs_low, theirs_high)
     if lo.shape != their_lo.shape:
         raise WsmError(f"a contrast needs matched cells, got {len(lo)} of ours and {len(their_lo)} of theirs")
     if (hi < their_lo).any():
-        return CONSISTENT
-    return INCONSISTENT if (lo > their_hi).all() else UNDERPOWERED
+        return SUPPORTED
+    return CONTRADICTED if (lo > their_hi).all() else INCONCLUSIVE
 
 
 def bottom_up(rows, alpha: float, variant: str = "variant") -> str:
     """The ICLR "bottom-up" claim, on what the page can test: its evidence, "all types of chains can
-    achieve high performance": :func:`holds` on the in-order chains (the page's rows: architecture,
-    depth, ci_low, ci_high in percent; ``rows[variant] == "in order"`` marks them). The out-of-order
-    chains are a control, not evidence: swapping or mixing layers breaks the cancellation of
-    hidden-unit permutations, so their drop is expected whether or not the semantics are bottom-up."""
+    achieve high performance": :func:`holds` on the in-order chains (the page's rows: depth, ci_low,
+    ci_high in percent; ``rows[variant] == "in order"`` marks them). The out-of-order chains are a
+    control, not evidence: swapping or mixing layers breaks the cancellation of hidden-unit
+    permutations, so their drop is expected whether or not the semantics are bottom-up."""
     inorder = rows[rows[variant] == "in order"]
     if inorder.empty:
         raise WsmError("the bottom-up claim needs the in-order chains' rows")
     return holds(inorder.ci_low, inorder.ci_high, alpha)
+
+
+# ---------------------------------------------------------------- predictions that hold at any scale
+def min_null_repeats(alpha: float) -> int:
+    """The fewest label shuffles at which a permutation p-value, ``(1 + #) / (1 + R)``, can be at most alpha."""
+    return int(np.ceil(1 / alpha - 1 - 1e-9))
+
+
+def above_null(p_null: float, ci_high: float, null_high: float, null_repeats: int, alpha: float) -> str:
+    """"The chain is recognised above what shuffled task labels reach": supported when its permutation
+    p-value is at most alpha (with at least :func:`min_null_repeats` shuffles), contradicted when even
+    its interval's upper end (percent) does not rise above the null's 95% band (where the band is
+    known), else inconclusive; not tested without a null of enough shuffles."""
+    if any(v is None or np.isnan(float(v)) for v in (p_null, ci_high)) or int(null_repeats) < min_null_repeats(alpha):
+        return NOT_TESTED
+    if float(p_null) <= alpha:
+        return SUPPORTED
+    known = null_high is not None and not np.isnan(float(null_high))
+    return CONTRADICTED if known and float(ci_high) <= float(null_high) else INCONCLUSIVE
+
+
+def paired_p(ours_hits, theirs_hits) -> tuple[float, float]:
+    """Exact one-sided McNemar p-values on the same test networks (or queries): ``(p ours better,
+    p theirs better)``, from the discordant pairs (scipy's exact binomial test at 1/2)."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(ours_hits, bool), np.asarray(theirs_hits, bool)
+    if a.shape != b.shape:
+        raise WsmError(f"a paired test needs the same test networks: {a.shape} against {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    if only_a + only_b == 0:
+        return 1.0, 1.0
+    return (float(binomtest(only_a, only_a + only_b, 0.5, alternative="greater").pvalue),
+            float(binomtest(only_b, only_a + only_b, 0.5, alternative="greater").pvalue))
+
+
+def above_layer(p_better: float, p_worse: float, alpha: float) -> str:
+    """"The chain is recognised better than its own unnormalized layer" (same test networks, exact
+    paired test, :func:`paired_p`): supported at p <= alpha, contradicted when the layer is better at
+    p <= alpha, else inconclusive."""
+    if any(v is None or np.isnan(float(v)) for v in (p_better, p_worse)):
+        return NOT_TESTED
+    if float(p_better) <= alpha:
+        return SUPPORTED
+    return CONTRADICTED if float(p_worse) <= alpha else INCONCLUSIVE
+
+
+def near_chance(ci_low: float, ci_high: float, chance: float) -> str:
+    """"A deeper unnormalized layer is recognised near chance", on the scale from chance (0) to perfect
+    (1), ``kappa = (accuracy - chance) / (100 - chance)``, which compares runs of different chance levels:
+    supported when the whole 95% interval lies within :data:`NEAR_CHANCE` of chance on it, contradicted
+    when it lies wholly further above, else inconclusive."""
+    if any(v is None or np.isnan(float(v)) for v in (ci_low, ci_high, chance)):
+        return NOT_TESTED
+    c = float(chance)
+    lo, hi = (float(ci_low) - c) / (100 - c), (float(ci_high) - c) / (100 - c)
+    if -NEAR_CHANCE <= lo and hi <= NEAR_CHANCE:
+        return SUPPORTED
+    return CONTRADICTED if lo > NEAR_CHANCE else INCONCLUSIVE

@@ -158,3 +158,12 @@ def test_a_setting_recorded_without_its_columns_is_not_tested():
     j = claims.judge(claim("fig2-classification-normalized"), rows)
     assert j.cells[0]["verdict"] == verdicts.NOT_TESTED and j.cells[0]["why"] == "the run records no setting"
     assert np.isnan(j.cells[0].get("chance", np.nan))
+
+
+def test_a_split_read_back_from_the_results_table_is_the_same_split():
+    """The table prints fractions to 4 digits (5/9 -> 0.5556): the same split all the same."""
+    paper = claims.paper_setting("s4_3_namedata")
+    printed = claims.Setting("namedata", 9, 15, 1_500, 0.6, 0.5556, 0.2)
+    assert paper.relation(printed, "retrieval")[0] == "reduced"
+    other = claims.Setting("namedata", 9, 15, 1_500, 0.6, 0.7, 0.2)           # 6 training tasks, not 5
+    assert paper.relation(other, "retrieval") == ("other", "retrieval trained on 6 tasks, the paper's on 5")

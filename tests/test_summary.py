@@ -166,3 +166,11 @@ def test_the_worded_claims_rows_come_from_the_claims():
     assert len(fig5) == 8 and set(fig5.protocol) == {"classification", "retrieval"}
     res5 = fig5[(fig5.architecture == "Res5") & (fig5.protocol == "classification")]
     assert res5.verdict.iloc[0] == verdicts.REPRODUCED and "drops" in res5.paper.iloc[0]
+
+
+def test_a_reduced_zoo_below_the_bar_is_no_finding(tmp_path):
+    """quick's Fig. 2 chains at 3 epochs and 10 runs miss the paper's bar: that tests nothing."""
+    (tmp_path / "profiles").mkdir()
+    pd.DataFrame([acc(30, 40, QUICK_FIG2, figure="Fig. 2", architecture="MLP-4", protocol="classification",
+                      kind="normalized", depth=1)]).to_csv(tmp_path / "profiles" / "quick.csv", index=False)
+    assert summary.findings(tmp_path, committed=()) == []

@@ -91,9 +91,13 @@ class Setting:
         if run.tasks != self.tasks:
             return "other", (f"at {run.tasks} tasks (chance {run.chance(protocol):.0f}%), the paper at {self.tasks} "
                              f"(chance {self.chance(protocol):.0f}%)")
-        splits = ("train_fraction",) if protocol == "classification" else ("retrieval_train_fraction", "query_fraction")
+        if protocol == "retrieval" and run.retrieval_tasks != self.retrieval_tasks:
+            return "other", f"retrieval trained on {run.retrieval_tasks} tasks, the paper's on {self.retrieval_tasks}"
+        # the fractions as the results table prints them (4 significant digits): a split is the same when it
+        # gives the same numbers of networks
+        splits = ("train_fraction",) if protocol == "classification" else ("query_fraction",)
         for name in splits:
-            if not np.isclose(getattr(run, name) or 0, getattr(self, name) or 0):
+            if not np.isclose(getattr(run, name) or 0, getattr(self, name) or 0, rtol=0, atol=1e-3):
                 return "other", f"{name} {getattr(run, name):g}, the paper's {getattr(self, name):g}"
         if run.runs > self.runs or run.epochs > self.epochs:
             return "other", f"{run.describe()} against the paper's {self.describe()}"

@@ -37,7 +37,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import experiments, plots, results, scaling
+from wsm import claims, experiments, plots, results, scaling
 
 page, zoos = experiments.start("zoo_size", profile, overrides, roots)
 
@@ -92,4 +92,5 @@ rows = ours.assign(figure="Zoo size", panel=[f"{a}: {e} epochs, {t} tasks x {r} 
                                              zip(ours.axis, ours.epoch, ours.tasks, ours.runs)],
                    paper=float("nan"), profile=profile, dataset="Tiny ImageNet", scale=page.scale)
 results.write(rows, page.results_dir, "zoo_size")
-display(Markdown(scaling.page_conclusion(ours, study, profile, page.alpha)))
+display(Markdown(scaling.page_conclusion(ours, study, profile, page.alpha) + "\n\n"
+                 + claims.conclusion("Zoo size", rows, page.alpha)))

@@ -167,3 +167,19 @@ def test_a_split_read_back_from_the_results_table_is_the_same_split():
     assert paper.relation(printed, "retrieval")[0] == "reduced"
     other = claims.Setting("namedata", 9, 15, 1_500, 0.6, 0.7, 0.2)           # 6 training tasks, not 5
     assert paper.relation(other, "retrieval") == ("other", "retrieval trained on 6 tasks, the paper's on 5")
+
+
+def test_the_trend_with_runs_and_epochs_is_a_prediction_on_the_zoo_size_rows():
+    def point(axis, epoch, runs, correct, n=40, depth=1):
+        lo, hi = stats.clopper_pearson(correct, n)
+        return dict(figure="Zoo size", panel=f"{axis}: {epoch} epochs, 10 tasks x {runs} runs", architecture="MLP-4",
+                    protocol="classification", kind="normalized", depth=depth, ours=100 * correct / n, n=n,
+                    ci_low=100 * lo, ci_high=100 * hi, profile="study")
+    rows = pd.DataFrame([point("runs", 10, 3, 10), point("runs", 10, 12, 38),        # up, intervals apart
+                         point("epochs", 1, 12, 30), point("epochs", 10, 12, 32),    # up, within the intervals
+                         point("tasks", 10, 12, 38)])                                 # the tasks axis: not this claim
+    j = claims.judge(claim("zoo-size-trend"), rows)
+    assert [c["verdict"] for c in j.cells] == [verdicts.SUPPORTED, verdicts.INCONCLUSIVE]
+    assert j.cells[0]["label"] == "MLP-4 classification C1, runs 3 → 12"
+    down = pd.DataFrame([point("epochs", 1, 12, 38), point("epochs", 10, 12, 10)])
+    assert claims.judge(claim("zoo-size-trend"), down).verdict == verdicts.CONTRADICTED

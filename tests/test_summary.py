@@ -174,3 +174,12 @@ def test_a_reduced_zoo_below_the_bar_is_no_finding(tmp_path):
     pd.DataFrame([acc(30, 40, QUICK_FIG2, figure="Fig. 2", architecture="MLP-4", protocol="classification",
                       kind="normalized", depth=1)]).to_csv(tmp_path / "profiles" / "quick.csv", index=False)
     assert summary.findings(tmp_path, committed=()) == []
+
+
+def test_the_committed_study_is_a_run_of_the_zoo_size_claim():
+    (entry,) = [c for c in summary.COMMITTED if c.path.name == "study.csv"]
+    label, rows = entry.read(entry.path)
+    assert label.startswith("the zoo-size study (10 tasks x 12 runs") and (rows.figure == "Zoo size").all()
+    j = claims.judge(next(c for c in claims.CLAIMS if c.key == "zoo-size-trend"), rows)
+    assert j.verdict in verdicts.FOR_PREDICTIONS[:3] and len(j.cells) == 24    # 2 archs x 2 protocols x 3 chains x 2 axes
+    assert not ((rows.protocol == "retrieval") & (rows.tasks == 4)).any()      # degenerate points left out

@@ -314,6 +314,13 @@ CLAIMS += [
           match={"figure": "Fig. 5", "kind": "normalized", "architecture": "Baseline -> Adam"},
           against=("Baseline -> Leaky", "Baseline -> Depth")),
 ]
+CLAIMS.append(Claim(
+    "zoo-size-trend", "Zoo size", "zoo_size",
+    "chains are recognised better with more runs per task and more epochs of training",
+    "SGD-based local solutions converge to a similar local solution (Section 4.1): more training brings a task's "
+    "solutions closer, and more runs per task give the weight classifier more of them to learn from",
+    "Section 4.1 (its hypothesis; the zoo-size study is ours)", PREDICTION, rule="trend",
+    match={"figure": "Zoo size", "kind": "normalized"}))
 FIGURES = tuple(dict.fromkeys(c.figure for c in CLAIMS))
 CLAIMS.sort(key=lambda c: FIGURES.index(c.figure))      # stable: each figure's numbers, then its predictions
 
@@ -560,6 +567,34 @@ def _judge_below(claim: Claim, rows: pd.DataFrame) -> list[dict]:
                  verdict=verdict, why=f"{len(pairs)} matched chain cells' intervals")]
 
 
+POINT = r"^(?P<axis>\w+): (?P<epoch>\d+) epochs, (?P<tasks>\d+) tasks x (?P<runs>\d+) runs$"   # a zoo-size row's panel
+
+
+def _judge_trend(claim: Claim, rows: pd.DataFrame) -> list[dict]:
+    """"More runs per task / more epochs: better", per chain feature (architecture, protocol, depth) and
+    axis of the zoo-size rows: the largest point's interval against the smallest's (:func:`wsm.verdicts.below`
+    read the other way round: supported when the smaller point lies wholly below)."""
+    hit = select(rows, claim.match)
+    if hit.empty or "panel" not in hit:
+        return []
+    point = hit.panel.astype(str).str.extract(POINT)
+    hit = hit.assign(axis=point["axis"], step=np.where(point["axis"] == "epochs", point["epoch"], point["runs"]))
+    hit = hit[hit.axis.isin(["runs", "epochs"])].dropna(subset=["step", "ci_low", "ci_high"])
+    cells = []
+    for (axis, arch, protocol, depth), g in hit.groupby(["axis", "architecture", "protocol", "depth"], sort=False):
+        g = g.assign(step=g.step.astype(int)).sort_values("step")
+        small, large = g.iloc[0], g.iloc[-1]
+        if small.step == large.step:
+            continue
+        verdict = verdicts.below([small.ci_low], [small.ci_high], [large.ci_low], [large.ci_high])
+        cells.append(dict(label=f"{arch} {protocol} C{int(depth)}, {axis} {small.step} → {large.step}", paper=np.nan,
+                          ours=float(large.ours), n=float(large.n), ci_low=float(large.ci_low),
+                          ci_high=float(large.ci_high), chance=_num(large, "chance"), verdict=verdict,
+                          why=f"{float(small.ours):.1f}% [{small.ci_low:.1f}, {small.ci_high:.1f}] → {float(large.ours):.1f}% "
+                              f"[{large.ci_low:.1f}, {large.ci_high:.1f}]"))
+    return cells
+
+
 def judge(claim: Claim, rows: pd.DataFrame, alpha: float = paper.ALPHA) -> Judgement:
     """``claim`` under one run whose results rows are ``rows`` (the rows of every page of the run, or
     of the claim's page): its verdict, why, and its cells (:mod:`wsm.verdicts`)."""
@@ -577,7 +612,8 @@ def judge(claim: Claim, rows: pd.DataFrame, alpha: float = paper.ALPHA) -> Judge
     if _standin(rows):
         return Judgement(verdicts.NOT_TESTED, "measured on the CIFAR-100 stand-in, whose zoos check the pipeline only",
                          [])
-    cells = _judge_below(claim, rows) if claim.rule == "below" else _prediction_cells(claim, rows, alpha)
+    cells = (_judge_below(claim, rows) if claim.rule == "below" else _judge_trend(claim, rows) if claim.rule == "trend"
+             else _prediction_cells(claim, rows, alpha))
     if not cells:
         return Judgement(verdicts.MISSING, "the run has no rows for it", [])
     return _combined(cells)

@@ -37,6 +37,8 @@ CLAIMS = {
     "Fig. 4": "one more layer, residual connections or leaky ReLU keep the hypothesis; training with Adam breaks it",
     "Fig. 5": "a weight classifier trained on PlainNet-5 zoos still recognises the Leaky and Depth zoos but drops "
               "on Res5 and Adam; in retrieval only Adam breaks the hypothesis",
+    "Zoo size": "(a prediction of ours, from the paper's hypothesis) more runs per task and more epochs of training "
+                "make the chains easier to recognise",
     "ICLR Sec. 4.1 (bottom-up)": "every chain taken in the layers' order classifies well, the ICLR text's "
                                  "evidence that a network's semantics are built bottom-up (its out-of-order chains "
                                  "are a control here, not evidence)",

@@ -60,7 +60,21 @@ def paper_slice(path: Path) -> tuple[str, pd.DataFrame]:
     return label, rows.drop(columns=["paper"]).rename(columns={"tasks": "tasks"})
 
 
-COMMITTED = (Committed(paths.REPO / "book" / "benchmarks" / "paper_slice.csv", ("Fig. 2",), paper_slice),)
+def study(path: Path) -> tuple[str, pd.DataFrame]:
+    """The committed zoo-size study (``make study``, :mod:`wsm.scaling`) as results rows of "Zoo size": one
+    per axis, point and feature (a point lies on every axis it is on), its panel naming the point as the
+    zoo-size page does; labelled with its size."""
+    from wsm import scaling
+
+    df = scaling.committed(path)
+    label = f"the zoo-size study ({int(df.tasks.max())} tasks x {int(df.runs.max())} runs per architecture, CPU)"
+    return label, df.assign(figure="Zoo size", profile="study", dataset="Tiny ImageNet", scale=label,
+                            panel=[f"{a}: {e} epochs, {t} tasks x {r} runs" for a, e, t, r in
+                                   zip(df.axis, df.epoch, df.tasks, df.runs)])
+
+
+COMMITTED = (Committed(paths.REPO / "book" / "benchmarks" / "paper_slice.csv", ("Fig. 2",), paper_slice),
+             Committed(paths.REPO / "book" / "scaling" / "study.csv", ("Zoo size",), study))
 
 
 # ---------------------------------------------------------------- runs

@@ -140,6 +140,8 @@ def _run_sentence(table: pd.DataFrame, run: str) -> str:
     tested_pred = pred[~pred.isin([verdicts.NOT_TESTED, verdicts.MISSING])]
 
     def words(values, total):
+        if total == 0:
+            return "it covers none"
         if values.empty:
             return f"none of its {total} can be tested by this run"
         counts = values.value_counts()

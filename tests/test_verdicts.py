@@ -191,3 +191,8 @@ def test_near_chance_is_measured_from_chance_to_perfect():
     assert verdicts.near_chance(*ci(72, 160), 25.0) == CONTRADICTED       # the slice's MLP-4 L2
     assert verdicts.near_chance(*ci(4, 40), 10.0) == INCONCLUSIVE          # too few to tell
     assert verdicts.near_chance(10.0, 20.0, float("nan")) == NOT_TESTED
+
+
+def test_counted_says_the_verdicts_in_reading_order():
+    assert verdicts.counted([INCONCLUSIVE, REPRODUCED, INCONCLUSIVE]) == "1 reproduced, 2 inconclusive"
+    assert verdicts.counted([]) == ""

@@ -32,8 +32,8 @@ from wsm import paper, verdicts
 from wsm.errors import WsmError
 
 NUMBER, WORDED, INVARIANCE, PREDICTION = "the paper's number", "worded claim", "invariance", "prediction at any scale"
-AT_PAPER = (NUMBER, WORDED, INVARIANCE)
-EXACT = 0.0      # an invariance: the paper's "the two networks are equivalent" is an exact zero      # judged at the paper's setting (an invariance holds at any)
+AT_PAPER = (NUMBER, WORDED, INVARIANCE)     # judged at the paper's setting (an invariance holds at any)
+EXACT = 0.0      # an invariance: the paper's "the two networks are equivalent" is an exact zero
 # the columns of a results row that say where it was measured (wsm.experiments.Page.setting_columns)
 SETTING_COLUMNS = ("data", "tasks", "runs", "epochs", "train_fraction", "retrieval_train_fraction", "query_fraction")
 
@@ -70,7 +70,8 @@ class Setting:
         return 100 / self.tasks
 
     def describe(self, protocol: str | None = None) -> str:
-        words = f"{self.tasks} tasks × {self.runs} runs, {self.epochs} {'steps' if self.data == 'namedata' else 'epochs'}"
+        unit = "steps" if self.data == "namedata" else "epochs"
+        words = f"{self.tasks} tasks × {self.runs} runs, {self.epochs} {unit}"
         if protocol is not None:
             words += f", chance {self.chance(protocol):.0f}%"
         return words
@@ -205,7 +206,8 @@ def _fig2_quote(protocol: str, kind: str) -> str:
         return (f"{'the testing achieves' if protocol == 'classification' else 'our method achieves'} "
                 f"{m[0]}%, {m[1]}%, and {m[2]}% {_METRIC[protocol]} accuracy for MLP and {c[0]}%, {c[1]}%, and {c[2]}% "
                 "for CNN")
-    return (f"Without using the chain normalization rule, the accuracy {'drops significantly, e.g.' if protocol == 'classification' else 'drops to'} "
+    drops = "drops significantly, e.g." if protocol == "classification" else "drops to"
+    return (f"Without using the chain normalization rule, the accuracy {drops} "
             f"{m[0]}%, {m[1]}%, and {m[2]}% for MLP, and {c[0]}%, {c[1]}%, and {c[2]}% for CNN")
 
 
@@ -254,7 +256,8 @@ CLAIMS += [
           match={"figure": "Fig. 4", "panel": "claim", "architecture": ("Depth", "Res5", "Leaky")},
           setting=paper_setting("s4_2_cifar100", "plainnet5")),
     Claim("fig4-adam", "Fig. 4", _S44, "Adam zoo: the hypothesis does not hold", paper.FIG4_CLAIMS["Adam"],
-          "Section 4.4 (ICLR)", WORDED, rule="fails", match={"figure": "Fig. 4", "panel": "claim", "architecture": "Adam"},
+          "Section 4.4 (ICLR)", WORDED, rule="fails",
+          match={"figure": "Fig. 4", "panel": "claim", "architecture": "Adam"},
           against=("Baseline",), setting=paper_setting("s4_2_cifar100", "plainnet5")),
 ]
 for (_protocol, _zoo), _words in paper.FIG5_CLAIMS.items():
@@ -407,7 +410,8 @@ def _judge_cell(cell: Cell, row, tolerance: float) -> dict:
     """One number of the paper against our results row: the verdict at the level the setting allows."""
     out = dict(label=cell.label, paper=cell.value, paper_n=cell.paper_n, **_base(row))
     run = Setting.of_row(row)
-    relation, why = ("other", "the run records no setting") if run is None else cell.setting.relation(run, cell.protocol)
+    relation, why = (("other", "the run records no setting") if run is None
+                     else cell.setting.relation(run, cell.protocol))
     if str(row.get("profile", "")) == "smoke":
         out.update(verdict=verdicts.NOT_TESTED, why="a smoke run only checks that the page runs")
     elif np.isnan(out["ours"]) or np.isnan(out["n"]):
@@ -468,8 +472,7 @@ def _combined(cells: list[dict]) -> Judgement:
     if verdict in (verdicts.NOT_TESTED, verdicts.MISSING):
         why = "; ".join(reasons)
     else:
-        counts = pd.Series([c["verdict"] for c in tested]).value_counts()
-        why = ", ".join(f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0)) + f" of {len(tested)} tested cells"
+        why = verdicts.counted(c["verdict"] for c in tested) + f" of {len(tested)} tested cells"
         if len(tested) < len(cells):
             why += f"; {len(cells) - len(tested)} not tested ({'; '.join(reasons)})"
     return Judgement(verdict, why, cells)
@@ -484,15 +487,15 @@ def _judge_worded(claim: Claim, rows: pd.DataFrame) -> Judgement:
         out = dict(label=str(row.get("architecture", claim.figure)), paper=np.nan, **_base(row))
         run = Setting.of_row(row)
         relation, why = ("other", "the run records no setting") if run is None else \
-            claim.setting.relation(run, str(row.get("protocol", "classification"))
-                                   if row.get("protocol") in ("classification", "retrieval") else "classification")
+            claim.setting.relation(run, "retrieval" if row.get("protocol") == "retrieval" else "classification")
         written = row.get("verdict")
         if relation == "other":
             out.update(verdict=verdicts.NOT_TESTED, why=why)
         elif not isinstance(written, str) or written not in verdicts.VERDICTS:
             out.update(verdict=verdicts.NOT_TESTED, why="the page wrote no verdict for it")
         elif relation == "reduced" and written != verdicts.REPRODUCED:
-            out.update(verdict=verdicts.NOT_TESTED, why=f"not reached at a reduced setting ({why}), which tests nothing")
+            out.update(verdict=verdicts.NOT_TESTED,
+                       why=f"not reached at a reduced setting ({why}), which tests nothing")
         else:
             out.update(verdict=written, why=f"the chains' intervals against the paper's bar ({why or 'its setting'})")
         cells.append(out)
@@ -513,23 +516,25 @@ def _prediction_cells(claim: Claim, rows: pd.DataFrame, alpha: float) -> list[di
     cells = []
     for _, row in hit.iterrows():
         base = _base(row)
-        label = f"{row.get('architecture', '')} {row.get('protocol', '')} " \
-                f"{'C' if row.get('kind') == 'normalized' else 'L'}{int(_num(row, 'depth')) if not np.isnan(_num(row, 'depth')) else ''}"
-        out = dict(label=label.strip(), paper=np.nan, **base)
-        problem = degenerate(row)
-        if claim.rule == "near_chance" and _num(row, "depth") < 2:
+        depth, repeats = _num(row, "depth"), _num(row, "null_repeats")
+        if claim.rule == "near_chance" and depth < 2:
             continue
+        letter = "C" if row.get("kind") == "normalized" else "L"
+        feature = letter + ("" if np.isnan(depth) else str(int(depth)))
+        label = f"{row.get('architecture', '')} {row.get('protocol', '')} {feature}"
+        out = dict(label=label.strip(), paper=np.nan, **base)
+        p_null, p_paired, p_paired_rev = _num(row, "p_null"), _num(row, "p_paired"), _num(row, "p_paired_rev")
+        problem = degenerate(row)
         if problem:
             out.update(verdict=verdicts.NOT_TESTED, why=problem)
         elif claim.rule == "above_null":
-            out["verdict"] = verdicts.above_null(_num(row, "p_null"), base["ci_high"], _num(row, "null_high"),
-                                                 int(_num(row, "null_repeats")) if not np.isnan(_num(row, "null_repeats"))
-                                                 else 0, alpha)
-            out["why"] = (f"p_null = {_num(row, 'p_null'):.3g} with {_num(row, 'null_repeats'):.0f} shuffles"
+            out["verdict"] = verdicts.above_null(p_null, base["ci_high"], _num(row, "null_high"),
+                                                 0 if np.isnan(repeats) else int(repeats), alpha)
+            out["why"] = (f"p_null = {p_null:.3g} with {repeats:.0f} shuffles"
                           if out["verdict"] != verdicts.NOT_TESTED else "no permutation null with enough shuffles")
         elif claim.rule == "above_layer":
-            out["verdict"] = verdicts.above_layer(_num(row, "p_paired"), _num(row, "p_paired_rev"), alpha)
-            out["why"] = (f"paired exact p = {_num(row, 'p_paired'):.3g} (layer better: {_num(row, 'p_paired_rev'):.3g})"
+            out["verdict"] = verdicts.above_layer(p_paired, p_paired_rev, alpha)
+            out["why"] = (f"paired exact p = {p_paired:.3g} (layer better: {p_paired_rev:.3g})"
                           if out["verdict"] != verdicts.NOT_TESTED else "no paired test recorded (per-network results)")
         elif claim.rule == "near_chance":
             out["verdict"] = verdicts.near_chance(base["ci_low"], base["ci_high"], base["chance"])
@@ -590,8 +595,8 @@ def _judge_trend(claim: Claim, rows: pd.DataFrame) -> list[dict]:
         cells.append(dict(label=f"{arch} {protocol} C{int(depth)}, {axis} {small.step} → {large.step}", paper=np.nan,
                           ours=float(large.ours), n=float(large.n), ci_low=float(large.ci_low),
                           ci_high=float(large.ci_high), chance=_num(large, "chance"), verdict=verdict,
-                          why=f"{float(small.ours):.1f}% [{small.ci_low:.1f}, {small.ci_high:.1f}] → {float(large.ours):.1f}% "
-                              f"[{large.ci_low:.1f}, {large.ci_high:.1f}]"))
+                          why=f"{float(small.ours):.1f}% [{small.ci_low:.1f}, {small.ci_high:.1f}] → "
+                              f"{float(large.ours):.1f}% [{large.ci_low:.1f}, {large.ci_high:.1f}]"))
     return cells
 
 

@@ -69,9 +69,7 @@ def tally(table: pd.DataFrame) -> pd.DataFrame:
 def _counts(values: pd.Series) -> str:
     if len(values) == 1:
         return f"**{values.iloc[0]}**"
-    counts = values.value_counts()
-    parts = [f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0)]
-    return f"{', '.join(parts)} of {len(values)} claims"
+    return f"{verdicts.counted(values)} of {len(values)} claims"
 
 
 def figure_pages(executed_dir) -> dict[str, str]:
@@ -144,9 +142,8 @@ def _run_sentence(table: pd.DataFrame, run: str) -> str:
             return "it covers none"
         if values.empty:
             return f"none of its {total} can be tested by this run"
-        counts = values.value_counts()
-        parts = ", ".join(f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0))
-        return f"{parts} of {len(values)} tested" + (f" ({total - len(values)} not tested)" if total > len(values) else "")
+        return f"{verdicts.counted(values)} of {len(values)} tested" + (
+            f" ({total - len(values)} not tested)" if total > len(values) else "")
 
     return (f"* **{run}**: the predictions that hold at any scale: {words(tested_pred, len(pred))}; the paper's "
             f"numbers and claims at their setting: {words(tested_at, len(at))}.")

@@ -551,7 +551,8 @@ def paired(table):
     better, worse = [], []
     for _, r in table.iterrows():
         other = layers.get(tuple(r[k] for k in keys)) if r["kind"] == "normalized" else None
-        p = verdicts.paired_p(r["hits"], other) if other is not None and len(other) == len(r["hits"]) else (np.nan, np.nan)
+        same_networks = other is not None and len(other) == len(r["hits"])
+        p = verdicts.paired_p(r["hits"], other) if same_networks else (np.nan, np.nan)
         better.append(p[0])
         worse.append(p[1])
     return table.assign(p_paired=better, p_paired_rev=worse)

@@ -112,8 +112,8 @@ def evaluate_point(protocol, zoo, point: Point, full: dict, steps: int) -> pd.Da
     labels = np.asarray(labels)[idx]
     runs = np.asarray(zoo.usable_runs())[idx]
     if len(np.unique(labels)) < 3:
-        raise WsmError(f"a zoo-size point needs at least 3 tasks (retrieval trains on two and tests one), got "
-                       f"{point.tasks}")
+        raise WsmError(f"a zoo-size point needs at least 3 tasks, got {point.tasks}: use a larger point of the "
+                       "tasks axis (retrieval runs only from 5 tasks on, wsm.htt.retrieval_problem)")
     rows = []
     for protocol_name in protocol.protocols:
         if protocol_name == "retrieval" and htt.retrieval_problem(point.tasks, protocol.retrieval_train_fraction):

@@ -57,7 +57,7 @@ def paper_slice(path: Path) -> tuple[str, pd.DataFrame]:
                      query_fraction=p["query_fraction"],
                      chance=[100 / t if q == "classification" else np.nan for t, q in zip(df.tasks, df.protocol)],
                      architecture=df.architecture.map(nets.LABELS))
-    return label, rows.drop(columns=["paper"]).rename(columns={"tasks": "tasks"})
+    return label, rows.drop(columns=["paper"])
 
 
 def study(path: Path) -> tuple[str, pd.DataFrame]:
@@ -185,16 +185,12 @@ def tally(table: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _counts(values: pd.Series) -> str:
-    counts = values.value_counts()
-    return ", ".join(f"{counts[v]} {v}" for v in verdicts.ORDER if counts.get(v, 0)) or "none"
-
-
 def headline(table: pd.DataFrame, run: str, name: str | None = None) -> str:
     """One sentence per run: its verdicts on the claims at the paper's setting and on the predictions."""
     verdict = table[f"verdict ({run})"]
     covered = verdict != NOT_RUN
-    parts = [f"{group}: {_counts(verdict[covered & table.kind.isin(kinds)])}" for group, kinds in GROUPS.items()]
+    parts = [f"{group}: {verdicts.counted(verdict[covered & table.kind.isin(kinds)]) or 'none'}"
+             for group, kinds in GROUPS.items()]
     return f"Under {name or run} ({covered.sum()} claims): " + "; ".join(parts) + "."
 
 

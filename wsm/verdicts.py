@@ -149,6 +149,13 @@ def decision(percent: float, alpha: float) -> str:
     return "accept H0" if 100 - float(percent) < 100 * alpha else "reject H0"
 
 
+def counted(verdicts: Iterable[str]) -> str:
+    """The verdicts' counts in words, in reading order (:data:`ORDER`): "2 reproduced, 1 inconclusive";
+    '' for none."""
+    found = list(verdicts)
+    return ", ".join(f"{found.count(v)} {v}" for v in ORDER if v in found)
+
+
 def combine(verdicts: Iterable[str]) -> str:
     """One verdict for the cells of one claim: the cells not tested are left out; of the rest,
     materially different / contradicted if any is, reproduced / supported if all are, else inconclusive;

@@ -92,6 +92,24 @@ def peak_memory(device="cpu"):
         out["mb"] = max(peak[0], _rss_mb()) - base
 
 
+def provenance() -> dict:
+    """Where and when a committed run was made: the machine (:func:`machine`), torch threads, the
+    checkout's commit (with ``+dirty`` when it had changes), the torch version and the date."""
+    import subprocess
+    import time
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return dict(machine=machine(), threads=torch.get_num_threads(), torch=torch.__version__,
+                commit=head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""),
+                date=time.strftime("%Y-%m-%d"))
+
+
 def fake_task(n_train: int, n_classes: int = 10, seed: int = 0):
     """A synthetic task of Tiny-ImageNet shape (uint8 32x32 RGB) for timing only (no dataset needed)."""
     from wsm import data

@@ -39,6 +39,17 @@ def compact(res: pd.DataFrame) -> pd.DataFrame:
     return res.astype({"null_repeats": int})
 
 
+def protocol(proto, cfg, n_tasks: int, null: int):
+    """The page's protocol on ``n_tasks`` of the zoo's tasks with the paper's number of classifier SGD
+    steps (its epochs over all of its tasks' training networks, here as many epochs as that takes over
+    the slice's training networks; lr / 10 after 60% of them), ``null`` label shuffles and no Gram cache."""
+    per_task = int(round(proto.train_fraction * cfg.runs))
+    paper_steps = proto.classifier.epochs * per_task * len(cfg.tasks)
+    epochs = max(1, round(paper_steps / (per_task * n_tasks)))
+    clf = dataclasses.replace(proto.classifier, epochs=epochs, milestones=(round(0.6 * epochs),))
+    return dataclasses.replace(proto, classifier=clf, null_repeats=null, gram_cache=None)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=4)
@@ -46,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--null", type=int, default=20, help="permutation-null repeats")
     ap.add_argument("--zoos", default="zoos")
     ap.add_argument("--out", default="book/benchmarks")
+    ap.add_argument("--name", default="paper_slice",
+                    help="files <name>.csv and <name>_times.csv (the committed CPU run: paper_slice_cpu)")
     ap.add_argument("--profile", default="paper", help="another profile's settings (smoke: a dry run on a CPU)")
     args = ap.parse_args(argv)
     page = experiments.page("s4_1_tiny_imagenet", args.profile, zoo_root=args.zoos)
@@ -70,12 +83,8 @@ def main(argv=None) -> int:
                           train_acc=round(z.table().train_acc.mean(), 4), test_acc=round(z.table().test_acc.mean(), 4)))
         print(times[-1], flush=True)
         w, y = z.usable()
-        n_train = int(round(proto.train_fraction * cfg.runs)) * len(tasks)   # classification's
-        # the paper's number of classifier steps (its epochs over all 50 tasks' training networks)
-        paper_steps = proto.classifier.epochs * int(round(proto.train_fraction * cfg.runs)) * len(cfg.tasks)
-        epochs = max(1, round(paper_steps / n_train))
-        clf = dataclasses.replace(proto.classifier, epochs=epochs, milestones=(round(0.6 * epochs),))
-        slice_proto = dataclasses.replace(proto, classifier=clf, null_repeats=args.null, gram_cache=None)
+        slice_proto = protocol(proto, cfg, len(tasks), args.null)
+        epochs = slice_proto.classifier.epochs
         t0 = time.time()
         res = slice_proto.evaluate(w, y, progress=False)
         eval_s = time.time() - t0
@@ -87,8 +96,8 @@ def main(argv=None) -> int:
         times.append(dict(stage="classify + retrieve (all chains, layers, null)", arch=arch, device=gpu,
                           networks=len(z), seconds=round(eval_s, 1)))
         print(res.to_string(), flush=True)
-        compact(pd.concat(acc)).to_csv(out / "paper_slice.csv", index=False)
-        pd.DataFrame(times).to_csv(out / "paper_slice_times.csv", index=False)
+        compact(pd.concat(acc)).to_csv(out / f"{args.name}.csv", index=False)
+        pd.DataFrame(times).to_csv(out / f"{args.name}_times.csv", index=False)
     print(pd.DataFrame(times).to_string())
     return 0
 

@@ -183,3 +183,28 @@ def test_the_committed_study_is_a_run_of_the_zoo_size_claim():
     j = claims.judge(next(c for c in claims.CLAIMS if c.key == "zoo-size-trend"), rows)
     assert j.verdict in verdicts.FOR_PREDICTIONS[:3] and len(j.cells) == 24    # 2 archs x 2 protocols x 3 chains x 2 axes
     assert not ((rows.protocol == "retrieval") & (rows.tasks == 4)).any()      # degenerate points left out
+
+
+PAPER_T1 = claims.Setting("namedata", 9, 100, 10_000, 0.6, 5 / 9, 0.2)
+
+
+def test_table1_at_the_papers_settings_is_judged_against_the_papers_numbers(tmp_path):
+    """bench.paper_table1's file (the page's own rows under the paper profile) is a committed run whose
+    setting is the paper's: Table 1's numbers are reproduced or not there, not 'not tested'."""
+    t1 = dict(figure="Table 1", architecture="GRU-2", depth=1, dataset="NameData",
+              scale="9 tasks x 100 runs per zoo; device cpu")
+    cells = [acc(360, 360, PAPER_T1, protocol="classification", kind="normalized", **t1),
+             acc(62, 360, PAPER_T1, protocol="classification", kind="unnormalized", **t1),
+             acc(77, 80, PAPER_T1, protocol="retrieval", kind="normalized", **t1),
+             acc(17, 80, PAPER_T1, protocol="retrieval", kind="unnormalized", **t1)]
+    pd.DataFrame([c | dict(profile="paper") for c in cells]).to_csv(tmp_path / "table1_paper.csv", index=False)
+    entry = summary.Committed(tmp_path / "table1_paper.csv", ("Table 1",), summary.table1)
+    (tmp_path / "results" / "profiles").mkdir(parents=True)
+    table = summary.table(tmp_path / "results", committed=(entry,))
+    run = "Table 1 at the paper's settings (9 tasks x 100 runs, 10,000 steps, CPU)"
+    assert summary.run_names(table) == [run]
+    assert row(table, "table1-normalized")[f"verdict ({run})"] == verdicts.REPRODUCED
+    assert row(table, "table1-unnormalized")[f"verdict ({run})"] == verdicts.REPRODUCED
+    assert row(table, "fig2-classification-normalized")[f"verdict ({run})"] == summary.NOT_RUN
+    (c,) = [c for c in summary.COMMITTED if c.path.name == "table1_paper.csv"]
+    assert c.read is summary.table1

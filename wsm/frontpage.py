@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wsm import claims, paper, summary, verdicts
+from wsm import claims, paper, slices, summary, verdicts
 from wsm.storage import atomic_write
 
 FILENAME = "frontpage.md"
@@ -179,6 +179,7 @@ def fragment(executed_dir, alpha: float = paper.ALPHA) -> str:
     found = summary.findings(results_dir, alpha)
     if found:
         lines += ["### Findings", ""] + [f"* {f}" for f in found] + [""]
+    lines += slices.frontpage_lines()
     lines += [f"### The paper's claims under `{profile}`", ""]
     for figure, group in table.groupby("figure", sort=False):
         claim = CLAIMS.get(figure, f"the {len(group)} claims of {figure}")

@@ -73,7 +73,21 @@ def study(path: Path) -> tuple[str, pd.DataFrame]:
                                    zip(df.axis, df.epoch, df.tasks, df.runs)])
 
 
-COMMITTED = (Committed(paths.REPO / "book" / "benchmarks" / "paper_slice.csv", ("Fig. 2",), paper_slice),
+def table1(path: Path) -> tuple[str, pd.DataFrame]:
+    """``bench.paper_table1``'s file: the Table 1 page's own results rows (with the setting they were
+    measured at) from a run under the ``paper`` profile, labelled with its size and device."""
+    df = pd.read_csv(path)
+    first = df.iloc[0]
+    device = "GPU" if "device cuda" in str(first.get("scale", "")) else "CPU"
+    label = (f"Table 1 at the paper's settings ({int(first.tasks)} tasks x {int(first.runs)} runs, "
+             f"{int(first.epochs):,} steps, {device})")
+    return label, df.assign(scale=label)
+
+
+BENCHMARKS = paths.REPO / "book" / "benchmarks"
+COMMITTED = (Committed(BENCHMARKS / "paper_slice.csv", ("Fig. 2",), paper_slice),
+             Committed(BENCHMARKS / "paper_slice_cpu.csv", ("Fig. 2",), paper_slice),
+             Committed(BENCHMARKS / "table1_paper.csv", ("Table 1", "Section 4.3, chain 2"), table1),
              Committed(paths.REPO / "book" / "scaling" / "study.csv", ("Zoo size",), study))
 
 

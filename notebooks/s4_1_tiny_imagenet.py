@@ -31,7 +31,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, htt, nets, paper, plots, results, slices
+from wsm import claims, data, experiments, paper, plots, results, slices
 
 page, zoos = experiments.start("s4_1_tiny_imagenet", profile, overrides, roots)
 
@@ -45,13 +45,8 @@ page, zoos = experiments.start("s4_1_tiny_imagenet", profile, overrides, roots)
 # p_null = (1 + #null ≥ ours) / (1 + R)). The decision column is the paper's rule.
 
 # %%
-ours = page.evaluate(zoos)                  # a diverged run is excluded with a warning
-panels = [paper.FIG2_PANELS[(z, p)] for z, p in zip(ours.zoo, ours.protocol)]
-ours = htt.percent(ours.assign(figure="Fig. 2", panel=panels, architecture=ours.zoo.map(nets.LABELS)), page.alpha)
-ours["paper"] = claims.paper_values(ours, "Fig. 2")
-titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
-          "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
-fig = plots.protocol_panels(ours, titles, page.alpha,
+ours = page.figure_rows(zoos, "Fig. 2", paper.FIG2_PANELS)   # a diverged run is excluded with a warning
+fig = plots.protocol_panels(ours, paper.PANEL_TITLES, page.alpha,
                             suptitle=f"Fig. 2, Tiny ImageNet: paper vs ours (profile {profile}: {page.scale})")
 plots.save(fig, "fig2_tiny_imagenet", page.results_dir)
 plt.show()

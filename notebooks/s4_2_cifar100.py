@@ -36,7 +36,7 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, htt, nets, paper, plots, results
+from wsm import claims, data, experiments, paper, plots, results
 
 page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 
@@ -47,14 +47,9 @@ page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 # (task labels shuffled `null_repeats` times: mean, 95% band, p-value).
 
 # %%
-ours = page.evaluate(zoos)
-panels = [paper.FIG3_PANELS[(z, p)] for z, p in zip(ours.zoo, ours.protocol)]
-ours = htt.percent(ours.assign(figure="Fig. 3", panel=panels, architecture=ours.zoo.map(nets.LABELS)), page.alpha)
-ours["paper"] = claims.paper_values(ours, "Fig. 3")
+ours = page.figure_rows(zoos, "Fig. 3", paper.FIG3_PANELS)   # a diverged run is excluded with a warning
 display(Markdown(f"> {paper.FIG3_QUOTE} (Section 4.2)"))
-titles = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
-          "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
-fig = plots.protocol_panels(ours, titles, page.alpha,
+fig = plots.protocol_panels(ours, paper.PANEL_TITLES, page.alpha,
                             suptitle=f"Fig. 3, {data.short_name(page.dataset)}: paper (text: 'about 98.0%' for chains; "
                                      f"n/r = not reported) vs ours (profile {profile}: {page.scale})")
 plots.save(fig, "fig3_cifar100", page.results_dir)

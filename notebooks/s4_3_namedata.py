@@ -32,7 +32,6 @@ roots = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from wsm import claims, data, experiments, htt, namedata, nets, plots, results
@@ -41,12 +40,9 @@ page, zoos = experiments.start("s4_3_namedata", profile, overrides, roots)
 
 # %%
 z = zoos["gru2"]
-langs = namedata.languages(page.data_root)
-per_task = z.table().groupby("task")[["train_acc", "test_acc", "final_loss"]].mean().round(3)
-per_task.insert(0, "languages", [f"{langs[2 * t]} / {langs[2 * t + 1]}" for t in per_task.index])
 display(Markdown(f"{len(z)} networks; accuracy on up to 100 names of each language of the task's train and "
                  "test halves, mean over runs:"))
-per_task
+namedata.per_task(z, page.data_root)
 
 # %% [markdown]
 # ## Chains of a GRU
@@ -67,7 +63,8 @@ per_task
 # %% [markdown]
 # ## Weight classification and retrieval
 # Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chains 1 and 2
-# above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification holds out
+# above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification
+# holds out
 # 40% of each task's runs; retrieval trains the classifier on 5 tasks and queries the 4 unseen ones. Each
 # accuracy carries its exact 95% interval, the p-value of "error < α" and the permutation null (task
 # labels shuffled `null_repeats` times: mean, 95% band, p-value).
@@ -85,13 +82,8 @@ plots.save(fig, "table1_namedata", page.results_dir)
 plt.show()
 
 # %%
-table1 = pd.DataFrame({
-    (kind, src): {f"weight {p} ({'top-1' if p == 'classification' else 'rank-1'})":
-                  cells[(cells.kind == kind) & (cells.protocol == p)][src].iloc[0]
-                  for p in ("classification", "retrieval")}
-    for kind in ("unnormalized", "normalized") for src in ("paper", "ours")})
 display(Markdown("**Table 1**, paper beside ours (percent):"))
-display(table1.round(1))
+display(results.paper_beside_ours(cells).round(1))
 results.accuracy_table(ours, ["protocol"], ["feature", "paper"], page.alpha)
 
 # %%

@@ -89,7 +89,7 @@ plt.show()
 
 # %%
 rows = ours.assign(figure="Fig. 4", panel=ours.protocol.map({"classification": "a", "retrieval": "b"}),
-                   paper=float("nan"), scale=ours.zoo.map(lambda n: f"{n}: {page.scale}"))
+                   paper=float("nan"), scale=ours.zoo + f": {page.scale}")
 rows = pd.concat([rows, claims_table.assign(paper=float("nan"), scale=page.scale)], ignore_index=True)
 rows = rows.assign(profile=profile, dataset=data.describe(page.dataset))
 results.write(rows, page.results_dir, "s4_4_network_variants")

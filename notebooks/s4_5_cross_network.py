@@ -77,14 +77,15 @@ results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], page.alpha)
 # %%
 claims_table = summary.claim_rows(ours, "Fig. 5", page.alpha, setting=page.setting_columns)
 (claims_table.rename(columns={"architecture": "zoo", "ours": "ours (mean over chains, %)"})
- [["protocol", "zoo", "paper", "ours (mean over chains, %)", "verdict", "agrees"]].round(1).set_index(["protocol", "zoo"])
+ [["protocol", "zoo", "paper", "ours (mean over chains, %)", "verdict", "agrees"]].round(1)
+ .set_index(["protocol", "zoo"])
  .style.set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 # %%
 fig = plots.variant_panels(ours, hue="zoo", alpha=page.alpha,
-                           suptitle=f"Fig. 5, {data.short_name(page.dataset)}: classifiers trained on the Baseline zoo, "
-                                    f"tested on each other zoo; ours (profile {profile}: {page.scale}); the paper gives "
-                                    "claims, not numbers")
+                           suptitle=f"Fig. 5, {data.short_name(page.dataset)}: classifiers trained on the Baseline "
+                                    f"zoo, tested on each other zoo; ours (profile {profile}: {page.scale}); the paper "
+                                    "gives claims, not numbers")
 plots.save(fig, "fig5_cross_network", page.results_dir)
 plt.show()
 

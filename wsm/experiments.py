@@ -164,6 +164,18 @@ class Page:
         return pd.concat([self.protocol.evaluate_zoo(z, progress).assign(zoo=name, **self.setting_columns(name))
                           for name, z in zoos.items()], ignore_index=True)
 
+    def figure_rows(self, zoos: dict, figure: str, panels: dict, progress: bool = True):
+        """:meth:`evaluate` as a figure's rows: in percent (:func:`wsm.htt.percent`), each row with the
+        figure, its panel (``panels``: (zoo, protocol) -> panel letter), the architecture's label and the
+        paper's value (:func:`wsm.claims.paper_values`)."""
+        from wsm import claims
+
+        ours = self.evaluate(zoos, progress)
+        ours = htt.percent(ours.assign(figure=figure, panel=[panels[(z, p)] for z, p in zip(ours.zoo, ours.protocol)],
+                                       architecture=ours.zoo.map(nets.LABELS)), self.alpha)
+        ours["paper"] = claims.paper_values(ours, figure)
+        return ours
+
     def setting_columns(self, name: str) -> dict:
         """Where zoo ``name``'s results were measured, as the results table records it
         (:data:`wsm.claims.SETTING_COLUMNS`: the dataset key, its tasks as this page reads them, runs per

@@ -151,3 +151,11 @@ def sample_order(seed: int, sizes: list[int], steps: int) -> torch.Tensor:
     size = torch.tensor(sizes, dtype=torch.int64)
     offset = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.int64), size[:-1]]), 0)
     return offset[lang] + (u * size[lang]).long().clamp_max(size[lang] - 1)
+
+
+def per_task(zoo, root=None):
+    """A NameData zoo's mean train and test accuracy and final loss per task, with the task's languages."""
+    langs = languages(root)
+    table = zoo.table().groupby("task")[["train_acc", "test_acc", "final_loss"]].mean().round(3)
+    table.insert(0, "languages", [f"{langs[2 * t]} / {langs[2 * t + 1]}" for t in table.index])
+    return table

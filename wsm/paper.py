@@ -22,6 +22,8 @@ FIG2 = {
 }
 FIG2_PANELS = {("mlp4", "classification"): "a", ("plainnet5", "classification"): "b",
                ("mlp4", "retrieval"): "c", ("plainnet5", "retrieval"): "d"}
+PANEL_TITLES = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",     # Figs. 2 and 3
+                "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
 
 # Fig. 1 (Section 3.3.1): the worked example, MATLAB-like notation transposed as printed.
 FIG1 = {

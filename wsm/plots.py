@@ -194,3 +194,101 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
     fig.tight_layout()
     caption(fig, legend_below(fig, axes[0, 0]))
     return fig
+
+
+def baselines(base: pd.DataFrame, n_tasks: int, title: str):
+    """The "Beyond the paper" page's baselines (:func:`wsm.beyond.baselines_table`): per architecture,
+    top-1 / rank-1 of each method per protocol and depth, with chance for classification."""
+    style()
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8), sharey=True)
+    for ax, (arch, sub) in zip(axes, base.groupby("architecture")):
+        sub = sub.assign(cell=[f"{p[:5]}. {d}" for p, d in zip(sub.protocol, sub.depth)])
+        sns.barplot(sub, x="cell", y="accuracy", hue="method", ax=ax)
+        ax.axhline(1 / n_tasks, color="0.3", ls=":", lw=1, label="chance (classification)")
+        ax.set(title=arch, xlabel="protocol, layer / chain", ylabel="top-1 / rank-1", ylim=(0, 1.05))
+        ax.tick_params(axis="x", rotation=45)
+        ax.legend(fontsize=SMALL) if ax is axes[0] else ax.get_legend().remove()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def bottom_up(ours: pd.DataFrame, n_tasks: int, alpha: float, title: str):
+    """The ICLR page's bars (:func:`wsm.semantics.page_table`): per architecture, every chain in order
+    and out of order with its interval and permutation-null band, chance and the paper's bar."""
+    style()
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), sharey=True)
+    for ax, (arch, sub) in zip(axes, ours.groupby("architecture", sort=False)):
+        sub = sub.assign(x=[f"C{d}" + ("" if o == "in order" else "\n2↔3 swapped" if "swapped" in v
+                                       else f"\nL{d} mixed") for d, o, v in zip(sub.depth, sub.order, sub.variant)])
+        sns.barplot(sub, x="x", y="ours", hue="order", palette={"in order": "#1f77b4", "out of order": "#ff7f0e"},
+                    ax=ax, dodge=False)
+        for bars, order in zip(ax.containers, dict.fromkeys(sub.order)):     # one container per hue, bars in x order
+            null_band(ax, bars, sub[sub.order == order], label=ax is axes[0] and order == "in order")
+        ax.errorbar(range(len(sub)), sub.ours, yerr=[sub.ours - sub.ci_low, sub.ci_high - sub.ours], fmt="none",
+                    ecolor="k", elinewidth=0.8, capsize=2)
+        ax.axhline(100 / n_tasks, color="gray", ls=":", lw=1, label="chance")
+        ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=1, label=f"1 - α = {1 - alpha:.0%}")
+        ax.set(title=arch, xlabel="", ylabel="top-1 (%)", ylim=(0, 105))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.legend(fontsize=SMALL, loc="lower left") if ax is axes[0] else ax.get_legend().remove()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    caption(fig)
+    return fig
+
+
+def zoo_size(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None, alpha: float = 0.05):
+    """The zoo-size page's curves (:mod:`wsm.scaling`'s table): one row per (architecture, protocol), one column per axis; accuracy of every chain
+    (solid, blues, with its exact interval as a band) and layer (dashed, reds), the permutation
+    null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
+    Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
+    ``slice_``), each at its own size on that axis."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    from wsm.scaling import AXES, X
+
+    style()
+    panels = table[["architecture", "protocol"]].drop_duplicates().sort_values(["architecture", "protocol"])
+    fig, axes = plt.subplots(len(panels), 3, figsize=(8.4, 2.8 * len(panels) + 0.6), squeeze=False, sharey=True)
+    colours = {f"C{d}": plt.cm.Blues(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
+    colours |= {f"L{d}": plt.cm.Oranges(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
+    for row, (arch, prot) in zip(axes, panels.itertuples(index=False)):
+        cell = table[(table.architecture == arch) & (table.protocol == prot)]
+        full = {"runs": 100, "tasks": 50, "epochs": 100 if cell.arch.iloc[0] == "mlp4" else 50}
+        s = (slice_[(slice_.architecture == arch) & (slice_.protocol == prot)]
+             if slice_ is not None and len(slice_) else pd.DataFrame())
+        for ax, axis in zip(row, AXES):
+            x, label = X[axis]
+            part = cell[cell.axis == axis].sort_values(x)
+            for (kind, feature), f in sorted(part.groupby(["kind", "feature"]), key=lambda g: g[0][1]):
+                chain_ = kind == "normalized"
+                ax.plot(f[x], f.ours, ls="-" if chain_ else "--", marker="o", ms=3, lw=1.3, color=colours[feature],
+                        label=feature)
+                if chain_:
+                    ax.fill_between(f[x], f.ci_low, f.ci_high, color=colours[feature], alpha=0.15, lw=0)
+                if pd.notna(f.paper).any():
+                    ax.plot([full[axis]], [f.paper.iloc[0]], marker="*", ms=8, color=colours[feature], ls="none")
+            if part.null_high.notna().any():
+                band = part.groupby(x).agg(null_low=("null_low", "min"), null_high=("null_high", "max"))
+                ax.fill_between(band.index, band.null_low, band.null_high, color="grey", alpha=0.25, lw=0,
+                                label="null 95% band")
+            chance = part.groupby(x).chance.first()
+            ax.plot(chance.index, chance.values, ls=":", color="k", lw=1, label="chance")
+            ticks = {*part[x].tolist(), full[axis]}
+            if len(s):
+                sx = {"runs": s.runs, "tasks": s.tasks, "epochs": s.epoch}[axis]
+                ax.scatter(sx, s.ours, marker="D", s=14, facecolors="none", edgecolors="k", label="GPU slice", zorder=3)
+                ticks |= set(sx.tolist())
+            ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(ticks))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set(xlabel=label, ylim=(0, 105), title=f"{arch}, {prot}")
+        row[0].set_ylabel("accuracy (%)")
+        row[-1].legend(fontsize=SMALL - 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{title}\nstars: the paper's Fig. 2 (50 tasks x 100 runs, full training); diamonds: the GPU "
+                 "slice (4 tasks x 100 runs, the paper's training); red line: the paper's rule", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -163,3 +163,15 @@ def record_time(results_dir: str | Path, notebook: str, profile: str, seconds: f
         old = old[old.notebook != notebook]
     table = pd.concat([old, row], ignore_index=True)
     atomic_write(path, lambda f: table.to_csv(f, index=False))
+
+
+def paper_beside_ours(cells: pd.DataFrame, kinds=("unnormalized", "normalized"),
+                      protocols=("classification", "retrieval")) -> pd.DataFrame:
+    """A table laid out as the paper's (Table 1): one row per protocol (top-1 / rank-1), and for each kind
+    the paper's value beside ours, from rows with one cell per (kind, protocol)."""
+    def value(kind, protocol, src):
+        return cells[(cells.kind == kind) & (cells.protocol == protocol)][src].iloc[0]
+
+    label = {p: f"weight {p} ({'top-1' if p == 'classification' else 'rank-1'})" for p in protocols}
+    return pd.DataFrame({(k, src): {label[p]: value(k, p, src) for p in protocols}
+                         for k in kinds for src in ("paper", "ours")})

@@ -305,63 +305,6 @@ def gpu_slice(path=SLICE_TABLE) -> pd.DataFrame:
 X = {"runs": ("runs", "runs per task"), "tasks": ("tasks", "number of tasks"), "epochs": ("epoch", "epochs of training")}
 
 
-def figure(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None, alpha: float = paper.ALPHA):
-    """The curves: one row per (architecture, protocol), one column per axis; accuracy of every chain
-    (solid, blues, with its exact interval as a band) and layer (dashed, reds), the permutation
-    null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
-    Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
-    ``slice_``), each at its own size on that axis."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    from wsm import plots
-
-    plots.style()
-    panels = table[["architecture", "protocol"]].drop_duplicates().sort_values(["architecture", "protocol"])
-    fig, axes = plt.subplots(len(panels), 3, figsize=(8.4, 2.8 * len(panels) + 0.6), squeeze=False, sharey=True)
-    colours = {f"C{d}": plt.cm.Blues(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
-    colours |= {f"L{d}": plt.cm.Oranges(0.45 + 0.18 * (d - 1)) for d in range(1, 10)}
-    for row, (arch, prot) in zip(axes, panels.itertuples(index=False)):
-        cell = table[(table.architecture == arch) & (table.protocol == prot)]
-        full = {"runs": 100, "tasks": 50, "epochs": 100 if cell.arch.iloc[0] == "mlp4" else 50}
-        s = (slice_[(slice_.architecture == arch) & (slice_.protocol == prot)]
-             if slice_ is not None and len(slice_) else pd.DataFrame())
-        for ax, axis in zip(row, AXES):
-            x, label = X[axis]
-            part = cell[cell.axis == axis].sort_values(x)
-            for (kind, feature), f in sorted(part.groupby(["kind", "feature"]), key=lambda g: g[0][1]):
-                chain_ = kind == "normalized"
-                ax.plot(f[x], f.ours, ls="-" if chain_ else "--", marker="o", ms=3, lw=1.3, color=colours[feature],
-                        label=feature)
-                if chain_:
-                    ax.fill_between(f[x], f.ci_low, f.ci_high, color=colours[feature], alpha=0.15, lw=0)
-                if pd.notna(f.paper).any():
-                    ax.plot([full[axis]], [f.paper.iloc[0]], marker="*", ms=8, color=colours[feature], ls="none")
-            if part.null_high.notna().any():
-                band = part.groupby(x).agg(null_low=("null_low", "min"), null_high=("null_high", "max"))
-                ax.fill_between(band.index, band.null_low, band.null_high, color="grey", alpha=0.25, lw=0,
-                                label="null 95% band")
-            chance = part.groupby(x).chance.first()
-            ax.plot(chance.index, chance.values, ls=":", color="k", lw=1, label="chance")
-            ticks = {*part[x].tolist(), full[axis]}
-            if len(s):
-                sx = {"runs": s.runs, "tasks": s.tasks, "epochs": s.epoch}[axis]
-                ax.scatter(sx, s.ours, marker="D", s=14, facecolors="none", edgecolors="k", label="GPU slice", zorder=3)
-                ticks |= set(sx.tolist())
-            ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=0.8)
-            ax.set_xscale("log")
-            ax.set_xticks(sorted(ticks))
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set(xlabel=label, ylim=(0, 105), title=f"{arch}, {prot}")
-        row[0].set_ylabel("accuracy (%)")
-        row[-1].legend(fontsize=plots.SMALL - 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(f"{title}\nstars: the paper's Fig. 2 (50 tasks x 100 runs, full training); diamonds: the GPU "
-                 "slice (4 tasks x 100 runs, the paper's training); red line: the paper's rule", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def effects(table: pd.DataFrame) -> pd.DataFrame:
     """Which factor moves the accuracy most: per architecture, protocol and kind (chains, layers), the
     mean over features of the accuracy at the axis's largest point minus at its smallest, and whether
@@ -463,3 +406,19 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def with_points(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``point`` column naming each point as the page's accuracy table shows it."""
+    return table.assign(point=[f"{e} ep, {t} tasks x {r} runs"
+                               for e, t, r in zip(table.epoch, table.tasks, table.runs)])
+
+
+def rows(page, table: pd.DataFrame) -> pd.DataFrame:
+    """The zoo-size page's results rows ("Zoo size"; a point's panel names its axis and size)."""
+    from wsm import data
+
+    return table.assign(figure="Zoo size", panel=[f"{a}: {e} epochs, {t} tasks x {r} runs" for a, e, t, r in
+                                                  zip(table.axis, table.epoch, table.tasks, table.runs)],
+                        paper=float("nan"), profile=page.profile, dataset=data.short_name(page.dataset),
+                        scale=page.scale)

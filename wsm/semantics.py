@@ -133,3 +133,55 @@ def control_sentence(ours, n_tasks: int) -> str:
             f"out of order, {'; '.join(drops)}; in {int(pairs.below.sum())} of {len(pairs)} cases the interval lies "
             "wholly below the in-order chain's. A drop is what breaking the permutation cancellation predicts, so "
             "this control does not test the claim itself.")
+
+
+FIGURE = "ICLR Sec. 4.1 (bottom-up)"
+
+
+def page_table(page, zoos):
+    """The ICLR page's table: :func:`evaluate` of every zoo of ``zoos`` with the page's protocol and
+    ``mixed_depths``, in percent (:func:`wsm.htt.percent`), with the claim each row bears on ("high"
+    for in-order chains, "poor" for the out-of-order control), its interval and null as shown."""
+    import pandas as pd
+
+    from wsm import htt, nets
+
+    proto = page.protocol
+    frames = [evaluate(*z.usable(), depths=proto.chains, mixed_depths=page.settings["mixed_depths"],
+                       train_fraction=proto.train_fraction, seed=proto.seed, cfg=proto.classifier, alpha=page.alpha,
+                       null_repeats=proto.null_repeats, device=proto.device, runs=z.usable_runs(),
+                       runs_per_task=z.config.runs).assign(architecture=nets.LABELS[arch])
+              for arch, z in zoos.items()]
+    ours = htt.percent(pd.concat(frames, ignore_index=True), page.alpha)
+    ours["paper"] = float("nan")                      # the claim has no number
+    ours["claim"] = np.where(ours.order == "in order", "high (all chains)", "poor (confused)")
+    ours["95% CI"] = [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(ours.ci_low, ours.ci_high)]
+    ours["null (p)"] = [f"{m:.0f} ({p:.3f})" if m == m else "—" for m, p in
+                        zip(ours.get("null_mean", np.nan * ours.ours), ours.get("p_null", np.nan * ours.ours))]
+    return ours
+
+
+def shown(ours):
+    """:func:`page_table` as the page shows it, by architecture and variant."""
+    return (ours[["architecture", "variant", "depth", "claim", "ours", "95% CI", "null (p)", "n"]]
+            .rename(columns={"depth": "chain"}).round(1).set_index(["architecture", "variant"]))
+
+
+def rows(page, ours):
+    """The page's results rows: every chain of :func:`page_table`, then one claim row (the mean in-order
+    top-1 with :func:`wsm.verdicts.bottom_up`'s verdict: every in-order chain passes the paper's rule; the
+    out-of-order chains are a control, whose failure follows from the algebra, not from the claim)."""
+    import pandas as pd
+
+    from wsm import data, verdicts
+
+    inorder = ours[ours.order == "in order"]
+    passed = int((inorder.accuracy > 1 - page.alpha).sum())
+    setting = page.setting_columns("mlp4")          # the zoos' tasks, runs, schedule and splits (wsm.claims)
+    claim = dict(variant="claim", depth=float("nan"), ours=inorder.ours.mean(), n=int(inorder.n.sum()),
+                 agrees="yes" if passed == len(inorder) else "partly" if passed else "no",  # the interval-blind reading
+                 verdict=verdicts.bottom_up(ours, page.alpha), architecture="MLP-4, PlainNet-5",
+                 metric="mean in-order top-1", **setting)
+    out = pd.concat([ours.assign(metric="top-1", **setting), pd.DataFrame([claim])], ignore_index=True)
+    return out.assign(figure=FIGURE, panel=out.variant, kind="normalized", protocol="classification",
+                      profile=page.profile, dataset=data.short_name(page.dataset), scale=page.scale)

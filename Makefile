@@ -49,7 +49,7 @@ bench: env
 	$(PY) -m bench.projection
 
 study: env
-	$(PY) -m wsm.scaling
+	$(PY) -m wsm.study
 
 clean:
 	rm -rf book/_build $(EXECUTED)

@@ -33,7 +33,7 @@ from wsm.errors import WsmError
 
 NUMBER, WORDED, INVARIANCE, PREDICTION = "the paper's number", "worded claim", "invariance", "prediction at any scale"
 AT_PAPER = (NUMBER, WORDED, INVARIANCE)     # judged at the paper's setting (an invariance holds at any)
-EXACT = 0.0      # an invariance: the paper's "the two networks are equivalent" is an exact zero
+EXACT = paper.EXACT
 # the columns of a results row that say where it was measured (wsm.experiments.Page.setting_columns)
 SETTING_COLUMNS = ("data", "tasks", "runs", "epochs", "train_fraction", "retrieval_train_fraction", "query_fraction")
 

@@ -25,6 +25,8 @@ FIG2_PANELS = {("mlp4", "classification"): "a", ("plainnet5", "classification"):
 PANEL_TITLES = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",     # Figs. 2 and 3
                 "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}
 
+EXACT = 0.0      # an invariance: the paper's "the two networks are equivalent" is an exact zero
+
 # Fig. 1 (Section 3.3.1): the worked example, MATLAB-like notation transposed as printed.
 FIG1 = {
     "h1": [0.2, 0.7, 0.5],

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from wsm.errors import WsmError
 
-REPO = Path(__file__).resolve().parent.parent
+PACKAGE = next(p for p in Path(__file__).resolve().parents if p.name == "wsm")   # the package folder
+REPO = PACKAGE.parent
 
 
 def checkout(repo: Path | None = None) -> bool:

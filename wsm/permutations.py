@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wsm import chain, claims, nets, paper
+from wsm import chain, nets, paper
 
 SWAP = [1, 0, 2]        # Fig. 1 permutes the 1st and 2nd hidden units
 
@@ -86,10 +86,10 @@ def rows(page, fig1_checks: pd.DataFrame, trained_checks: pd.DataFrame) -> pd.Da
     """The page's results rows: Fig. 1's output change (an exact claim), then per trained network and
     depth the relative change of φ (exact) and of the raw weights (no claim)."""
     out = [dict(figure="Fig. 1", panel="a-b", architecture="2-3-3 linear", depth=2, kind="normalized",
-                protocol="permutation", metric="max |output change|", ours=fig1_checks.value[2], paper=claims.EXACT,
+                protocol="permutation", metric="max |output change|", ours=fig1_checks.value[2], paper=paper.EXACT,
                 n=1000, profile=page.profile, dataset="paper's example", scale="the printed matrices")]
     for r in trained_checks.itertuples():
-        for kind, metric, ours, claim in (("normalized", "relative change of phi", r.phi_relative_change, claims.EXACT),
+        for kind, metric, ours, claim in (("normalized", "relative change of phi", r.phi_relative_change, paper.EXACT),
                                           ("unnormalized", "relative change of raw weights", r.raw_relative_change,
                                            float("nan"))):
             out.append(dict(figure="Eq. 6", panel="", architecture=r.architecture, depth=r.depth, kind=kind,

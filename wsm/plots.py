@@ -239,9 +239,9 @@ def bottom_up(ours: pd.DataFrame, n_tasks: int, alpha: float, title: str):
 
 
 def zoo_size(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None, alpha: float = 0.05):
-    """The zoo-size page's curves (:mod:`wsm.scaling`'s table): one row per (architecture, protocol), one column per axis; accuracy of every chain
-    (solid, blues, with its exact interval as a band) and layer (dashed, reds), the permutation
-    null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
+    """The zoo-size page's curves (:mod:`wsm.scaling`'s table): one row per (architecture, protocol), one
+    column per axis; accuracy of every chain (solid, blues, with its exact interval as a band) and layer
+    (dashed, reds), the permutation null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
     Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
     ``slice_``), each at its own size on that axis."""
     from matplotlib.ticker import NullFormatter, ScalarFormatter

@@ -179,7 +179,7 @@ for _profile, _grids in {"smoke": dict(runs_grid=[3], tasks_grid=[3], clf_steps=
                                        null_repeats=100)}.items():
     PROFILES[_profile]["zoo_size"] = _grids
 
-# The zoo-size study (``make study``: python -m wsm.scaling): the zoo_size page at these settings,
+# The zoo-size study (``make study``: python -m wsm.study): the zoo_size page at these settings,
 # in its own zoo root (<zoo root>/study), one zoo per architecture with checkpoints, on the CPU.
 # Its zoos train longer than quick's Fig. 2 zoos (which were chosen from it), so they are other
 # zoos with other seeds (wsm.training.ZooConfig.scope); quick's Fig. 2 networks are like the study's

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from wsm import htt, nets, paper, verdicts
+from wsm import htt, nets, paper, paths, verdicts
 from wsm.errors import WsmError
 from wsm.storage import atomic_write
 
@@ -278,8 +278,8 @@ def run(page, zoos: dict, table_path=None, progress: bool = True, notes: dict | 
     return pd.concat(tables, ignore_index=True), pd.concat(times, ignore_index=True)
 
 
-STUDY_TABLE = Path(__file__).resolve().parent.parent / "book" / "scaling" / "study.csv"
-SLICE_TABLE = Path(__file__).resolve().parent.parent / "book" / "benchmarks" / "paper_slice.csv"
+STUDY_TABLE = paths.REPO / "book" / "scaling" / "study.csv"
+SLICE_TABLE = paths.REPO / "book" / "benchmarks" / "paper_slice.csv"
 
 
 def committed(path=STUDY_TABLE) -> pd.DataFrame:
@@ -362,50 +362,6 @@ def page_conclusion(slice_table: pd.DataFrame, study: pd.DataFrame, profile: str
     if len(study):
         text += f"\n\n**Conclusion (the committed study).** {conclusion(study, alpha)}"
     return text
-
-
-def main(argv=None) -> int:
-    """``python -m wsm.scaling``: the zoo-size study at :data:`wsm.profiles.STUDY` (``make study``)."""
-    import argparse
-    import os
-    import platform
-    import sys
-
-    from wsm import experiments, paths, profiles, results
-
-    ap = argparse.ArgumentParser(prog="python -m wsm.scaling", description=(
-        "The zoo-size study: train (or resume) one zoo per architecture with checkpoints in <zoo root>/study, "
-        "test every point, and write the table the book's zoo-size page draws. Resumable: run it again after "
-        "an interruption."))
-    ap.add_argument("--out", default=str(paths.REPO / "book" / "scaling"),
-                    help="folder of study.csv and study_grams.csv (default: the book's)")
-    ap.add_argument("--zoo-root", default=None, help="where the study's zoos live (default <zoo root>/study)")
-    args = ap.parse_args(argv)
-    try:
-        page = experiments.page("zoo_size", "quick", profiles.STUDY,
-                                zoo_root=Path(args.zoo_root) if args.zoo_root else paths.zoo_root() / "study")
-        print(f"[study] {page.scale}", flush=True)
-        t0 = time.time()
-        zoos, built = page.build_zoos()
-        print(built.to_string(), flush=True)
-        out = Path(args.out)
-        notes = dict(machine=results.cpu_model() or platform.machine(), cpus=os.cpu_count())
-        table, grams_table = run(page, zoos, out / "study_points.csv", notes=notes)
-        write(table, out / "study.csv")
-        (out / "study_points.csv").unlink(missing_ok=True)
-        old = read(out / "study_grams.csv") if (out / "study_grams.csv").exists() else pd.DataFrame()
-        grams_table = pd.concat([old, grams_table.assign(**notes)], ignore_index=True)
-        grams_table = grams_table.drop_duplicates(["architecture", "epoch", "feature"], keep="last")
-        write(grams_table, out / "study_grams.csv")
-        print(f"[study] {len(table)} rows in {out / 'study.csv'} ({time.time() - t0:.0f} s)", flush=True)
-    except WsmError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def with_points(table: pd.DataFrame) -> pd.DataFrame:

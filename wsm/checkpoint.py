@@ -74,7 +74,7 @@ def read(path, trust: bool = False):
         except Exception as e:   # pickle, zip and permission errors all mean the same to the user
             if not trust and re.search(r"Unsupported global", str(e)):
                 raise WsmError(_refusal(path)) from None
-            missing = _unimportable(e) if trust else None
+            missing = _unimportable(e, path) if trust else None
             if missing:
                 raise WsmError(f"{path} is a PyTorch file holding {missing}, which cannot be imported here, so the "
                                "object cannot be rebuilt: run wsm where that class can be imported (its module on "
@@ -85,16 +85,23 @@ def read(path, trust: bool = False):
                            "torch.save(model.state_dict(), path)") from None
 
 
-def _unimportable(error: Exception) -> str | None:
-    """What class or module a full unpickling could not import (``error``: what ``torch.load`` raised), or None."""
+def _unimportable(error: Exception, path: Path) -> str | None:
+    """What class a full unpickling of ``path`` could not import (``error``: what ``torch.load`` raised), or None."""
     text = str(error)
     found = re.search(r"Can't get attribute '([^']+)' on <module '([^']+)'", text)
     if found:
         return f"an object of class {found.group(1)} from module {found.group(2)}"
     found = re.search(r"No module named '([^']+)'", text)
-    if isinstance(error, ModuleNotFoundError) or found:
-        return f"objects of module {found.group(1) if found else getattr(error, 'name', '?')}"
-    return None
+    if not (isinstance(error, ModuleNotFoundError) or found):
+        return None
+    module = found.group(1) if found else str(getattr(error, "name", "?"))
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:
+        names = []
+    classes = sorted({n.rsplit(".", 1)[1] for n in names if n.startswith(module + ".")})
+    return (f"an object of class {', '.join(classes)} from module {module}" if classes
+            else f"objects of module {module}")
 
 
 def _torchscript(path: Path) -> bool:
@@ -190,12 +197,12 @@ def labelled(folder, labels=None, trust: bool = False, notes: list | None = None
     labels = Path(labels)
     if not labels.is_file():
         raise WsmError(f"labels file {labels} does not exist: give a CSV with the columns file,task")
+    if labels.stat().st_size == 0:
+        raise WsmError(f"labels file {labels} is empty: give a CSV with a header row file,task and one line per "
+                       "network")
     try:            # utf-8-sig: a file saved by Excel starts with a byte-order mark, which is not part of "file"
         table = pd.read_csv(labels, sep=None, engine="python", dtype=str, skipinitialspace=True,
                             encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise WsmError(f"labels file {labels} is empty: give a CSV with a header row file,task and one line per "
-                       "network") from None
     except Exception as e:
         raise WsmError(f"labels file {labels} cannot be read as CSV ({type(e).__name__}): give a CSV with a header "
                        "row and the columns file,task") from None
@@ -249,7 +256,8 @@ def chain_of(net, label: str, notes: list | None = None):
                        f"not form a chain, but they do in the order {', '.join(order)}: PyTorch stores a module's "
                        "layers in the order __init__ creates them, not the order forward() uses them; create them in "
                        "forward order (or save a state_dict whose keys are in that order)") from None
-    norms = _batch_norms(net)
+    norms = list(dict.fromkeys(n[len("module."):] if n.startswith("module.") else n     # nn.DataParallel's prefix
+                               for n in _batch_norms(net)))
     if norms and notes is not None:
         shown = ", ".join(norms[:3]) + (f" and {len(norms) - 3} more" if len(norms) > 3 else "")
         notes.append(f"BatchNorm layers ({shown}) carry no chain weight and are not used (as in the paper): the "

@@ -52,8 +52,9 @@ HTT_NOTE = (
     "labels shuffled (mean [95% band], p = share as high as ours): a check that the classifier recognises tasks "
     "at all, not the paper's hypothesis. H0, the paper's hypothesis: the networks of a task are one solution. "
     "paper's rule: accept H0 when the error is below alpha = {alpha}. H0 by the interval: consistent when the "
-    "interval reaches within 10 points of 1 - alpha, inconsistent when it lies below, else underpowered "
-    "(wsm.htt.evidence); not tested, with the reason, where the protocol tested nothing (wsm.verdicts.untested).")
+    "interval's lower end is within {delta:g} points of 1 - alpha or above, inconsistent when the interval lies "
+    "below it, else underpowered (wsm.htt.evidence); not tested, with the reason, where the protocol tested nothing "
+    "(wsm.verdicts.untested).")
 COMMANDS = {"similarity": ("compare",), "htt": (), "zoo": ()}       # command: its aliases
 
 
@@ -306,7 +307,7 @@ def _shown(table, splits: int):
 
 
 def hypothesis_test(args) -> int:
-    from wsm import htt
+    from wsm import htt, verdicts
 
     classifiers = htt.CLASSIFIERS if args.classifier == "both" else (args.classifier,)
     result = htt.on_networks(args.folder, args.labels, depths=args.depths, kinds=args.kinds,
@@ -334,7 +335,7 @@ def hypothesis_test(args) -> int:
         print()
         for i, why in enumerate(reasons, 1):
             print(textwrap.fill(f"({i}) not tested: {why}", 110, subsequent_indent="    "))
-    print("\n" + textwrap.fill(HTT_NOTE.format(alpha=args.alpha, splits=args.splits), 110))
+    print("\n" + textwrap.fill(HTT_NOTE.format(alpha=args.alpha, splits=args.splits, delta=verdicts.DELTA), 110))
     return 0
 
 

@@ -815,6 +815,8 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     bound (:func:`wsm.chain.gram`; default its own). With ``protocols=None`` a protocol the networks
     are too few for is left out with a note; a protocol named in ``protocols`` raises instead.
     """
+    import inspect
+
     import pandas as pd
 
     from wsm import chain, checkpoint
@@ -852,13 +854,20 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     ordered = [weights[i] for i in order]
     task_of = {c: names[i] for c, i in zip(codes, order)}           # task number -> its name
     grams: dict = {}
+    bound = memory_gb if memory_gb is not None else inspect.signature(chain.gram).parameters["memory_gb"].default
 
     def gram(nets, depth, kind, center=False, progress=True, **_):
-        """The Gram of ``ordered`` (the only networks here), computed once per feature and centring."""
+        """The Gram of ``ordered`` (the only networks here), computed once per feature and centring; where
+        :func:`wsm.chain.gram` takes the factor path, whose centred Gram is the uncentred one double-centred
+        (:func:`wsm.chain.gram_from_factors`), the one computation serves both."""
         key = (depth, kind, center)
         if key not in grams:
-            grams[key] = chain.gram(nets, depth, kind, center=center, progress=progress,
-                                    **({} if memory_gb is None else {"memory_gb": memory_gb}))
+            factors = kind == "normalized" and chain.auto_method(
+                len(nets), *chain.factor_rows_cols(nets[0], depth), bound) == "factors"
+            if factors and center:
+                grams[key] = chain.double_centre(gram(nets, depth, kind, False, progress))
+            else:
+                grams[key] = chain.gram(nets, depth, kind, center=center, progress=progress, memory_gb=bound)
         return grams[key]
 
     seeds = [seed + i for i in range(splits)]

@@ -14,13 +14,15 @@
 # %% [markdown]
 # # Ablations: what the paper leaves ambiguous
 #
-# **Reproduces nothing new; measures four choices behind Fig. 2 (Section 4.1)** on the Fig. 2 zoos and
+# **Reproduces nothing new; measures five choices behind Fig. 2 (Section 4.1)** on the Fig. 2 zoos and
 # splits, each with its exact 95% interval (conditional on one zoo, one split and one classifier):
 # (1) MLP chains with and without per-layer row normalization: the ICLR text says "we normalize the
 # weights of each layer in MLP" and the authors' code does so from chain 2 on, while Eq. 7 (ours)
 # does not; (2) the classifier's features centred and scaled (ours) against the raw vec(φ) the code
 # feeds it; (3) PlainNet-5's unit order, conv → ReLU → BN (the paper's list, ours) against
-# conv → BN → ReLU (the code), two zoos on the same tasks; (4) the chains' spread over split seeds: how
+# conv → BN → ReLU (the code), two zoos on the same tasks; (4) the weight classifier: the paper's linear one
+# against the nearest neighbour on the feature's cosine (nothing trained), on the same splits, which shows
+# where the linear classifier, not the weights, is the limit; (5) the chains' spread over split seeds: how
 # much of a number is the split.
 
 # %% tags=["parameters", "remove-cell"]
@@ -51,6 +53,8 @@ parts = {
                              .assign(architecture="MLP-4"),
     "classifier features": pd.concat([t.assign(architecture=nets.LABELS[a]) for a, t in features.items()],
                                      ignore_index=True),
+    "weight classifier": pd.concat([ablations.classifier(proto, zoos[a], known=t).assign(architecture=nets.LABELS[a])
+                                    for a, t in own.items()], ignore_index=True),
     "PlainNet-5 unit order": ablations.unit_order(proto, zoos["plainnet5"].only(tasks), zoos["plainnet5bn"])
                              .assign(architecture="PlainNet-5"),
     "split seed": pd.concat([ablations.split_seeds(proto, zoos[a], page.settings["split_seeds"], known=t)
@@ -68,8 +72,8 @@ spread = ablations.spread(ours[ours.ablation == "split seed"])
 spread
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.8), sharey=True)
-for ax, name in zip(axes, ["MLP row normalization", "classifier features", "PlainNet-5 unit order"]):
+fig, axes = plt.subplots(1, 4, figsize=(11.2, 3.8), sharey=True)
+for ax, name in zip(axes, ["MLP row normalization", "classifier features", "weight classifier", "PlainNet-5 unit order"]):
     sub = ours[ours.ablation == name]
     sub = sub.assign(cell=[f"{a[:5]} {p[:5]}. {f}" for a, p, f in zip(sub.architecture, sub.protocol, sub.feature)])
     sns.barplot(sub, x="cell", y="ours", hue="setting", ax=ax)

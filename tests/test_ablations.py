@@ -28,3 +28,19 @@ def test_split_seeds_and_row_normalization_reuse_the_protocols_own_table(small_z
     assert set(rows[0].depth) == {2}                      # chain 1 is the same either way: left out
     other = computed[computed.setting == "1"]
     assert len(other) == len(computed[computed.setting == "0"]) == 2 * len(proto.chains)   # 2 protocols
+
+
+def test_the_classifier_ablation_puts_the_nearest_neighbour_beside_the_linear_classifier(small_zoo):  # noqa: F811
+    from wsm import htt
+
+    proto = protocol(null_repeats=0)
+    own = proto.evaluate_zoo(small_zoo)
+    table = ablations.classifier(proto, small_zoo, known=own)
+    assert set(table.setting) == {ablations.LINEAR, ablations.NEAREST}
+    linear, nearest = (table[table.setting == s].reset_index(drop=True) for s in (ablations.LINEAR, ablations.NEAREST))
+    assert set(nearest.classifier) == {"nearest"} and set(linear.classifier) == {"linear"}
+    keys = ["kind", "depth", "protocol", "n"]                      # the same cells on the same test networks
+    pd.testing.assert_frame_equal(linear[keys], nearest[keys])
+    shown = htt.percent(table.assign(architecture="MLP-4"))
+    up, down, cells = ablations.classifier_limit(shown)
+    assert cells == len(linear) and 0 <= up + down <= cells

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -101,10 +102,13 @@ def test_independent_networks_differ(build):
 
 def test_table_columns_shapes_and_depths():
     table = compare(cnn(0), cnn(1), depths=[3, 1])
-    assert list(table.columns) == ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_rotated",
+    assert list(table.columns) == ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_init_low",
+                                   "cosine_init_high", "cosine_rotated",
                                    "relative_distance", "relative_distance_init", "relative_distance_rotated",
                                    "raw_cosine", "raw_cosine_init", "raw_cosine_rotated"]
-    assert "cosine_init" not in compare(cnn(0), cnn(1), draws=0).columns
+    assert (table.cosine_init_low <= table.cosine_init).all() and (table.cosine_init <= table.cosine_init_high).all()
+    assert (table.cosine_init_low < table.cosine_init_high).all()          # 3 different pairs: a spread
+    assert not {"cosine_init", "cosine_init_low"} & set(compare(cnn(0), cnn(1), draws=0).columns)
     assert table.chain.tolist() == [3, 1]
     assert table.phi_shape.tolist() == ["243x243", "27x27"]
     assert table.layer.tolist() == ["9.weight", "0.weight"]
@@ -212,7 +216,7 @@ def test_cli_similarity_prints_one_row_per_chain(tmp_path):
     a = cnn(0)
     torch.save(a.state_dict(), tmp_path / "a.pt")
     torch.save({"state_dict": permuted(a).state_dict()}, tmp_path / "b.pt")     # a zoo-style file
-    proc = wsm("similarity", tmp_path / "a.pt", tmp_path / "b.pt")
+    proc = wsm("similarity", tmp_path / "a.pt", tmp_path / "b.pt", "--full")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
@@ -223,7 +227,7 @@ def test_cli_similarity_prints_one_row_per_chain(tmp_path):
     assert [r[2] for r in rows] == ["27x27", "243x243", "243x243"]
     assert all(r[3] == "1" for r in rows)                                    # cosine, 4 significant digits
     assert all(float(r[4]) < 0.9 for r in rows)                              # cosine_init: unrelated networks
-    assert all(r[5] == "1" for r in rows)                                    # cosine_rotated
+    assert all(r[7] == "1" for r in rows)                                    # cosine_rotated
     words = " ".join(proc.stdout.split())                                    # the note is wrapped
     assert "any orthogonal change of hidden basis" in words
     assert "1 does not mean the two networks compute the same function" in words
@@ -448,31 +452,46 @@ def test_cli_htt_finds_the_tasks_with_chains_and_reports_every_cell(tmp_path, ca
     result = json.loads(out)
     assert result["networks"] == 25 and result["tasks"] == ["birds", "cars", "cats", "frogs", "ships"]
     assert result["chain_layers"] == ["0.weight", "2.weight", "4.weight"]
-    rows = {(r["kind"], r["depth"], r["protocol"]): r for r in result["rows"]}
-    assert set(rows) == {(k, d, p) for k in ("unnormalized", "normalized") for d in (1, 2, 3)
-                         for p in ("classification", "retrieval")}
+    rows = {(r["kind"], r["depth"], r["protocol"], r["classifier"]): r for r in result["rows"]}
+    assert set(rows) == {(k, d, p, c) for k in ("unnormalized", "normalized") for d in (1, 2, 3)
+                         for p in ("classification", "retrieval") for c in ("linear", "nearest")}
     for key, r in rows.items():
         assert {"accuracy", "n", "ci_low", "ci_high", "null_mean", "null_low", "null_high", "p_null", "decision",
-                "evidence"} <= set(r)
+                "evidence", "untested", "split_mean", "split_min", "split_max"} <= set(r)
         assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
-    c1 = rows["normalized", 1, "classification"]
-    assert c1["accuracy"] == 1.0 and c1["n"] == 10 and c1["decision"] == "accept H0"
-    assert c1["evidence"] == "underpowered"                     # 10 test networks cannot show error < 5%
-    assert c1["p_null"] < 0.1
-    assert rows["unnormalized", 2, "classification"]["accuracy"] < 1.0     # permuted raw weights
+        assert len(r["split_accuracies"]) == htt.SPLITS and r["split_accuracies"][0] == r["accuracy"]
+        assert r["split_min"] <= r["split_mean"] <= r["split_max"]
+        assert (r["untested"] is None) == (r["evidence"] != "not tested")
+    for how in ("linear", "nearest"):
+        c1 = rows["normalized", 1, "classification", how]
+        assert c1["accuracy"] == 1.0 and c1["n"] == 10 and c1["decision"] == "accept H0"
+        assert c1["evidence"] == "underpowered"                     # 10 test networks cannot show error < 5%
+        assert c1["p_null"] < 0.1
+    assert rows["unnormalized", 2, "classification", "linear"]["accuracy"] < 1.0     # permuted raw weights
+    # every network's first-split predictions, every split's test networks, the cosine matrices
+    per = result["per_network"]
+    assert [Path(n["file"]).name for n in per] == pd_read((tmp_path / "nets" / "labels.csv").read_text()).file.tolist()
+    tested = [n for n in per if "C1 classification linear" in n["predictions"]]
+    assert len(tested) == 10 and all(n["predictions"]["C1 classification linear"] == n["task"] for n in tested)
+    assert {n["file"] for n in tested} == set(result["splits"][0]["classification_test"])
+    assert len(result["splits"]) == htt.SPLITS and len({tuple(s["classification_test"]) for s in result["splits"]}) > 1
+    c1 = np.array(result["similarity"]["C1"])
+    assert c1.shape == (25, 25) and np.allclose(np.diag(c1), 1)
+    a, b = per[0]["file"], per[1]["file"]
+    assert c1[0, 1] == pytest.approx(compare_module.compare(a, b, depths=[1], draws=0).cosine[0], abs=1e-6)
     status, text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 5, "--epochs", 2,
                               "--depths", 1, "--kinds", "normalized")
     assert status == 0
     header = next(line for line in text.splitlines() if line.split()[:1] == ["feature"])
-    assert header.split() == ["feature", "protocol", "metric", "accuracy", "n", "ci95", "null", "p_null", "decision",
-                              "evidence"]
+    assert header.split() == ["feature", "classifier", "protocol", "accuracy", "n", "ci95", "5", "splits",
+                              "shuffled", "labels", "paper's", "rule", "H0", "by", "the", "interval"]
     assert "25 networks of 5 tasks" in text and "Clopper-Pearson" in text
     status, csv_text, _ = run_cli(capsys, "htt", tmp_path / "nets", labels, "--null-repeats", 0, "--epochs", 2,
-                                  "--depths", 1, "--csv", "--protocols", "classification")
+                                  "--depths", 1, "--csv", "--protocols", "classification", "--classifier", "linear")
     import pandas as pd
 
     table = pd.read_csv(io.StringIO(csv_text))
-    assert len(table) == 2 and "null_mean" not in table and set(table.evidence) <= set(htt.EVIDENCE)
+    assert len(table) == 2 and "null_mean" not in table and set(table.evidence) <= {*htt.EVIDENCE, "not tested"}
 
 
 def test_cli_htt_leaves_out_retrieval_with_a_note_when_tasks_are_too_few(tmp_path, capsys):

@@ -474,3 +474,36 @@ def test_runs_needed_is_the_fewest():
     assert htt.test_size("classification", 10, r) >= 33 > htt.test_size("classification", 10, r - 1)
     with pytest.raises(WsmError, match="unknown protocol 'ranking'"):
         htt.test_size("ranking", 10, 10)
+
+
+def test_nearest_neighbour_classification_and_retrieval_read_the_cosine():
+    """Two tight clusters per task in a 3-D feature space: the nearest neighbour by cosine gets every test
+    network and query right, on the splits of the linear protocols, and its null is the label shuffles'."""
+    rng = np.random.default_rng(0)
+    centres = np.linalg.qr(rng.normal(size=(8, 8)))[0][:6]            # 6 orthonormal task directions
+    labels = np.repeat(np.arange(6), 5)
+    f = centres[labels] + 0.05 * rng.normal(size=(30, 8))
+    k = torch.as_tensor(f @ f.T)
+    c = htt.nearest_classification(k, labels, 0.6, seed=3, null_repeats=50)
+    linear = htt.classification(k, labels, 0.6, seed=3)
+    assert c.top1 == 1.0 and np.array_equal(c.tested, linear.tested)
+    assert c.null.mean() < 0.5 and len(c.null) == 50
+    r = htt.nearest_retrieval(k, labels, 0.6, 0.4, seed=3, null_repeats=20)
+    lin = htt.retrieval(k, labels, 0.6, 0.4, seed=3)
+    assert r.rank1 == 1.0 and np.array_equal(r.queries, lin.queries) and list(r.test_tasks) == list(lin.test_tasks)
+    assert np.allclose(htt.cosines(k), (f @ f.T) / np.outer(np.linalg.norm(f, axis=1), np.linalg.norm(f, axis=1)))
+    scrambled = htt.nearest_classification(torch.as_tensor(np.eye(30) + 0.0), labels, 0.6, seed=3)
+    assert scrambled.top1 < 1.0                           # orthogonal features: every cosine 0, no neighbour
+
+
+def test_content_order_ignores_names_and_order():
+    rng = np.random.default_rng(1)
+    weights = [[torch.as_tensor(rng.normal(size=(3, 4)))] for _ in range(9)]
+    tasks = np.repeat(["a", "b", "c"], 3)
+    order, codes, runs = htt.content_order(weights, tasks)
+    perm = rng.permutation(9)
+    renamed = {"a": "z", "b": "0", "c": "m"}
+    order2, codes2, runs2 = htt.content_order([weights[i] for i in perm], [renamed[t] for t in tasks[perm]])
+    assert [id(weights[i]) for i in order] == [id(weights[perm[i]]) for i in order2]
+    assert np.array_equal(codes, codes2) and np.array_equal(runs, runs2)
+    assert np.array_equal(np.bincount(codes), [3, 3, 3]) and set(runs) == {0, 1, 2}

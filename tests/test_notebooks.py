@@ -269,9 +269,11 @@ def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
 def test_ablations_measure_each_choice_with_its_intervals(smoke):
     out, df = smoke
     ab = df[df.figure == "Ablations"]
-    assert set(ab.panel) == {"MLP row normalization", "classifier features", "PlainNet-5 unit order", "split seed"}
+    assert set(ab.panel) == {"MLP row normalization", "classifier features", "weight classifier",
+                             "PlainNet-5 unit order", "split seed"}
     seeds = experiments.page("ablations", "smoke").settings["split_seeds"]
-    for panel, settings in (("MLP row normalization", 2), ("classifier features", 2), ("PlainNet-5 unit order", 2),
+    for panel, settings in (("MLP row normalization", 2), ("classifier features", 2), ("weight classifier", 2),
+                            ("PlainNet-5 unit order", 2),
                             ("split seed", len(seeds))):
         assert ab[ab.panel == panel].metric.str.extract(r"\((.*)\)$")[0].nunique() == settings, panel
     assert ab.ours.between(0, 100).all() and (ab.ci_low <= ab.ours + 1e-9).all() and (ab.ours <= ab.ci_high + 1e-9).all()

@@ -10,6 +10,10 @@ exact intervals:
   vec(phi) (the authors' code), :attr:`wsm.htt.ClassifierConfig.standardize`;
 * :func:`split_seeds`: the chains of the same zoo under other split seeds: how much of a number is
   the split;
+* :func:`classifier`: every chain and layer by the paper's linear weight classifier (ours) and by the
+  nearest neighbour on the feature's cosine (:func:`wsm.htt.nearest_classification`,
+  :func:`wsm.htt.nearest_retrieval`), on the same splits: where the nearest neighbour is above, the
+  linear classifier, not the weights, is the limit;
 * :func:`unit_order`: PlainNet-5 with conv -> ReLU -> BN (the paper's list, ours) against
   conv -> BN -> ReLU (the authors' code), two zoos on the same tasks.
 """
@@ -54,6 +58,35 @@ def standardization(protocol, zoo, progress: bool = False, known: pd.DataFrame |
                      ignore_index=True)
 
 
+LINEAR, NEAREST = "linear (paper, ours)", "nearest neighbour on the cosine"
+
+
+def classifier(protocol, zoo, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every chain and layer of ``zoo`` by the paper's linear classifier (the protocol itself, setting
+    :data:`LINEAR`) and by the nearest neighbour on the feature's cosine (:data:`NEAREST`), on the same
+    splits and test networks. ``known``: as in :func:`split_seeds`."""
+    own = known if known is not None else protocol.evaluate_zoo(zoo, progress)
+    return pd.concat([_tag(own.assign(classifier="linear"), "weight classifier", LINEAR),
+                      _tag(protocol.evaluate_zoo(zoo, progress, classifiers=("nearest",)), "weight classifier",
+                           NEAREST)], ignore_index=True)
+
+
+def classifier_limit(table: pd.DataFrame) -> tuple[int, int, int]:
+    """Of the matched cells (architecture, protocol, feature) of :func:`classifier`'s ablation in
+    ``table`` (percent, :func:`wsm.htt.percent`): ``(nearest above, linear above, cells)``, a side
+    counted where its 95% interval lies wholly above the other's (:func:`wsm.verdicts.below`)."""
+    from wsm import verdicts
+
+    part = table[table.ablation == "weight classifier"]
+    keys = [k for k in ("architecture", "protocol", "feature") if k in part]
+    pairs = part[part.setting == LINEAR].merge(part[part.setting == NEAREST], on=keys, suffixes=("", "_nn"))
+    nearest = sum(verdicts.below([r.ci_low], [r.ci_high], [r.ci_low_nn], [r.ci_high_nn]) == verdicts.SUPPORTED
+                  for r in pairs.itertuples())
+    linear = sum(verdicts.below([r.ci_low_nn], [r.ci_high_nn], [r.ci_low], [r.ci_high]) == verdicts.SUPPORTED
+                 for r in pairs.itertuples())
+    return nearest, linear, len(pairs)
+
+
 def split_seeds(protocol, zoo, seeds, progress: bool = False, known: pd.DataFrame | None = None) -> pd.DataFrame:
     """The chains of ``zoo`` under each split seed of ``seeds`` (the same networks and Grams); the
     layers, at chance under every split, are left out. ``known``: the protocol's own table of this
@@ -92,13 +125,18 @@ def conclusion(table: pd.DataFrame, spread_table: pd.DataFrame, unit_order_tasks
         return f"{part.ours.mean():.1f}%"
 
     moves = spread_table["max"] - spread_table["min"]
+    nearest, linear, cells = classifier_limit(table)
     return (f"**Conclusion ({profile} profile).** Mean over cells: MLP chains 2–3 give "
             f"{mean('MLP row normalization', 'none (Eq. 7, ours)')} as printed and "
             f"{mean('MLP row normalization', 'every layer (ICLR text, code)')} row-normalized; the classifier gives "
             f"{mean('classifier features', 'centred and scaled (ours)')} on centred and scaled features and "
             f"{mean('classifier features', 'raw vec(φ) (code)')} on raw ones; PlainNet-5 on {unit_order_tasks} tasks "
             f"gives {mean('PlainNet-5 unit order', 'conv → ReLU → BN (paper, ours)')} in the paper's unit order and "
-            f"{mean('PlainNet-5 unit order', 'conv → BN → ReLU (code)')} in the code's. Over {seeds} split seeds a "
+            f"{mean('PlainNet-5 unit order', 'conv → BN → ReLU (code)')} in the code's. The nearest neighbour on the "
+            f"cosine gives {mean('weight classifier', NEAREST)} against the linear classifier's "
+            f"{mean('weight classifier', LINEAR)}; its interval lies wholly above the linear one's in {nearest} of "
+            f"{cells} cells (there the linear classifier, not the weights, is the limit) and wholly below in "
+            f"{linear}. Over {seeds} split seeds a "
             f"chain cell moves by up to {moves.max():.1f} points (median {moves.median():.1f}): differences smaller "
             "than that are the split's, not the method's. Each mean hides cells whose intervals overlap: the table "
             "above is the evidence.")

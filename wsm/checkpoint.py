@@ -74,9 +74,34 @@ def read(path, trust: bool = False):
         except Exception as e:   # pickle, zip and permission errors all mean the same to the user
             if not trust and re.search(r"Unsupported global", str(e)):
                 raise WsmError(_refusal(path)) from None
+            missing = _unimportable(e, path) if trust else None
+            if missing:
+                raise WsmError(f"{path} is a PyTorch file holding {missing}, which cannot be imported here, so the "
+                               "object cannot be rebuilt: run wsm where that class can be imported (its module on "
+                               "PYTHONPATH; a class defined in the training script itself, __main__, never can), or "
+                               "save model.state_dict() instead") from None
             kind = "it is empty" if isinstance(e, EOFError) else type(e).__name__
             raise WsmError(f"{path} cannot be read as a PyTorch file ({kind}): give a file written by "
                            "torch.save(model.state_dict(), path)") from None
+
+
+def _unimportable(error: Exception, path: Path) -> str | None:
+    """What class a full unpickling of ``path`` could not import (``error``: what ``torch.load`` raised), or None."""
+    text = str(error)
+    found = re.search(r"Can't get attribute '([^']+)' on <module '([^']+)'", text)
+    if found:
+        return f"an object of class {found.group(1)} from module {found.group(2)}"
+    found = re.search(r"No module named '([^']+)'", text)
+    if not (isinstance(error, ModuleNotFoundError) or found):
+        return None
+    module = found.group(1) if found else str(getattr(error, "name", "?"))
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:
+        names = []
+    classes = sorted({n.rsplit(".", 1)[1] for n in names if n.startswith(module + ".")})
+    return (f"an object of class {', '.join(classes)} from module {module}" if classes
+            else f"objects of module {module}")
 
 
 def _torchscript(path: Path) -> bool:
@@ -138,8 +163,9 @@ def load(path, trust: bool = False):
     return network(read(path, trust), str(path))
 
 
-def labelled(folder, labels=None, trust: bool = False):
-    """``(files, tasks)``: the networks of ``folder`` and the task of each.
+def labelled(folder, labels=None, trust: bool = False, notes: list | None = None):
+    """``(files, tasks)``: the networks of ``folder`` and the task of each; ``notes``, a list given
+    here, gets a sentence naming the network files of ``folder`` that a labels file leaves out.
 
     ``labels``: a CSV file with a header row and the columns ``file`` (a path relative to
     ``folder``, or absolute) and ``task`` (any name or number); only the files it lists are used.
@@ -171,8 +197,12 @@ def labelled(folder, labels=None, trust: bool = False):
     labels = Path(labels)
     if not labels.is_file():
         raise WsmError(f"labels file {labels} does not exist: give a CSV with the columns file,task")
-    try:
-        table = pd.read_csv(labels, sep=None, engine="python", dtype=str, skipinitialspace=True)
+    if labels.stat().st_size == 0:
+        raise WsmError(f"labels file {labels} is empty: give a CSV with a header row file,task and one line per "
+                       "network")
+    try:            # utf-8-sig: a file saved by Excel starts with a byte-order mark, which is not part of "file"
+        table = pd.read_csv(labels, sep=None, engine="python", dtype=str, skipinitialspace=True,
+                            encoding="utf-8-sig")
     except Exception as e:
         raise WsmError(f"labels file {labels} cannot be read as CSV ({type(e).__name__}): give a CSV with a header "
                        "row and the columns file,task") from None
@@ -182,6 +212,9 @@ def labelled(folder, labels=None, trust: bool = False):
         raise WsmError(f"labels file {labels} has no column {' or '.join(sorted(missing))} (its columns: "
                        f"{', '.join(table.columns)}): give a CSV with a header row file,task")
     table = table.dropna(how="all")
+    if table.empty:
+        raise WsmError(f"labels file {labels} lists no networks (only its header row): add one line file,task per "
+                       "network")
     for i, row in enumerate(table.itertuples(), start=2):
         if pd.isna(row.file) or pd.isna(row.task):
             raise WsmError(f"labels file {labels}, line {i}: a file and a task are needed on every line")
@@ -192,4 +225,87 @@ def labelled(folder, labels=None, trust: bool = False):
     for i, f in enumerate(files, start=2):
         if not f.is_file():
             raise WsmError(f"labels file {labels}, line {i}: {f} does not exist")
+    listed = {f.resolve() for f in files}
+    unlisted = sorted(f.name for f in folder.iterdir() if f.suffix in SUFFIXES and f.is_file()
+                      and f.resolve() not in listed)
+    if unlisted and notes is not None:
+        shown = ", ".join(unlisted[:3]) + (f" and {len(unlisted) - 3} more" if len(unlisted) > 3 else "")
+        notes.append(f"{len(unlisted)} network file{'s' if len(unlisted) > 1 else ''} of {folder} not in {labels.name} "
+                     f"{'were' if len(unlisted) > 1 else 'was'} left out ({shown}): add a line file,task for each "
+                     "network the test should use")
     return files, [str(t).strip() for t in table.task]
+
+
+def chain_of(net, label: str, notes: list | None = None):
+    """:func:`wsm.chain.chain_layers` of a loaded network, with two explanations it does not give:
+    weights that do not chain because they are stored out of forward order get a message naming
+    an order in which they do chain, and ``notes`` (a list given here) gets a sentence naming the
+    BatchNorm layers whose parameters are not part of any chain."""
+    from wsm import chain
+
+    try:
+        layers = chain.chain_layers(net, label)
+    except WsmError as e:
+        if "do not form a chain" not in str(e):
+            raise
+        order = _forward_order(_candidates(net))
+        if order is None:
+            raise
+        stored = [name for name, _ in _candidates(net)]
+        raise WsmError(f"the weight layers of {label} are stored in the order {', '.join(stored)}, in which they do "
+                       f"not form a chain, but they do in the order {', '.join(order)}: PyTorch stores a module's "
+                       "layers in the order __init__ creates them, not the order forward() uses them; create them in "
+                       "forward order (or save a state_dict whose keys are in that order)") from None
+    norms = list(dict.fromkeys(n[len("module."):] if n.startswith("module.") else n     # nn.DataParallel's prefix
+                               for n in _batch_norms(net)))
+    if norms and notes is not None:
+        shown = ", ".join(norms[:3]) + (f" and {len(norms) - 3} more" if len(norms) > 3 else "")
+        notes.append(f"BatchNorm layers ({shown}) carry no chain weight and are not used (as in the paper): the "
+                     "chains are the Linear and Conv2d weights")
+    return layers
+
+
+def _candidates(net) -> list[tuple[str, torch.Tensor]]:
+    """The Linear/Conv2d weights of a network (a module or a state_dict) in stored order, residual
+    projections ('shortcut') left out, as :func:`wsm.chain.chain_layers` takes them."""
+    if isinstance(net, nn.Module):
+        items = [(f"{n}.weight", m.weight) for n, m in net.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    elif isinstance(net, Mapping):
+        items = [(str(k), v) for k, v in net.items()
+                 if isinstance(v, torch.Tensor) and str(k).endswith("weight") and v.dim() in (2, 4)]
+    else:
+        items = []
+    return [(n, w) for n, w in items if "shortcut" not in n.split(".")]
+
+
+def _forward_order(named, most: int = 12) -> list[str] | None:
+    """An order of the weights ``named`` in which each takes the previous one's outputs (a Linear may
+    take a flattened feature map), or None (also for more than ``most`` layers)."""
+    if not 1 < len(named) <= most:
+        return None
+
+    def follows(prev, w):
+        out = prev.shape[0]
+        return w.shape[1] == out or (w.dim() == 2 and prev.dim() == 4 and w.shape[1] % out == 0)
+
+    def extend(seq, left):
+        if not left:
+            return seq
+        for i in left:
+            if not seq or follows(named[seq[-1]][1], named[i][1]):
+                found = extend(seq + [i], [j for j in left if j != i])
+                if found:
+                    return found
+        return None
+
+    found = extend([], list(range(len(named))))
+    return None if found is None or found == sorted(found) else [named[i][0] for i in found]
+
+
+def _batch_norms(net) -> list[str]:
+    """The names of a network's BatchNorm layers (a module's, or a state_dict's running statistics)."""
+    if isinstance(net, nn.Module):
+        return [n for n, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if isinstance(net, Mapping):
+        return [str(k)[:-len(".running_mean")] for k in net if str(k).endswith(".running_mean")]
+    return []

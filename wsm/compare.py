@@ -91,13 +91,13 @@ def load_weights(source, trust: bool = False) -> list[torch.Tensor]:
     return _load(source, "the network", trust).weights
 
 
-def _load(source, label: str, trust: bool = False) -> _Net:
+def _load(source, label: str, trust: bool = False, notes: list | None = None) -> _Net:
     if isinstance(source, (str, PathLike)):
         label = str(source)
         source = checkpoint.load(source, trust)
     elif isinstance(source, Mapping):
         source = checkpoint.network(source, label)
-    layers = chain.chain_layers(source, label)
+    layers = checkpoint.chain_of(source, label, notes)
     return _Net(label, [chain.Layer(l.name, l.weight.detach().cpu(), l.stored_shape, l.copies) for l in layers])
 
 
@@ -179,6 +179,8 @@ def references(net, depths, draws: int = DRAWS, seed: int = 0) -> dict[int, dict
         for d in depths:
             figures = [_figures(x, y, d) for x, y in pairs]
             out[d].update({f"{k}_init": sum(f[k] for f in figures) / draws for k in figures[0]})
+            cos = [f["cosine"] for f in figures]
+            out[d].update(cosine_init_low=min(cos), cosine_init_high=max(cos))     # the reference's spread
     wa = [l.weight.double() for l in layers]
     rotated = chain.rotate_hidden(wa, torch.Generator().manual_seed(seed * 1000 + 999))
     for d in depths:
@@ -186,12 +188,13 @@ def references(net, depths, draws: int = DRAWS, seed: int = 0) -> dict[int, dict
     return out
 
 
-COLUMNS = ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_rotated", "relative_distance",
+COLUMNS = ["chain", "layer", "phi_shape", "cosine", "cosine_init", "cosine_init_low", "cosine_init_high",
+           "cosine_rotated", "relative_distance",
            "relative_distance_init", "relative_distance_rotated", "raw_cosine", "raw_cosine_init",
            "raw_cosine_rotated"]
 
 
-def compare(a, b, depths=None, draws: int = DRAWS, trust: bool = False):
+def compare(a, b, depths=None, draws: int = DRAWS, trust: bool = False, notes: list | None = None):
     """Chain-by-chain similarity of two networks of the same architecture: a ``pandas.DataFrame``.
 
     ``a`` and ``b`` are paths to saved networks, state_dicts or checkpoint dicts, ``nn.Module`` s
@@ -203,13 +206,18 @@ def compare(a, b, depths=None, draws: int = DRAWS, trust: bool = False):
     * ``cosine``, ``relative_distance``: of the chain-normalized weights (see the module docstring);
     * ``raw_cosine``: of the raw ``l``-th layer weights, flattened;
     * each of the three beside its references ``*_init`` (``draws`` pairs of independently
-      initialized networks; ``draws=0`` leaves these columns out) and ``*_rotated``.
+      initialized networks; ``draws=0`` leaves these columns out) and ``*_rotated``;
+      ``cosine_init_low`` and ``cosine_init_high``: the lowest and highest cosine of those pairs.
 
     Raises :class:`WsmError` naming the first layer whose shape differs between ``a`` and ``b``.
+    ``notes``: a list given here gets what was not used (BatchNorm layers, :func:`wsm.checkpoint.chain_of`).
     """
     import pandas as pd
 
-    na, nb = _load(a, "network a", trust), _load(b, "network b", trust)
+    found: list[str] = []
+    na, nb = _load(a, "network a", trust, found), _load(b, "network b", trust, found)
+    if notes is not None:
+        notes.extend(dict.fromkeys(found))
     _check_same_shapes(na, nb)
     n_layers = len(na.weights)
     if depths is None:
@@ -226,4 +234,4 @@ def compare(a, b, depths=None, draws: int = DRAWS, trust: bool = False):
     for d in depths:
         n = chain.factor_rows_cols(wa, d)[0]
         rows.append(dict(chain=d, layer=na.names[d - 1], phi_shape=f"{n}x{n}", **_figures(wa, wb, d), **refs[d]))
-    return pd.DataFrame(rows, columns=[c for c in COLUMNS if draws or not c.endswith("_init")])
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if draws or "_init" not in c])

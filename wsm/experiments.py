@@ -94,23 +94,24 @@ class Protocol:
         return dict(train_fraction=self.train_fraction, retrieval_train_fraction=self.retrieval_train_fraction,
                     query_fraction=self.query_fraction, seed=self.seed)
 
-    def evaluate(self, weights, labels, runs=None, runs_per_task: int | None = None, progress: bool = True):
+    def evaluate(self, weights, labels, runs=None, runs_per_task: int | None = None, progress: bool = True,
+                 classifiers=("linear",)):
         """:func:`wsm.htt.evaluate` of one set of networks: every layer, then every chain, under both
         protocols; ``runs`` (each network's run number) and ``runs_per_task`` make the splits follow
-        run identity."""
+        run identity; ``classifiers``: the paper's linear weight classifier and/or the nearest neighbour."""
         import pandas as pd
 
         return htt.paired(pd.concat([
             htt.evaluate(weights, labels, depths, kinds=(kind,), cfg=self.classifier, alpha=self.alpha,
                          progress=progress, null_repeats=self.null_repeats, protocols=self.protocols,
                          gram_cache=self.gram_cache, device=self.device, gram=self.engine.gram, runs=runs,
-                         runs_per_task=runs_per_task, **self.splits)
+                         runs_per_task=runs_per_task, classifiers=classifiers, **self.splits)
             for kind, depths in (("unnormalized", self.layers), ("normalized", self.chains)) if depths],
             ignore_index=True))
 
-    def evaluate_zoo(self, zoo, progress: bool = True):
+    def evaluate_zoo(self, zoo, progress: bool = True, classifiers=("linear",)):
         """:meth:`evaluate` of a :class:`wsm.zoo.Zoo` (its usable networks, split by run identity)."""
-        return self.evaluate(*zoo.usable(), zoo.usable_runs(), zoo.config.runs, progress)
+        return self.evaluate(*zoo.usable(), zoo.usable_runs(), zoo.config.runs, progress, classifiers)
 
     def cross_network(self, source, target, progress: bool = True):
         """:func:`wsm.htt.cross_network`: classifiers trained on the zoo ``source`` (Net A) tested on

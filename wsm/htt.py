@@ -178,13 +178,16 @@ def _sgd(z, y, n_classes, cfg):
 
 
 def split_runs(labels: np.ndarray, train_fraction: float, seed: int, runs=None,
-               runs_per_task: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               runs_per_task: int | None = None, roles: tuple[str, str] = ("training", "test"),
+               advice: str = "use more runs per task") -> tuple[np.ndarray, np.ndarray]:
     """Per task, ``train_fraction`` of its runs for training, the rest for testing, chosen by run
     identity, never by position: the task's runs ``0..R-1`` (``R = runs_per_task``, default: as many
     as it has) are permuted by a generator of ``(seed, task)`` and the first ``round(fraction * R)``
     train. ``runs`` names each network's run (default: its position within its task). A network
     that is missing (a diverged run left out) therefore moves no other network to the other side,
-    and two zoos with the same runs hold out the same run numbers. Returns positions into ``labels``."""
+    and two zoos with the same runs hold out the same run numbers. Returns positions into ``labels``.
+    ``roles`` and ``advice``: what the two sides are called, and what to do when one is empty, in
+    the message (retrieval splits its unseen tasks' runs into queries and gallery)."""
     labels = np.asarray(labels)
     runs = _positions_in_task(labels) if runs is None else np.asarray(runs)
     train, test = [], []
@@ -196,7 +199,7 @@ def split_runs(labels: np.ndarray, train_fraction: float, seed: int, runs=None,
         is_train = np.isin(runs[idx], chosen)
         if not is_train.any() or is_train.all():
             raise WsmError(f"task {t} has {len(idx)} runs: a {train_fraction:.0%} split leaves no "
-                           "training or no test run; use more runs per task")
+                           f"{roles[0]} or no {roles[1]} run; {advice}")
         train += list(idx[is_train])
         test += list(idx[~is_train])
     return np.array(sorted(train)), np.array(sorted(test))
@@ -234,6 +237,7 @@ class ClassificationResult:
     predictions: np.ndarray
     truth: np.ndarray
     null: np.ndarray | None = None    # top-1 of each label-shuffled replicate (see null_labels)
+    tested: np.ndarray | None = None  # the test networks (positions into the labels), in predictions' order
 
 
 def null_rng(seed: int) -> np.random.Generator:
@@ -313,7 +317,7 @@ def classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: i
     if null_repeats:
         truth = _shuffled(labels[test], null_repeats, rng)
         null = (preds[1:] == truth).mean(1)
-    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test], null)
+    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test], null, test)
 
 
 @dataclass
@@ -326,6 +330,9 @@ class RetrievalResult:
     test_tasks: np.ndarray
     null: np.ndarray | None = None    # rank-1 of each label-shuffled replicate
     hits: np.ndarray | None = None    # per query: its first gallery match is of its task (rank-1)
+    queries: np.ndarray | None = None       # the queries (positions into the labels), in hits' order
+    predictions: np.ndarray | None = None   # per query: the task of its top-ranked gallery network
+    collapsed: bool = False                 # every query-gallery cosine is +-1 (all on one line)
 
 
 def retrieval_problem(n_tasks: int, train_fraction: float) -> str | None:
@@ -406,8 +413,7 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
     w, _ = train_classifiers(z[train], _with_null(y, null_repeats, rng), m, cfg)   # observed, then R shuffles
     reps = torch.nn.functional.normalize(_scores(z[unseen], w), dim=2).numpy()
     rep = reps[0]
-    q_local, g_local = split_runs(labels[unseen], query_fraction, seed + 1,
-                                  None if runs is None else np.asarray(runs)[unseen], runs_per_task)
+    q_local, g_local = _queries(labels, unseen, query_fraction, seed, runs, runs_per_task)
     q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
     sim = rep[q_local] @ rep[g_local].T
     first = first_match(sim, q_lab, g_lab)
@@ -417,7 +423,82 @@ def retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_f
         qs, gs = _shuffled(q_lab, null_repeats, rng), _shuffled(g_lab, null_repeats, rng)
         null = np.array([cmc(rp[q_local] @ rp[g_local].T, q, g)[0] for rp, q, g in zip(reps[1:], qs, gs)])
     return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null,
-                           first == 0)
+                           first == 0, unseen[q_local], g_lab[np.argmax(sim, axis=1)],
+                           bool(np.all(np.abs(sim) > 1 - 1e-6)))
+
+
+def _queries(labels, unseen, query_fraction, seed, runs, runs_per_task):
+    """Queries and gallery among the networks ``unseen`` (positions into them): :func:`split_runs` of
+    their runs with seed ``seed + 1``."""
+    return split_runs(labels[unseen], query_fraction, seed + 1, None if runs is None else np.asarray(runs)[unseen],
+                      runs_per_task, roles=("query", "gallery"),
+                      advice="use more runs per task, or another query fraction")
+
+
+# ---------------------------------------------------------------- the nearest-neighbour classifier
+
+
+def cosines(k: torch.Tensor) -> np.ndarray:
+    """The cosine similarity of every pair of networks' features from their (uncentred) Gram matrix
+    ``k``: ``K_ij / sqrt(K_ii K_jj)``, the ``cosine`` of :func:`wsm.compare.compare` for chains; 0
+    where a feature is zero."""
+    k = k.double().numpy()
+    norm = np.sqrt(np.clip(np.diag(k), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = k / norm[:, None] / norm[None, :]
+    return np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def nearest_classification(k: torch.Tensor, labels, train_fraction: float = 0.6, seed: int = 0,
+                           null_repeats: int = 0, source=None, runs=None,
+                           runs_per_task: int | None = None) -> ClassificationResult:
+    """Weight classification by the nearest neighbour: each test network gets the task of the
+    training network whose feature has the highest cosine with its own (``k``: the uncentred Gram,
+    :func:`cosines`; ties go to the first training network). The same split and test networks as
+    :func:`classification` (so the two are paired), and the same label shuffles for its null: the
+    training labels shuffled (each test network keeps its neighbour) and the test labels shuffled.
+    Nothing is trained, so it shows what the feature holds where a linear classifier trained on a
+    few networks cannot find it."""
+    labels = np.asarray(labels)
+    train, test = _split_source(labels, source, train_fraction, seed, runs, runs_per_task)
+    near = np.argmax(cosines(k)[np.ix_(test, train)], axis=1)        # position among the training networks
+    pred = labels[train][near]
+    correct = int((pred == labels[test]).sum())
+    null = None
+    if null_repeats:
+        rng = null_rng(seed)
+        shuffled = _shuffled(labels[train], null_repeats, rng)        # as classification's null draws them
+        truth = _shuffled(labels[test], null_repeats, rng)
+        null = (shuffled[:, near] == truth).mean(1)
+    return ClassificationResult(correct / len(test), len(test), correct, pred, labels[test], null, test)
+
+
+def nearest_retrieval(k: torch.Tensor, labels, train_task_fraction: float = 0.6, query_fraction: float = 0.2,
+                      seed: int = 0, null_repeats: int = 0, source=None, runs=None,
+                      runs_per_task: int | None = None) -> RetrievalResult:
+    """Weight retrieval by the cosine of the features themselves (``k``: the uncentred Gram,
+    :func:`cosines`): the unseen tasks, queries and gallery of :func:`retrieval` (so the two are
+    paired), each query's gallery ranked by cosine; its null shuffles queries' and gallery's labels
+    as :func:`retrieval`'s does."""
+    labels = np.asarray(labels)
+    a = np.ones(len(labels), bool) if source is None else np.asarray(source, dtype=bool)
+    b = a if source is None else ~a
+    train_tasks, test_tasks = split_tasks(labels[a], train_task_fraction, seed)
+    train = np.flatnonzero(a & np.isin(labels, train_tasks))
+    unseen = np.flatnonzero(b & np.isin(labels, test_tasks))
+    q_local, g_local = _queries(labels, unseen, query_fraction, seed, runs, runs_per_task)
+    q_lab, g_lab = labels[unseen][q_local], labels[unseen][g_local]
+    sim = cosines(k)[np.ix_(unseen[q_local], unseen[g_local])]
+    first = first_match(sim, q_lab, g_lab)
+    curve = np.array([(first < r).mean() for r in range(1, sim.shape[1] + 1)])
+    null = None
+    if null_repeats:
+        rng = null_rng(seed)
+        _shuffled(labels[train], null_repeats, rng)          # retrieval's training shuffles: the same draws follow
+        qs, gs = _shuffled(q_lab, null_repeats, rng), _shuffled(g_lab, null_repeats, rng)
+        null = np.array([cmc(sim, q, g)[0] for q, g in zip(qs, gs)])
+    return RetrievalResult(float(curve[0]), curve, len(q_local), len(g_local), train_tasks, test_tasks, null,
+                           first == 0, unseen[q_local], g_lab[np.argmax(sim, axis=1)], False)
 
 
 def test_size(protocol: str, n_tasks: int, runs: int, train_fraction: float = 0.6,
@@ -436,6 +517,9 @@ def runs_needed(protocol: str, needed: int, n_tasks: int, most: int = 10_000, **
     """The fewest runs per task at which ``n_tasks`` tasks give ``needed`` test networks or queries
     (:func:`test_size`; ``fractions``: its split fractions); None beyond ``most``."""
     return next((r for r in range(2, most + 1) if test_size(protocol, n_tasks, r, **fractions) >= needed), None)
+
+
+CLASSIFIERS = ("linear", "nearest")     # the paper's weight classifier; the nearest neighbour on the cosine
 
 
 def decide(accuracy: float, alpha: float = 0.05) -> str:
@@ -467,10 +551,26 @@ def evidence(ci_low: float, ci_high: float, alpha: float = 0.05) -> str:
 
 def judged(table, alpha: float = 0.05):
     """:func:`evaluate`'s table with, per row, the paper's ``decision`` (:func:`decide`) and the
-    interval's ``evidence`` (:func:`evidence`)."""
+    interval's ``evidence`` (:func:`evidence`), or, where the row tested nothing
+    (:func:`wsm.verdicts.untested`: a classifier that predicts one task, a collapsed retrieval, an
+    accuracy within the shuffled labels' band), :data:`wsm.verdicts.NOT_TESTED` in both and the reason
+    in ``untested`` (None where the row was tested)."""
+    from wsm import verdicts
+
     table = table.copy()
-    table["decision"] = [decide(a, alpha) for a in table.accuracy]
-    table["evidence"] = [evidence(lo, hi, alpha) for lo, hi in zip(table.ci_low, table.ci_high)]
+
+    def value(row, col):
+        return row[col] if col in row and row[col] is not None else None
+
+    reasons = [verdicts.untested(value(r, "protocol"), value(r, "predicted_classes"),
+                                 int(round(1 / r["chance"])) if value(r, "chance") else None,
+                                 bool(value(r, "collapsed")), r["accuracy"], value(r, "null_low"),
+                                 value(r, "null_high"))
+               for _, r in table.iterrows()]
+    table["decision"] = [verdicts.NOT_TESTED if why else decide(a, alpha) for a, why in zip(table.accuracy, reasons)]
+    table["evidence"] = [verdicts.NOT_TESTED if why else evidence(lo, hi, alpha)
+                         for lo, hi, why in zip(table.ci_low, table.ci_high, reasons)]
+    table["untested"] = reasons
     return table
 
 
@@ -479,7 +579,7 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
              query_fraction: float = 0.2, seed: int = 0, cfg: ClassifierConfig = ClassifierConfig(),
              alpha: float = 0.05, progress: bool = True, null_repeats: int = 0,
              protocols=("classification", "retrieval"), source=None, gram_cache=None, device: str = "cpu",
-             runs=None, runs_per_task: int | None = None, gram=None):
+             runs=None, runs_per_task: int | None = None, gram=None, classifiers=("linear",)):
     """Both protocols (or those named in ``protocols``) for every chain/layer of one zoo: a table with one row per
     (kind, depth, protocol), accuracy as a fraction, the sample sizes behind it, its exact 95%
     interval (ci_low, ci_high) and the p-value of "error < alpha" (:mod:`wsm.stats`).
@@ -492,7 +592,15 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     ``device``: where it computes them (``cpu`` or ``cuda``). ``runs`` (each network's run number) and
     ``runs_per_task``: the splits follow run identity (:func:`split_runs`). ``gram``: the function that
     computes the Grams, with :func:`wsm.chain.gram`'s keywords (default that function;
-    :meth:`wsm.engine.Engine.gram` spreads them over a Ray cluster)."""
+    :meth:`wsm.engine.Engine.gram` spreads them over a Ray cluster). ``classifiers``: ``"linear"``, the
+    paper's weight classifier, and/or ``"nearest"``, the nearest neighbour on the features' cosine
+    (:func:`nearest_classification`, :func:`nearest_retrieval`; from the uncentred Gram), on the same
+    splits; the ``classifier`` column says which.
+
+    Besides the numbers each row keeps, for :func:`wsm.verdicts.untested`, ``predicted_classes`` (how
+    many tasks the classifier predicted among the test networks) and ``collapsed`` (retrieval: every
+    cosine +-1), and per test network or query ``tested`` (its position), ``predicted`` (the task
+    predicted, or its top-ranked gallery network's) and ``hits``."""
     import pandas as pd
     from wsm.progress import bar
 
@@ -507,20 +615,36 @@ def evaluate(weights, labels, depths=(1, 2, 3), kinds=("unnormalized", "normaliz
     for kind in kinds:
         for depth in bar(depths, desc=f"{kind} chains" if kind == "normalized" else f"{kind} layers",
                           disable=not progress, leave=False):
-            k = (gram or chain.gram)(weights, depth, kind, center=cfg.standardize, progress=progress,
-                                     cache=gram_cache, device=device)
-            if "classification" in protocols:
-                c = classification(k, labels, train_fraction, seed, cfg, null_repeats, source, runs, runs_per_task)
-                rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
-                                 accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null,
-                                 chance=1 / len(np.unique(c.truth)), hits=c.predictions == c.truth))
-            if "retrieval" not in protocols or skip_retrieval:
-                continue
-            r = retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source, runs,
-                          runs_per_task)
-            rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
-                             accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
-                             gallery=r.n_gallery, null=r.null, chance=1 / len(r.test_tasks), hits=r.hits))
+            grams = {}
+            for how in classifiers:
+                if how not in CLASSIFIERS:
+                    raise WsmError(f"unknown classifier {how!r}: valid ones are {', '.join(CLASSIFIERS)}")
+                center = cfg.standardize and how == "linear"        # the nearest neighbour: the features' cosine
+                if center not in grams:
+                    grams[center] = (gram or chain.gram)(weights, depth, kind, center=center, progress=progress,
+                                                         cache=gram_cache, device=device)
+                k = grams[center]
+                if "classification" in protocols:
+                    c = (classification(k, labels, train_fraction, seed, cfg, null_repeats, source, runs, runs_per_task)
+                         if how == "linear" else
+                         nearest_classification(k, labels, train_fraction, seed, null_repeats, source, runs,
+                                                runs_per_task))
+                    rows.append(dict(kind=kind, depth=depth, protocol="classification", metric="top-1",
+                                     accuracy=c.top1, n=c.n_test, correct=c.n_correct, null=c.null,
+                                     chance=1 / len(np.unique(c.truth)), classifier=how,
+                                     predicted_classes=len(np.unique(c.predictions)), collapsed=False,
+                                     tested=c.tested, predicted=c.predictions, hits=c.predictions == c.truth))
+                if "retrieval" not in protocols or skip_retrieval:
+                    continue
+                r = (retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, cfg, null_repeats, source,
+                               runs, runs_per_task) if how == "linear" else
+                     nearest_retrieval(k, labels, retrieval_train_fraction, query_fraction, seed, null_repeats, source,
+                                       runs, runs_per_task))
+                rows.append(dict(kind=kind, depth=depth, protocol="retrieval", metric="rank-1",
+                                 accuracy=r.rank1, n=r.n_queries, correct=round(r.rank1 * r.n_queries),
+                                 gallery=r.n_gallery, null=r.null, chance=1 / len(r.test_tasks), classifier=how,
+                                 predicted_classes=len(np.unique(r.predictions)), collapsed=r.collapsed,
+                                 tested=r.queries, predicted=r.predictions, hits=r.hits))
     for row in rows:
         row["ci_low"], row["ci_high"] = stats.clopper_pearson(row["correct"], row["n"])
         row["p_error_below_alpha"] = stats.error_below_alpha(row["correct"], row["n"], alpha)
@@ -546,7 +670,7 @@ def paired(table):
     if "hits" not in table or table.empty:
         return table
     table = table.copy()
-    keys = [c for c in ("zoo", "protocol", "depth") if c in table]
+    keys = [c for c in ("zoo", "protocol", "depth", "classifier") if c in table]
     layers = {tuple(r[k] for k in keys): r["hits"] for _, r in table[table.kind == "unnormalized"].iterrows()}
     better, worse = [], []
     for _, r in table.iterrows():
@@ -614,16 +738,25 @@ def percent(table, alpha: float = 0.05):
 # ---------------------------------------------------------------- your own networks (wsm htt)
 
 
+SPLITS = 5   # wsm htt: splits per protocol, the first with its exact interval and null, all for the mean and range
+
+
 @dataclass
 class OwnTest:
     """The result of :func:`on_networks`."""
 
-    table: object            # a pandas DataFrame: :func:`judged` rows of :func:`evaluate`
+    table: object            # a pandas DataFrame: :func:`judged` rows of :func:`evaluate`'s first split, with
+                             # split_mean, split_min, split_max and split_accuracies over every split
     n_networks: int
     tasks: list[str]
     layers: list[str]        # the chain layers' names (wsm.chain.chain_layers of the first network)
-    notes: list[str]         # protocols left out, and why
+    notes: list[str]         # protocols left out and why, files and layers not used
     settings: dict
+    networks: list[dict]     # per network (in the order given): file, task, and the first split's prediction
+                             # of every row that tested it ("C1 classification linear": task)
+    splits: list[dict]       # per split: its seed, classification's test files, retrieval's training tasks and
+                             # query files
+    similarity: dict         # feature ("C1", "L2", ...) -> the networks' cosine matrix (in the order given)
 
 
 def classifier_config(epochs: int = ClassifierConfig.epochs, seed: int = ClassifierConfig.seed) -> ClassifierConfig:
@@ -631,31 +764,70 @@ def classifier_config(epochs: int = ClassifierConfig.epochs, seed: int = Classif
     return ClassifierConfig(epochs=epochs, milestones=(max(1, round(0.6 * epochs)),) if epochs > 1 else (), seed=seed)
 
 
+def content_order(weights, tasks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An order of the networks and a numbering of the tasks that depend on the weights alone, never
+    on the tasks' names, the files' names or the order they were given in: ``(order, codes, runs)``.
+
+    Each network is named by a digest of its weights' bytes; a task by the sorted digests of its
+    networks; the tasks are numbered in the order of those, the networks of a task in the order of
+    their digests (``runs``: that position). ``order`` lists the networks (positions into
+    ``weights``) task by task in that order; ``codes[i]`` and ``runs[i]`` are the task number and run
+    of network ``order[i]``. Splits of ``codes`` and ``runs`` (:func:`split_runs`, :func:`split_tasks`)
+    therefore do not change when tasks are renamed or files listed in another order."""
+    import hashlib
+
+    digests = []
+    for net in weights:
+        h = hashlib.blake2b(digest_size=16)
+        for w in net:
+            w = w.detach().cpu().contiguous()
+            h.update(repr((tuple(w.shape), str(w.dtype))).encode())
+            h.update(w.view(torch.uint8).reshape(-1).numpy().tobytes() if w.numel() else b"")
+        digests.append(h.hexdigest())
+    tasks = np.asarray([str(t) for t in tasks])
+    keys = {t: sorted(d for d, u in zip(digests, tasks) if u == t) for t in np.unique(tasks)}
+    number = {t: i for i, t in enumerate(sorted(keys, key=lambda t: keys[t]))}
+    order = np.array(sorted(range(len(weights)), key=lambda i: (number[tasks[i]], digests[i], i)), dtype=int)
+    codes = np.array([number[tasks[i]] for i in order], dtype=int)
+    return order, codes, _positions_in_task(codes)
+
+
 def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normalized"), protocols=None,
                 epochs: int = ClassifierConfig.epochs, null_repeats: int = 100, train_fraction: float = 0.6,
-                query_fraction: float = 0.2, seed: int = 0, alpha: float = 0.05, trust: bool = False,
-                progress: bool = False) -> OwnTest:
+                task_fraction: float = 0.6, query_fraction: float = 0.2, seed: int = 0, alpha: float = 0.05,
+                trust: bool = False, progress: bool = False, splits: int = SPLITS, classifiers=CLASSIFIERS,
+                memory_gb: float | None = None) -> OwnTest:
     """Hypothesis-training-testing on a folder of your own networks (the ``wsm htt`` command).
 
     ``folder`` and ``labels``: see :func:`wsm.checkpoint.labelled` (a CSV with columns file,task, or
-    each file's own ``task``). Every network is read with :func:`wsm.chain.chain_layers`; all must
+    each file's own ``task``). Every network is read with :func:`wsm.checkpoint.chain_of`; all must
     have the same chain shapes. ``depths``: chains/layers (default 1..3, at most the number of chain
-    layers). Both protocols of :func:`evaluate` run with ``train_fraction`` of each task's networks
-    (classification) and of the tasks (retrieval) for training, :func:`classifier_config`
-    (``epochs``), ``null_repeats`` label shuffles and ``alpha``; each row is :func:`judged`. With
-    ``protocols=None`` a protocol the networks are too few for is left out with a note; a protocol
-    named in ``protocols`` raises instead.
+    layers). Both protocols of :func:`evaluate`, with ``train_fraction`` of each task's networks
+    (classification) and ``task_fraction`` of the tasks (retrieval) for training, ``query_fraction``
+    of each unseen task's networks as queries, :func:`classifier_config` (``epochs``) and each of
+    ``classifiers`` (the paper's linear one, the nearest neighbour on the cosine).
+
+    The networks and tasks are taken in :func:`content_order`, so the result is the same whatever
+    the tasks are called and in whichever order the files are listed. ``splits`` splits are drawn
+    (seeds ``seed``, ``seed + 1``, ...): the first gives each row's numbers, exact interval,
+    ``null_repeats`` label shuffles and verdict (:func:`judged`, with ``alpha``); all of them the
+    row's ``split_mean``, ``split_min`` and ``split_max``. ``memory_gb``: the Gram matrices' memory
+    bound (:func:`wsm.chain.gram`; default its own). With ``protocols=None`` a protocol the networks
+    are too few for is left out with a note; a protocol named in ``protocols`` raises instead.
     """
-    import tempfile
+    import inspect
 
     import pandas as pd
 
     from wsm import chain, checkpoint
 
-    files, tasks = checkpoint.labelled(folder, labels, trust)
+    if splits < 1:
+        raise WsmError(f"splits must be 1 or more, got {splits}")
+    notes: list[str] = []
+    files, tasks = checkpoint.labelled(folder, labels, trust, notes)
     weights, first = [], None
     for f in files:
-        layers = chain.chain_layers(checkpoint.load(f, trust), str(f))
+        layers = checkpoint.chain_of(checkpoint.load(f, trust), str(f), notes)
         shapes = [l.stored_shape for l in layers]
         if first is None:
             first = (f, layers, shapes)
@@ -667,37 +839,101 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
                 raise WsmError(f"layer {l.name} of {f} has non-finite weights (NaN or inf): the network diverged; "
                                "leave it out of the labels file")
         weights.append([l.weight.detach().cpu() for l in layers])
-    labels_ = np.array(tasks)
-    counts = pd.Series(labels_).value_counts()
+    notes = _one_of_each(notes)
+    names = [str(t) for t in tasks]
+    counts = pd.Series(names).value_counts()
     if len(counts) < 2:
-        raise WsmError(f"all {len(files)} networks have the task {labels_[0]!r}: the test needs at least two tasks")
+        raise WsmError(f"all {len(files)} networks have the task {names[0]}: the test needs at least two tasks")
     n_layers = len(first[1])
     depths = [d for d in (1, 2, 3) if d <= n_layers] if depths is None else list(depths)
     for d in depths:
         if not 1 <= d <= n_layers:
             raise WsmError(f"depth {d} does not exist: these networks have {n_layers} chain layers (1..{n_layers})")
     cfg = classifier_config(epochs)
-    notes, tables = [], []
-    with tempfile.TemporaryDirectory() as cache:      # the Grams of one depth serve both protocols
-        for protocol in protocols or ("classification", "retrieval"):
-            try:
-                if protocol == "retrieval" and retrieval_problem(len(counts), train_fraction):
-                    raise WsmError(retrieval_problem(len(counts), train_fraction))
-                tables.append(evaluate(weights, labels_, depths, tuple(kinds), train_fraction, train_fraction,
-                                       query_fraction, seed, cfg, alpha, progress, null_repeats, (protocol,),
-                                       gram_cache=cache))
-            except WsmError as e:
-                if protocols is not None:
-                    raise
-                notes.append(f"{protocol} left out: {e}")
+    order, codes, runs = content_order(weights, names)
+    ordered = [weights[i] for i in order]
+    task_of = {c: names[i] for c, i in zip(codes, order)}           # task number -> its name
+    grams: dict = {}
+    bound = memory_gb if memory_gb is not None else inspect.signature(chain.gram).parameters["memory_gb"].default
+
+    def gram(nets, depth, kind, center=False, progress=True, **_):
+        """The Gram of ``ordered`` (the only networks here), computed once per feature and centring; where
+        :func:`wsm.chain.gram` takes the factor path, whose centred Gram is the uncentred one double-centred
+        (:func:`wsm.chain.gram_from_factors`), the one computation serves both."""
+        key = (depth, kind, center)
+        if key not in grams:
+            factors = kind == "normalized" and chain.auto_method(
+                len(nets), *chain.factor_rows_cols(nets[0], depth), bound) == "factors"
+            if factors and center:
+                grams[key] = chain.double_centre(gram(nets, depth, kind, False, progress))
+            else:
+                grams[key] = chain.gram(nets, depth, kind, center=center, progress=progress, memory_gb=bound)
+        return grams[key]
+
+    seeds = [seed + i for i in range(splits)]
+    fractions = dict(train_fraction=train_fraction, retrieval_train_fraction=task_fraction,
+                     query_fraction=query_fraction, cfg=cfg, alpha=alpha, progress=progress, gram=gram,
+                     runs=runs, classifiers=tuple(classifiers))
+    tables, ran = [], []
+    for protocol in protocols or ("classification", "retrieval"):
+        try:
+            if protocol == "retrieval" and retrieval_problem(len(counts), task_fraction):
+                raise WsmError(retrieval_problem(len(counts), task_fraction))
+            each = [evaluate(ordered, codes, depths, tuple(kinds), seed=s, protocols=(protocol,),
+                             null_repeats=null_repeats if s == seed else 0, **fractions) for s in seeds]
+        except WsmError as e:
+            if protocols is not None:
+                raise
+            notes.append(f"{protocol} left out: {e}")
+            continue
+        ran.append(protocol)
+        table = each[0].copy()
+        table["split_accuracies"] = [list(v) for v in np.array([t.accuracy.to_numpy() for t in each]).T]
+        table["split_mean"] = [float(np.mean(v)) for v in table.split_accuracies]
+        table["split_min"] = [float(np.min(v)) for v in table.split_accuracies]
+        table["split_max"] = [float(np.max(v)) for v in table.split_accuracies]
+        tables.append(table)
     if not tables:
         raise WsmError("; ".join(notes))
-    order = {k: i for i, k in enumerate(kinds)}
-    table = pd.concat(tables, ignore_index=True)
-    table = table.sort_values(["kind", "depth", "protocol"], key=lambda c: c.map(order) if c.name == "kind" else c,
-                              kind="stable").reset_index(drop=True)
+    order_of = {k: i for i, k in enumerate(kinds)}
+    how = {c: i for i, c in enumerate(CLASSIFIERS)}
+    table = judged(pd.concat(tables, ignore_index=True), alpha)
+    table = table.sort_values(["kind", "depth", "protocol", "classifier"], kind="stable",
+                              key=lambda c: c.map(order_of) if c.name == "kind" else
+                              c.map(how) if c.name == "classifier" else c).reset_index(drop=True)
+    networks = [dict(file=str(f), task=t, predictions={}) for f, t in zip(files, names)]
+    for r in table.itertuples():
+        key = f"{'C' if r.kind == 'normalized' else 'L'}{r.depth} {r.protocol} {r.classifier}"
+        for position, predicted in zip(r.tested, r.predicted):
+            networks[order[position]]["predictions"][key] = task_of[predicted]
+    split_list = []
+    for s in seeds:
+        part = dict(seed=s)
+        if "classification" in ran:
+            test = split_runs(codes, train_fraction, s, runs)[1]
+            part["classification_test"] = [str(files[order[i]]) for i in test]
+        if "retrieval" in ran:
+            train_tasks, test_tasks = split_tasks(codes, task_fraction, s)
+            unseen = np.flatnonzero(np.isin(codes, test_tasks))
+            queries = unseen[_queries(codes, unseen, query_fraction, s, runs, None)[0]]
+            part["retrieval_training_tasks"] = sorted(task_of[c] for c in train_tasks)
+            part["retrieval_queries"] = [str(files[order[i]]) for i in queries]
+        split_list.append(part)
+    back = np.argsort(order)                 # position in the content order of each network as given
+    similarity = {}
+    for kind in kinds:
+        for d in depths:
+            c = cosines(gram(ordered, d, kind, center=False, progress=progress))
+            similarity[f"{'C' if kind == 'normalized' else 'L'}{d}"] = c[np.ix_(back, back)]
+    table = table.drop(columns=[c for c in ("hits", "tested", "predicted") if c in table])
     settings = dict(depths=depths, kinds=list(kinds), epochs=epochs, milestones=list(cfg.milestones),
-                    null_repeats=null_repeats, train_fraction=train_fraction, query_fraction=query_fraction,
-                    seed=seed, alpha=alpha)
-    return OwnTest(judged(table, alpha), len(files), sorted(counts.index.tolist()), [l.name for l in first[1]],
-                   notes, settings)
+                    null_repeats=null_repeats, train_fraction=train_fraction, task_fraction=task_fraction,
+                    query_fraction=query_fraction, seed=seed, splits=splits, classifiers=list(classifiers),
+                    alpha=alpha, memory_gb=memory_gb)
+    return OwnTest(table, len(files), sorted(counts.index.tolist()), [l.name for l in first[1]], notes, settings,
+                   networks, split_list, similarity)
+
+
+def _one_of_each(notes: list[str]) -> list[str]:
+    """``notes`` without repeats (every file of a zoo gives the same note on its BatchNorm layers)."""
+    return list(dict.fromkeys(notes))

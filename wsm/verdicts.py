@@ -34,6 +34,11 @@ across the paper's numbers) and materially different almost never (below 1e-5) (
 dataset or at another chance level, a smoke run. Shown with our value and its chance, never counted as
 agreement or disagreement.
 
+A cell of hypothesis-training-testing whose classifier recognised nothing (:func:`untested`: it predicts one
+task for every test network, it maps every network to one line, or its accuracy lies within the band of
+shuffled task labels) is **not tested** as well: its accuracy says nothing about the weights, only that this
+classifier found no task in them (a nearest-neighbour classifier on the same feature may).
+
 **The paper's decision** (accept H0 when the test error is below alpha, :func:`decision`) is a separate
 question and stays a separate column.
 """
@@ -297,3 +302,28 @@ def near_chance(ci_low: float, ci_high: float, chance: float) -> str:
     if -NEAR_CHANCE <= lo and hi <= NEAR_CHANCE:
         return SUPPORTED
     return CONTRADICTED if lo > NEAR_CHANCE else INCONCLUSIVE
+
+
+# ---------------------------------------------------------------- a protocol that tested nothing
+def untested(protocol: str, predicted_classes: int | None = None, true_classes: int | None = None,
+             collapsed: bool = False, accuracy: float | None = None, null_low: float | None = None,
+             null_high: float | None = None) -> str | None:
+    """Why one cell of hypothesis-training-testing (one feature, protocol and classifier) tested nothing,
+    or None: its classifier predicted one task for all of ``true_classes`` > 1 tasks of its test networks
+    (``predicted_classes`` == 1: the accuracy is that task's share, whatever the weights hold); its
+    retrieval representation put every network on one line (``collapsed``: every cosine is +-1, so ranks
+    are decided by rounding); or its ``accuracy`` lies within the 95% band ``[null_low, null_high]`` of
+    the same pipeline with shuffled task labels (fractions or percent, all alike): it recognised no task,
+    so the cell cannot tell whether the weights or the classifier fail. Such a cell is :data:`NOT_TESTED`,
+    neither for nor against H0 (:func:`wsm.htt.judged`)."""
+    if protocol == "classification" and predicted_classes == 1 and (true_classes or 0) > 1:
+        return (f"the classifier predicts one task for every test network (of {true_classes} tasks), so its "
+                "accuracy is that task's share whatever the weights hold")
+    if protocol == "retrieval" and collapsed:
+        return ("the classifier maps every network of the unseen tasks onto one line (every cosine is +-1), so "
+                "rank-1 is decided by rounding")
+    known = [v is not None and not np.isnan(float(v)) for v in (accuracy, null_low, null_high)]
+    if all(known) and float(null_low) <= float(accuracy) <= float(null_high):
+        return ("the accuracy lies within the 95% band of shuffled task labels: the classifier recognises no task, "
+                "so this cannot tell whether the weights or the classifier fail")
+    return None

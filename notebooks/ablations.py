@@ -36,31 +36,14 @@ roots = {}
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from wsm import ablations, experiments, htt, nets, plots, results
+from wsm import ablations, experiments, plots, results
 
 page, zoos = experiments.start("ablations", profile, overrides, roots)
-proto, tasks = page.protocol, page.only_tasks["plainnet5bn"]
 
 # %%
-own = {a: proto.evaluate_zoo(zoos[a]) for a in ("mlp4", "plainnet5")}   # the page's own tables, reused below
-features = {a: ablations.standardization(proto, zoos[a], known=t) for a, t in own.items()}
-parts = {
-    "MLP row normalization": ablations.row_normalization(proto, zoos["mlp4"], known=own["mlp4"])
-                             .assign(architecture="MLP-4"),
-    "classifier features": pd.concat([t.assign(architecture=nets.LABELS[a]) for a, t in features.items()],
-                                     ignore_index=True),
-    "weight classifier": pd.concat([ablations.classifier(proto, zoos[a], known=t).assign(architecture=nets.LABELS[a])
-                                    for a, t in own.items()], ignore_index=True),
-    "PlainNet-5 unit order": ablations.unit_order(proto, zoos["plainnet5"].only(tasks), zoos["plainnet5bn"])
-                             .assign(architecture="PlainNet-5"),
-    "split seed": pd.concat([ablations.split_seeds(proto, zoos[a], page.settings["split_seeds"], known=t)
-                             .assign(architecture=nets.LABELS[a]) for a, t in own.items()], ignore_index=True),
-}
-ours = htt.percent(pd.concat(parts.values(), ignore_index=True), page.alpha)
+ours = ablations.page_table(page, zoos)         # the page's own tables of each zoo are computed once, reused
 results.accuracy_table(ours, ["ablation", "architecture", "protocol", "feature"], ["setting"], page.alpha)
 
 # %% [markdown]
@@ -72,28 +55,12 @@ spread = ablations.spread(ours[ours.ablation == "split seed"])
 spread
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(11.2, 3.8), sharey=True)
-for ax, name in zip(axes, ["MLP row normalization", "classifier features", "weight classifier", "PlainNet-5 unit order"]):
-    sub = ours[ours.ablation == name]
-    sub = sub.assign(cell=[f"{a[:5]} {p[:5]}. {f}" for a, p, f in zip(sub.architecture, sub.protocol, sub.feature)])
-    sns.barplot(sub, x="cell", y="ours", hue="setting", ax=ax)
-    for bars, (_, part) in zip(ax.containers, sub.groupby("setting", sort=False)):
-        x = [b.get_x() + b.get_width() / 2 for b in bars]
-        ax.errorbar(x, part.ours, yerr=[part.ours - part.ci_low, part.ci_high - part.ours], fmt="none", ecolor="k",
-                    elinewidth=0.7, capsize=2)
-    ax.axhline(100 * (1 - page.alpha), color="crimson", ls="--", lw=1)
-    ax.set(title=name, xlabel="", ylabel="accuracy (%)", ylim=(0, 105))
-    ax.tick_params(axis="x", rotation=60, labelsize=7)
-    ax.legend(fontsize=plots.SMALL, loc="lower left")
-fig.suptitle(f"Ablations on the Fig. 2 zoos (profile {profile}); bars: exact 95% intervals", fontsize=10)
-fig.tight_layout()
-plots.caption(fig)
+fig = plots.ablations(ours, ablations.PANELS, page.alpha,
+                      f"Ablations on the Fig. 2 zoos (profile {profile}); bars: exact 95% intervals")
 plots.save(fig, "ablations", page.results_dir)
 plt.show()
 
 # %%
-rows = ours.assign(figure="Ablations", panel=ours.ablation, metric=ours.metric + " (" + ours.setting + ")",
-                   paper=float("nan"), profile=profile, dataset="Tiny ImageNet", scale=page.scale)
-results.write(rows, page.results_dir, "ablations")
-
-display(Markdown(ablations.conclusion(ours, spread, len(tasks), len(page.settings["split_seeds"]), profile)))
+results.write(ablations.rows(page, ours), page.results_dir, "ablations")
+display(Markdown(ablations.conclusion(ours, spread, len(page.only_tasks["plainnet5bn"]),
+                                      len(page.settings["split_seeds"]), profile)))

@@ -3,6 +3,7 @@
 Needs the data root (``WSM_DATA``; ``make test`` points it at ``../shared/data``).
 """
 
+import ast
 import os
 import shutil
 import subprocess
@@ -336,3 +337,16 @@ def test_no_notebook_holds_a_paper_value_or_writes_its_own_conclusion():
         assert not re.search(r"paper\.(FIG2|FIG3|TABLE1|TABLE2)\[", text), path.name
         assert not re.search(r"\*\*Conclusion \(", text), path.name          # a hand-written conclusion
         assert not re.search(r"Chance is ", text), path.name
+
+
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.py")), ids=lambda p: p.stem)
+def test_pages_are_thin(path):
+    """A page calls wsm and shows what it returns: at most one simple loop (a for, while or comprehension),
+    none nested, and no function of its own; what a page computes lives in wsm, where it is tested."""
+    tree = ast.parse(path.read_text())
+    loops = [n for n in ast.walk(tree) if isinstance(n, LOOPS)]
+    assert len(loops) <= 1, f"{path.name}: {len(loops)} loops (lines {sorted(n.lineno for n in loops)})"
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))], path.name

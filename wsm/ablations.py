@@ -140,3 +140,38 @@ def conclusion(table: pd.DataFrame, spread_table: pd.DataFrame, unit_order_tasks
             f"chain cell moves by up to {moves.max():.1f} points (median {moves.median():.1f}): differences smaller "
             "than that are the split's, not the method's. Each mean hides cells whose intervals overlap: the table "
             "above is the evidence.")
+
+
+def page_table(page, zoos) -> pd.DataFrame:
+    """The Ablations page's table, in percent (:func:`wsm.htt.percent`): every ablation above on the
+    Fig. 2 zoos (``mlp4``, ``plainnet5``) and the code-order PlainNet-5 zoo (``plainnet5bn``, on the
+    page's first tasks), each row with its ``ablation``, ``setting`` and ``architecture``. The page's own
+    tables of each zoo are computed once and reused for the settings that are ours."""
+    from wsm import htt, nets
+
+    proto, tasks = page.protocol, page.only_tasks["plainnet5bn"]
+    own = {a: proto.evaluate_zoo(zoos[a]) for a in ("mlp4", "plainnet5")}
+    features = {a: standardization(proto, zoos[a], known=t) for a, t in own.items()}
+
+    def each(ablation):
+        return pd.concat([ablation(a, t).assign(architecture=nets.LABELS[a]) for a, t in own.items()],
+                         ignore_index=True)
+
+    parts = [row_normalization(proto, zoos["mlp4"], known=own["mlp4"]).assign(architecture="MLP-4"),
+             each(lambda a, t: features[a]),
+             each(lambda a, t: classifier(proto, zoos[a], known=t)),
+             unit_order(proto, zoos["plainnet5"].only(tasks), zoos["plainnet5bn"]).assign(architecture="PlainNet-5"),
+             each(lambda a, t: split_seeds(proto, zoos[a], page.settings["split_seeds"], known=t))]
+    return htt.percent(pd.concat(parts, ignore_index=True), page.alpha)
+
+
+PANELS = ("MLP row normalization", "classifier features", "weight classifier", "PlainNet-5 unit order")
+
+
+def rows(page, table: pd.DataFrame) -> pd.DataFrame:
+    """The page's results rows (figure "Ablations"; a row's metric names its setting)."""
+    from wsm import data
+
+    return table.assign(figure="Ablations", panel=table.ablation, metric=table.metric + " (" + table.setting + ")",
+                        paper=float("nan"), profile=page.profile, dataset=data.short_name(page.dataset),
+                        scale=page.scale)

@@ -292,3 +292,26 @@ def zoo_size(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None
                  "slice (4 tasks x 100 runs, the paper's training); red line: the paper's rule", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def ablations(table: pd.DataFrame, panels, alpha: float, title: str):
+    """The Ablations page's bars (:func:`wsm.ablations.page_table`): one panel per ablation of ``panels``,
+    each cell's settings side by side with their exact 95% intervals, and the paper's rule."""
+    style()
+    fig, axes = plt.subplots(1, len(panels), figsize=(11.2, 3.8), sharey=True)
+    for ax, name in zip(axes, panels):
+        sub = table[table.ablation == name]
+        sub = sub.assign(cell=[f"{a[:5]} {p[:5]}. {f}" for a, p, f in zip(sub.architecture, sub.protocol, sub.feature)])
+        sns.barplot(sub, x="cell", y="ours", hue="setting", ax=ax)
+        for bars, (_, part) in zip(ax.containers, sub.groupby("setting", sort=False)):
+            x = [b.get_x() + b.get_width() / 2 for b in bars]
+            ax.errorbar(x, part.ours, yerr=[part.ours - part.ci_low, part.ci_high - part.ours], fmt="none",
+                        ecolor="k", elinewidth=0.7, capsize=2)
+        ax.axhline(100 * (1 - alpha), color="crimson", ls="--", lw=1)
+        ax.set(title=name, xlabel="", ylabel="accuracy (%)", ylim=(0, 105))
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+        ax.legend(fontsize=SMALL, loc="lower left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    caption(fig)
+    return fig

@@ -1,10 +1,13 @@
 """30 small MLPs (20-64-64-4) trained with SGD: 5 synthetic tasks x 6 seeds, saved as usual checkpoints."""
-import argparse, csv
+import argparse
+import csv
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
+import torch
 from torch import nn
 
-out = Path("mynets"); out.mkdir(exist_ok=True)
+out = Path("mynets")
+out.mkdir(exist_ok=True)
 rows = []
 for t, task in enumerate(("teacher-a", "teacher-b", "teacher-c", "teacher-d", "teacher-e")):
     g = torch.Generator().manual_seed(t)              # task t: inputs and labels from a random linear teacher
@@ -17,7 +20,9 @@ for t, task in enumerate(("teacher-a", "teacher-b", "teacher-c", "teacher-d", "t
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         for epoch in range(15):
             for idx in torch.randperm(2000).split(64):
-                opt.zero_grad(); nn.functional.cross_entropy(net(x[idx]), y[idx]).backward(); opt.step()
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+                opt.step()
         acc = (net(x).argmax(1) == y).float().mean().item()
         name = f"{task}-run{run}.pth"
         torch.save({"state_dict": net.state_dict(), "args": argparse.Namespace(lr=0.05, epochs=15, seed=seed),

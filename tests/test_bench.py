@@ -16,7 +16,8 @@ def test_train_flops_count_every_layer():
 
 
 def test_projection_uses_the_measured_rates():
-    rows = [common.row("training", "MLP-4 loop", 1, 10, 1.0), common.row("training", "MLP-4 vectorized G=4", 4, 10, 2.0),
+    rows = [common.row("training", "MLP-4 loop", 1, 10, 1.0),
+            common.row("training", "MLP-4 vectorized G=4", 4, 10, 2.0),
             common.row("training", "PlainNet-5 loop channels_last", 1, 10, 5.0),
             common.row("classifier", "paper: 3000 nets, 50 tasks", 1, 3000, 3.0)]
     for arch in ("MLP-4", "PlainNet-5"):
@@ -72,7 +73,8 @@ def test_cluster_projection_schedules_the_measured_tasks():
     assert projection._makespan([3, 3, 3, 2, 2, 2, 2], 2) == 9.0       # longest first onto the least loaded
     assert projection._makespan([1.0] * 10, 3) == 4.0
     here = Path(projection.__file__).parent.parent / "book" / "benchmarks"
-    inputs = [pd.read_csv(here / f) for f in ("amd-epyc-2cores.csv", "nvidia-h200-16cores.csv", "paper_slice_times.csv")]
+    inputs = [pd.read_csv(here / f)
+              for f in ("amd-epyc-2cores.csv", "nvidia-h200-16cores.csv", "paper_slice_times.csv")]
 
     def eng(unit_ms, tile_ms):
         return pd.DataFrame([dict(measure="unit task, runs already saved", value=unit_ms, unit="ms"),

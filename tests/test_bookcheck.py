@@ -272,7 +272,8 @@ def test_unzipped_archive_is_the_same_book(built, tmp_path):
 def test_error_output_in_an_executed_cell_fails(tmp_path):
     book = tmp_path / "book"
     html = _build(book, error_cell=True)
-    with pytest.raises(WsmError, match=r"executed/tiny\.html: error output in a cell: ZeroDivisionError: division by zero"):
+    with pytest.raises(WsmError,
+                       match=r"executed/tiny\.html: error output in a cell: ZeroDivisionError: division by zero"):
         bookcheck.check_book(html, book, tmp_path / "shots")
 
 

@@ -12,7 +12,8 @@ def _site(root):
     (root / "_static" / "mathjax").mkdir(parents=True)
     (root / "executed").mkdir()
     (root / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=intro.html" />')
-    (root / "intro.html").write_text('<a href="executed/page.html">page</a><script src="_static/mathjax/tex-chtml.js"></script>')
+    (root / "intro.html").write_text('<a href="executed/page.html">page</a>'
+                                     '<script src="_static/mathjax/tex-chtml.js"></script>')
     (root / "executed" / "page.html").write_text('<img src="../_static/x.png">')
     (root / "_static" / "mathjax" / "tex-chtml.js").write_text("// MathJax")
     (root / "_static" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))

@@ -64,7 +64,8 @@ def test_a_whole_model_is_refused_saying_what_the_file_holds_and_how_to_opt_in(t
 
 def test_other_pickled_objects_are_named(tmp_path):
     torch.save({"state_dict": cnn().state_dict(), "settings": Settings()}, tmp_path / "custom.pt")
-    with pytest.raises(WsmError, match=r"pickled objects a weights-only load does not rebuild \(pickled: .*Settings\).*--trust"):
+    with pytest.raises(WsmError,
+                       match=r"pickled objects a weights-only load does not rebuild \(pickled: .*Settings\).*--trust"):
         load_weights(tmp_path / "custom.pt")
 
 

@@ -134,7 +134,8 @@ def _permute_res5(net, layer, perm):
 def test_chains_are_invariant_to_hidden_permutations(arch, rounding_cnn):
     torch.manual_seed(1)
     net = _randomize(nets.build(arch, 2), 1).to(memory_format=rounding_cnn.memory_format)
-    x = torch.randn(4, 3, 32, 32, generator=_gen(2), dtype=torch.float64).contiguous(memory_format=rounding_cnn.memory_format)
+    x = torch.randn(4, 3, 32, 32, generator=_gen(2), dtype=torch.float64).contiguous(
+        memory_format=rounding_cnn.memory_format)
     before_w = [w.clone() for w in chain.layer_weights(net)]
     with torch.no_grad():
         before = net(x)
@@ -216,7 +217,8 @@ def test_cross_network_known_answers():
     same = htt.cross_network(wa, la, same_b, lb, depths=(1,), cfg=CFG, progress=False)
     moved = htt.cross_network(wa, la, swapped, lb, depths=(1,), cfg=CFG, progress=False)
     for df in (same, moved):
-        assert list(df.protocol) == ["classification", "retrieval"] * 2 and set(df.kind) == {"normalized", "unnormalized"}
+        assert (list(df.protocol) == ["classification", "retrieval"] * 2
+                and set(df.kind) == {"normalized", "unnormalized"})
     assert (same.accuracy == 1.0).all()
     cls = moved[moved.protocol == "classification"]
     assert (cls.accuracy == 0.0).all()                                # predicts the task it was moved from

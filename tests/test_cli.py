@@ -336,7 +336,7 @@ def test_cli_similarity_reads_every_zoo_architecture_s_run_files(tmp_path, capsy
                                "--draws", 1, "--json")
     assert status == 0, err
     rows = json.loads(out)["rows"]
-    names = [l.name for l in chain.chain_layers(a)]
+    names = [layer.name for layer in chain.chain_layers(a)]
     assert [r["layer"] for r in rows] == names[:2]               # the labels of the chain's layers
     assert all(abs(r["cosine_rotated"] - 1) < 1e-9 for r in rows)         # the bounds of compare()
     assert all(r["cosine"] < 0.999 for r in rows)                # two independent initialisations
@@ -350,7 +350,7 @@ def test_compare_labels_res5_and_gru2_layers_and_compares_all_their_chains():
     for arch, n_chains in (("res5", 5), ("gru2", 2)):
         a = nets.build(arch, 3)
         table = compare(a, permuted_gru(a) if arch == "gru2" else a, draws=0)
-        assert table.layer.tolist() == [l.name for l in chain.chain_layers(a)] and len(table) == n_chains
+        assert table.layer.tolist() == [layer.name for layer in chain.chain_layers(a)] and len(table) == n_chains
         assert (table.cosine - 1).abs().max() < 1e-9          # the bounds of compare()
 
 
@@ -518,7 +518,8 @@ def pd_read(text):
 def test_cli_htt_errors_are_one_line(tmp_path):
     labels = own_networks(tmp_path / "nets", tasks=("x", "y"), runs=2)
     torch.save(nn.Sequential(nn.Linear(20, 16), nn.Linear(16, 3)).state_dict(), tmp_path / "nets" / "x-1.pt")
-    assert_one_line_error(wsm("htt", tmp_path / "nets", labels), "x-1.pt has chain layers of shapes", "one architecture")
+    assert_one_line_error(wsm("htt", tmp_path / "nets", labels), "x-1.pt has chain layers of shapes",
+                          "one architecture")
     (tmp_path / "bad.csv").write_text("network,label\nx-0.pt,x\n")
     assert_one_line_error(wsm("htt", tmp_path / "nets", tmp_path / "bad.csv"), "has no column file or task")
     assert_one_line_error(wsm("htt", tmp_path / "nowhere"), "nowhere does not exist")

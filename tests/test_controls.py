@@ -113,7 +113,8 @@ def test_twin_diagnostic_sees_shared_seeds_and_default_zoos_share_none():
     twin = dataclasses.replace(leaky, twin_of=base.scope)
     assert {base.seed_of(t, r) for t in base.tasks for r in range(3)}.isdisjoint(
         leaky.seed_of(t, r) for t in base.tasks for r in range(3))
-    assert [twin.seed_of(t, r) for t in (0, 1) for r in range(3)] == [base.seed_of(t, r) for t in (0, 1) for r in range(3)]
+    assert ([twin.seed_of(t, r) for t in (0, 1) for r in range(3)]
+            == [base.seed_of(t, r) for t in (0, 1) for r in range(3)])
 
     def initial(cfg):
         runs = [zoo_mod.Run(task=t, run=r, seed=cfg.seed_of(t, r), classes=[0, 1], train_acc=0, test_acc=0,

@@ -38,7 +38,7 @@ def test_resmlp12_shapes_and_chain_weights():
     assert net(torch.randn(5, 3, 32, 32)).shape == (5, 2)
     ws = chain.layer_weights(net)
     assert [tuple(w.shape) for w in ws] == [(256, 3072)] + [(256, 256)] * 11 + [(2, 256)]
-    expected = [l.weight for l in net.layers] + [net.head.weight]        # forward order, nothing else
+    expected = [layer.weight for layer in net.layers] + [net.head.weight]    # forward order, nothing else
     assert all(a.data_ptr() == b.data_ptr() for a, b in zip(ws, expected)) and len(ws) == len(expected)
     from_state = chain.layer_weights(net.state_dict())                    # what a zoo run stores
     assert len(from_state) == 13 and all(torch.equal(a, b) for a, b in zip(from_state, ws))
@@ -142,7 +142,7 @@ def test_mix_layer_takes_the_layer_from_another_run_of_the_same_task():
         assert len(donors) == 1 and donors[0] != i and labels[donors[0]] == labels[i]
         assert m[0] is nets_[i][0] and m[2] is nets_[i][2]
     assert sorted(id(m[1]) for m in mixed) == sorted(id(n[1]) for n in nets_)     # each donor used once
-    with pytest.raises(WsmError, match="1 run\(s\) on one side"):
+    with pytest.raises(WsmError, match=r"1 run\(s\) on one side"):
         semantics.mix_layer(nets_[:1], labels[:1], 2)
     # with the classifier's split given, a donor is always on its recipient's side of it
     sides = np.tile([0, 0, 1, 1], 3)

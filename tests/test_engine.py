@@ -49,7 +49,8 @@ def _processes(value: str, group: int) -> set[int]:
         if not p.name.isdigit():
             continue
         try:
-            if os.getpgid(int(p.name)) == group or f"{MARK}={value}".encode() in (p / "environ").read_bytes().split(b"\0"):
+            if (os.getpgid(int(p.name)) == group
+                    or f"{MARK}={value}".encode() in (p / "environ").read_bytes().split(b"\0")):
                 found.add(int(p.name))
         except (OSError, ProcessLookupError):
             pass
@@ -73,9 +74,10 @@ class Cluster:
     def start(self, name: str, *args: str):
         env = self.env | {MARK: f"{self.tag}-{name}"}
         log = open(Path(self.tmp) / f"{name}.log", "w")
-        self.groups[name] = proc = subprocess.Popen([RAY, "start", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
-                                 "--disable-usage-stats", f"--temp-dir={self.tmp}", "--block", *args],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.groups[name] = proc = subprocess.Popen(
+            [RAY, "start", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
+             "--disable-usage-stats", f"--temp-dir={self.tmp}", "--block", *args],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return proc
 
     def kill(self, name: str) -> None:

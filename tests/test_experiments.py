@@ -96,7 +96,8 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
     fig2 = experiments.page("s4_1_tiny_imagenet", "quick", zoo_root=tmp_path)
     iclr = experiments.page("iclr_bottom_up", "quick", zoo_root=tmp_path)
     beyond = experiments.page("beyond_the_paper", "quick", zoo_root=tmp_path)
-    assert {k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos and iclr.only_tasks == {k: tuple(range(6)) for k in fig2.zoos}
+    assert ({k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos
+            and iclr.only_tasks == {k: tuple(range(6)) for k in fig2.zoos})
     assert iclr.n_tasks == 6 and fig2.n_tasks == 10
     assert {k: beyond.zoos[k] for k in fig2.zoos} == fig2.zoos and beyond.protocol == fig2.protocol
     assert "mlp4-1epoch" not in beyond.zoos and 1 in fig2.zoos["mlp4"].config.checkpoints  # its checkpoint

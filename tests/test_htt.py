@@ -360,8 +360,8 @@ def test_chain_rows_carry_the_paired_test_against_their_own_layer():
     chains, layers = df[df.kind == "normalized"], df[df.kind == "unnormalized"]
     assert chains.p_paired.between(0, 1).all() and chains.p_paired_rev.between(0, 1).all()
     assert layers.p_paired.isna().all()
-    for (_, c), (_, l) in zip(chains.iterrows(), layers.iterrows()):
-        assert (c.protocol, c.depth) == (l.protocol, l.depth) and len(c.hits) == len(l.hits) == c.n
+    for (_, c), (_, lay) in zip(chains.iterrows(), layers.iterrows()):
+        assert (c.protocol, c.depth) == (lay.protocol, lay.depth) and len(c.hits) == len(lay.hits) == c.n
         assert c.hits.sum() == c.correct
     assert np.allclose(df.chance, [1 / 6 if p == "classification" else 1 / 2 for p in df.protocol])
 

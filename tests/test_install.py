@@ -122,11 +122,12 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     before = sorted(p.name for p in REPO.iterdir())
     wsm_cmd, python = installed["bin"] / "wsm", installed["bin"] / "python"
     assert run(installed, wsm_cmd, "--version").strip() == f"wsm {wsm.__version__}"
-    where = json.loads(run(installed, python, "-c", "import json, importlib.metadata as m, wsm, wsm.paths as p; "
-                                                    "print(json.dumps(dict(file=wsm.__file__, version=m.version('wsm'), "
-                                                    "requires=m.requires('wsm'), license=m.metadata('wsm')['License-Expression'], "
-                                                    "data=str(p.data_root()), zoos=str(p.zoo_root()), "
-                                                    "cache=str(p.cache_root()), checkout=p.checkout())))"))
+    where = json.loads(run(installed, python, "-c",
+                           "import json, importlib.metadata as m, wsm, wsm.paths as p; "
+                           "print(json.dumps(dict(file=wsm.__file__, version=m.version('wsm'), "
+                           "requires=m.requires('wsm'), license=m.metadata('wsm')['License-Expression'], "
+                           "data=str(p.data_root()), zoos=str(p.zoo_root()), "
+                           "cache=str(p.cache_root()), checkout=p.checkout())))"))
     assert Path(where["file"]).is_relative_to(installed["site"])            # the installed copy, not the checkout
     assert where["version"] == wsm.__version__ and where["license"] == "MIT" and not where["checkout"]
     assert any(r.startswith("platformdirs") for r in where["requires"])

@@ -108,7 +108,8 @@ def test_fig3_has_every_panel_with_the_papers_text(smoke):
 
 def test_fig4_has_five_zoos_both_protocols(smoke):
     out, df = smoke
-    fig4, claims = df[(df.figure == "Fig. 4") & (df.panel != "claim")], df[(df.figure == "Fig. 4") & (df.panel == "claim")]
+    fig4, claims = (df[(df.figure == "Fig. 4") & (df.panel != "claim")],
+                    df[(df.figure == "Fig. 4") & (df.panel == "claim")])
     _check_cifar_rows(fig4, 5 * 12, ["a", "b"])
     assert sorted(claims.architecture) == ["Adam", "Depth", "Leaky", "Res5"] and claims.agrees.isin(["yes", "no"]).all()
     assert claims.verdict.isin(verdicts.FOR_NUMBERS[:3]).all() and claims.tasks.notna().all()   # and its setting
@@ -120,7 +121,8 @@ def test_fig4_has_five_zoos_both_protocols(smoke):
 
 def test_fig5_tests_the_baseline_classifier_on_four_zoos(smoke):
     out, df = smoke
-    fig5, claims = df[(df.figure == "Fig. 5") & (df.panel != "claim")], df[(df.figure == "Fig. 5") & (df.panel == "claim")]
+    fig5, claims = (df[(df.figure == "Fig. 5") & (df.panel != "claim")],
+                    df[(df.figure == "Fig. 5") & (df.panel == "claim")])
     _check_cifar_rows(fig5, 4 * 12, ["a", "b"])
     assert len(claims) == 8 and set(claims.protocol) == {"classification", "retrieval"}
     assert claims.agrees.isin(["yes", "no"]).all()
@@ -245,7 +247,8 @@ def test_table2_resnet_mlp12_has_every_chain_with_the_papers_numbers(smoke):
     assert unnorm.paper.isna().all()                  # the paper reports no baseline for Table 2
     assert (t2.protocol == "classification").all() and (t2.architecture == "ResNet-MLP-12").all()
     assert t2.dataset.str.contains("STAND-IN").all()  # CIFAR-100 is absent here: the page says so
-    assert t2.ours.between(0, 100).all() and (t2.ci_low <= t2.ours + 1e-9).all() and (t2.ours <= t2.ci_high + 1e-9).all()
+    assert (t2.ours.between(0, 100).all() and (t2.ci_low <= t2.ours + 1e-9).all()
+            and (t2.ours <= t2.ci_high + 1e-9).all())
 
 
 def test_iclr_bottom_up_compares_in_order_and_out_of_order_chains(smoke):
@@ -277,7 +280,8 @@ def test_ablations_measure_each_choice_with_its_intervals(smoke):
                             ("PlainNet-5 unit order", 2),
                             ("split seed", len(seeds))):
         assert ab[ab.panel == panel].metric.str.extract(r"\((.*)\)$")[0].nunique() == settings, panel
-    assert ab.ours.between(0, 100).all() and (ab.ci_low <= ab.ours + 1e-9).all() and (ab.ours <= ab.ci_high + 1e-9).all()
+    assert (ab.ours.between(0, 100).all() and (ab.ci_low <= ab.ours + 1e-9).all()
+            and (ab.ours <= ab.ci_high + 1e-9).all())
     assert ab.paper.isna().all()
 
 

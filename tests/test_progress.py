@@ -10,7 +10,7 @@ def test_notebook_progress_is_a_few_lines(capsys, monkeypatch):
         pass
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "zoo: 80 to do, 20 already done"
-    assert [l.split()[1] for l in lines[1:-1]] == ["25/100", "50/100", "75/100"]
+    assert [line.split()[1] for line in lines[1:-1]] == ["25/100", "50/100", "75/100"]
     assert lines[-1].startswith("zoo: 100/100 done in")
     assert len(lines) == 5
 

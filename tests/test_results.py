@@ -17,9 +17,10 @@ def acc(correct, n, **row):
 
 
 def test_results_csv_keeps_the_setting_and_the_claims_verdict(tmp_path):
-    rows = [dict(figure="Fig. 2", panel="a", architecture="MLP-4", depth=1, kind="normalized", protocol="classification",
-                 metric="top-1", profile="quick", dataset="Tiny ImageNet", scale="s", chance=2.0, p_paired=0.001,
-                 p_paired_rev=1.0, null_repeats=100, hits=[True], **SETTING, **acc(99, 100, paper=99.4)),
+    rows = [dict(figure="Fig. 2", panel="a", architecture="MLP-4", depth=1, kind="normalized",
+                 protocol="classification", metric="top-1", profile="quick", dataset="Tiny ImageNet", scale="s",
+                 chance=2.0, p_paired=0.001, p_paired_rev=1.0, null_repeats=100, hits=[True], **SETTING,
+                 **acc(99, 100, paper=99.4)),
             dict(figure="Fig. 4", panel="claim", architecture="Adam", depth=np.nan, kind="normalized", protocol="both",
                  metric="mean", ours=30.0, paper=np.nan, n=10, profile="quick", dataset="d", scale="s", agrees="yes",
                  verdict=verdicts.INCONCLUSIVE)]
@@ -35,7 +36,8 @@ def test_every_pages_accuracy_table_has_the_verdict_and_the_caption():
     cell = dict(figure="Fig. 2", architecture="MLP-4", protocol="classification", depth=1, decision="accept H0",
                 p_error_below_alpha=0.04, profile="quick", chance=2.0, **SETTING)
     ours = pd.DataFrame([acc(1990, 2000, feature="C1", kind="normalized", paper=99.4, **cell),
-                         acc(40, 2000, feature="L1", kind="unnormalized", paper=62.9, **cell | dict(decision="reject H0"))])
+                         acc(40, 2000, feature="L1", kind="unnormalized", paper=62.9,
+                             **cell | dict(decision="reject H0"))])
     styler = results.accuracy_table(ours, ["feature"], ["paper"])
     shown = styler.data
     assert list(shown["vs the paper's number"]) == [verdicts.REPRODUCED, verdicts.DIFFERENT]
@@ -50,7 +52,8 @@ def test_the_null_sentence_reads_cells_below_their_null_as_chance_unless_too_man
     cells = pd.DataFrame(dict(p_null=[0.5, 0.01, 0.3], p_null_below=[0.01, 0.9, 0.5], null_mean=[10.0, 10.0, 10.0],
                               feature=["L3", "C1", "L2"], architecture="MLP-4", protocol="classification"))
     text = results.null_sentence(cells, 100)
-    assert "1 of 3 cells beat their null" in text and "1 lies below its null at p ≤ 0.05 (MLP-4 classification L3)" in text
+    assert ("1 of 3 cells beat their null" in text
+            and "1 lies below its null at p ≤ 0.05 (MLP-4 classification L3)" in text)
     assert f"{1 - 0.95 ** 3:.0%}" in text and "read as chance level" in text
     assert "below" not in results.null_sentence(cells.assign(p_null_below=0.5), 100)
     assert results.null_sentence(cells, 0) == ""

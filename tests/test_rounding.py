@@ -29,8 +29,9 @@ ORDER = ["DEFAULT", "SSE4.2", "AVX2", "AVX512"]        # torch.backends.cpu.get_
 
 def _run(env_extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_extra}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "equivalence and not rounding",
-                           str(REPO / "tests")], cwd=REPO, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-m", "equivalence and not rounding", str(REPO / "tests")],
+                          cwd=REPO, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.rounding

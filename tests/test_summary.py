@@ -48,7 +48,8 @@ def slice_csv(path):
                   dict(architecture="mlp4", protocol="classification", feature="L2", ours=44.4, ci_low=36.5,
                        ci_high=52.4, decision="reject H0", paper=2.4, **common),
                   dict(architecture="mlp4", protocol="retrieval", feature="C1", ours=50.0, ci_low=33.8,
-                       ci_high=66.2, decision="reject H0", paper=99.3, **common | dict(n=40))]).to_csv(path, index=False)
+                       ci_high=66.2, decision="reject H0", paper=99.3, **common | dict(n=40))]
+                 ).to_csv(path, index=False)
     return path
 
 
@@ -86,7 +87,8 @@ def test_no_degenerate_or_cross_setting_cell_is_counted(folder):
     assert row(table, "Fig. 3-null")["verdict (quick)"] == verdicts.NOT_TESTED
     # Table 1 at the paper's tasks: compared, at a reduced setting
     t1 = row(table, "table1-normalized")        # 54 of 54 reproduce 100%; 12 of 12 queries cannot tell 95.7%
-    assert t1["verdict (quick)"] == verdicts.INCONCLUSIVE and t1["why (quick)"].startswith("1 reproduced, 1 inconclusive")
+    assert (t1["verdict (quick)"] == verdicts.INCONCLUSIVE
+            and t1["why (quick)"].startswith("1 reproduced, 1 inconclusive"))
     # the slice: 4 tasks, retrieval trained on 2: nothing at the paper's setting
     assert row(table, "fig2-retrieval-normalized")[f"verdict ({SLICE})"] == verdicts.NOT_TESTED
     assert "train on 2 tasks" in row(table, "fig2-retrieval-normalized")[f"why ({SLICE})"]
@@ -181,7 +183,8 @@ def test_the_committed_study_is_a_run_of_the_zoo_size_claim():
     label, rows = entry.read(entry.path)
     assert label.startswith("the zoo-size study (10 tasks x 12 runs") and (rows.figure == "Zoo size").all()
     j = claims.judge(next(c for c in claims.CLAIMS if c.key == "zoo-size-trend"), rows)
-    assert j.verdict in verdicts.FOR_PREDICTIONS[:3] and len(j.cells) == 24    # 2 archs x 2 protocols x 3 chains x 2 axes
+    # 2 archs x 2 protocols x 3 chains x 2 axes
+    assert j.verdict in verdicts.FOR_PREDICTIONS[:3] and len(j.cells) == 24
     assert not ((rows.protocol == "retrieval") & (rows.tasks == 4)).any()      # degenerate points left out
 
 

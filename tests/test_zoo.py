@@ -130,7 +130,8 @@ def test_a_zoo_recorded_on_cuda_loads_and_resumes_on_cpu(tmp_path, fake_data):
         assert record["device"] == "cpu"
         torch.save(record | {"device": "cuda:0"}, f)              # the weights (and checksum) unchanged
     (tmp_path / "runs" / "t001-r001.pt").unlink()
-    z = zoo.build_zoo(tmp_path, cfg(device="cpu"), progress=False, workers=1)  # no refusal: the missing run is trained here
+    # no refusal: the missing run is trained here
+    z = zoo.build_zoo(tmp_path, cfg(device="cpu"), progress=False, workers=1)
     assert [r.device for r in z.runs] == ["cuda:0", "cuda:0", "cuda:0", "cpu"]
     assert zoo.load_zoo(tmp_path).config.device == "cuda"           # the zoo's own record is kept
     assert z.table().device.tolist() == ["cuda:0", "cuda:0", "cuda:0", "cpu"]

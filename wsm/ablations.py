@@ -105,7 +105,8 @@ def split_seeds(protocol, zoo, seeds, progress: bool = False, known: pd.DataFram
 def unit_order(protocol, ours, code, progress: bool = False) -> pd.DataFrame:
     """Two PlainNet-5 zoos on the same tasks: conv -> ReLU -> BN (``ours``, the paper's list) and
     conv -> BN -> ReLU (``code``, the authors' code)."""
-    return pd.concat([_tag(protocol.evaluate_zoo(ours, progress), "PlainNet-5 unit order", "conv → ReLU → BN (paper, ours)"),
+    return pd.concat([_tag(protocol.evaluate_zoo(ours, progress), "PlainNet-5 unit order",
+                           "conv → ReLU → BN (paper, ours)"),
                       _tag(protocol.evaluate_zoo(code, progress), "PlainNet-5 unit order", "conv → BN → ReLU (code)")],
                      ignore_index=True)
 

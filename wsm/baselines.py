@@ -52,14 +52,14 @@ def weight_matching(weights, reference, max_sweeps: int = 20) -> list[np.ndarray
     perms = [np.arange(x.shape[0]) for x in w[:-1]]
     for _ in range(max_sweeps):
         changed = False
-        for l in range(len(perms)):
-            inp = perms[l - 1] if l else np.arange(w[l].shape[1])
-            a = _rows(w[l][:, inp])                                    # incoming weights, inputs aligned
-            nxt = w[l + 1][perms[l + 1]] if l + 1 < len(perms) else w[l + 1]
-            cost = _rows(ref[l]) @ a.T + _cols(ref[l + 1]) @ _cols(nxt).T  # ref unit x net unit
+        for k in range(len(perms)):
+            inp = perms[k - 1] if k else np.arange(w[k].shape[1])
+            a = _rows(w[k][:, inp])                                    # incoming weights, inputs aligned
+            nxt = w[k + 1][perms[k + 1]] if k + 1 < len(perms) else w[k + 1]
+            cost = _rows(ref[k]) @ a.T + _cols(ref[k + 1]) @ _cols(nxt).T  # ref unit x net unit
             _, col = linear_sum_assignment(cost, maximize=True)
-            if not np.array_equal(col, perms[l]):
-                perms[l], changed = col, True
+            if not np.array_equal(col, perms[k]):
+                perms[k], changed = col, True
         if not changed:
             break
     return perms
@@ -68,12 +68,12 @@ def weight_matching(weights, reference, max_sweeps: int = 20) -> list[np.ndarray
 def apply_permutation(weights, perms) -> list[np.ndarray]:
     """The weights with hidden units permuted: ``W_l[p_l][:, p_{l-1}]``."""
     out = []
-    for l, w in enumerate(weights):
+    for k, w in enumerate(weights):
         w = np.asarray(w)
-        if l < len(perms):
-            w = w[perms[l]]
-        if l:
-            w = w[:, perms[l - 1]]
+        if k < len(perms):
+            w = w[perms[k]]
+        if k:
+            w = w[:, perms[k - 1]]
         out.append(w)
     return out
 

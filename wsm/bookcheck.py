@@ -40,8 +40,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # The links of a page's navigation (the book's sidebar; the first page's tell which pages are linked).
 NAV_LINKS = "nav a[href]"
 # Evaluated in each page once it is ready (:func:`_wait_until_ready`): waits for every image to settle
-# and MathJax to typeset, then reports what it sees. Sphinx puts each formula in a ``.math`` element; MathJax 3 replaces its LaTeX by an
-# ``mjx-container``, so a ``.math`` element without one is math the reader sees as raw LaTeX.
+# and MathJax to typeset, then reports what it sees. Sphinx puts each formula in a ``.math`` element; MathJax 3
+# replaces its LaTeX by an ``mjx-container``, so a ``.math`` element without one is math the reader sees as raw LaTeX.
 PAGE_SCRIPT = """
 const done = arguments[arguments.length - 1];
 const imgs = Array.from(document.images);
@@ -89,7 +89,8 @@ def toc_pages(book_dir) -> list[str]:
     """Page names (no suffix) listed in ``<book_dir>/_toc.yml``, root first."""
     toc_file = Path(book_dir) / "_toc.yml"
     if not toc_file.is_file():
-        raise WsmError(f"no table of contents at {toc_file}: pass the book source folder (the one with _toc.yml) as --book")
+        raise WsmError(f"no table of contents at {toc_file}: "
+                       "pass the book source folder (the one with _toc.yml) as --book")
     pages = []
 
     def walk(node):

@@ -98,7 +98,8 @@ def _load(source, label: str, trust: bool = False, notes: list | None = None) ->
     elif isinstance(source, Mapping):
         source = checkpoint.network(source, label)
     layers = checkpoint.chain_of(source, label, notes)
-    return _Net(label, [chain.Layer(l.name, l.weight.detach().cpu(), l.stored_shape, l.copies) for l in layers])
+    return _Net(label, [chain.Layer(layer.name, layer.weight.detach().cpu(), layer.stored_shape, layer.copies)
+                        for layer in layers])
 
 
 def _check_same_shapes(a: _Net, b: _Net) -> None:
@@ -175,13 +176,13 @@ def references(net, depths, draws: int = DRAWS, seed: int = 0) -> dict[int, dict
         pairs = []
         for i in range(draws):
             gen = torch.Generator().manual_seed(seed * 1000 + i)
-            pairs.append(([_initial(l, gen) for l in layers], [_initial(l, gen) for l in layers]))
+            pairs.append(([_initial(layer, gen) for layer in layers], [_initial(layer, gen) for layer in layers]))
         for d in depths:
             figures = [_figures(x, y, d) for x, y in pairs]
             out[d].update({f"{k}_init": sum(f[k] for f in figures) / draws for k in figures[0]})
             cos = [f["cosine"] for f in figures]
             out[d].update(cosine_init_low=min(cos), cosine_init_high=max(cos))     # the reference's spread
-    wa = [l.weight.double() for l in layers]
+    wa = [layer.weight.double() for layer in layers]
     rotated = chain.rotate_hidden(wa, torch.Generator().manual_seed(seed * 1000 + 999))
     for d in depths:
         out[d].update({f"{k}_rotated": v for k, v in _figures(wa, rotated, d).items()})

@@ -251,5 +251,6 @@ def conclusion(control, rot, base, fig2_null, n_tasks: int, profile: str, second
             f"are classified {100 * pc.C1:.0f}% by C1 and {100 * pc.L1:.0f}% by L1; the shuffled-label task is "
             f"recognised in {100 * sh.C1:.0f}% of its test runs by C1 ({100 * sh.L1:.0f}% by L1); a rotation leaves φ "
             f"unchanged (max relative change {rot.phi_change.max():.1e}) yet changes the predicted class on "
-            f"{100 * (1 - rot.same_prediction.mean()):.0f}% of probe images, so equal φ does not mean the same function. "
+            f"{100 * (1 - rot.same_prediction.mean()):.0f}% of probe images, so equal φ does not mean the same "
+            "function. "
             "Baselines (mean over cells): " + ", ".join(f"{m} {100 * a:.0f}%" for m, a in best.items()) + ".")

@@ -267,7 +267,8 @@ def _cifar(root: Path, classes, download):
         if not download:
             raise WsmError(f"CIFAR-100 not found: expected {folder}/ with files train, test and meta (the official "
                            "python release, cifar-100-python.tar.gz extracted). Put it there, point WSM_DATA "
-                           "(make DATA=...) at the folder that holds it, or allow downloading (WSM_DOWNLOAD=1, make DOWNLOAD=1, or download=True).")
+                           "(make DATA=...) at the folder that holds it, or allow downloading (WSM_DOWNLOAD=1, "
+                           "make DOWNLOAD=1, or download=True).")
         import torchvision
 
         try:

@@ -270,7 +270,10 @@ _PROTOCOL_KEYS = {"chains", "chain_numbers", "train_fraction", "retrieval_train_
 
 def _show(v) -> str:
     """A setting's value as the banner shows it (no local paths: folders are named relative to their root)."""
-    return v if isinstance(v, str) and v.startswith("<") else repr(list(v)) if isinstance(v, tuple) else repr(v) if isinstance(v, str) else str(v)
+    return (v if isinstance(v, str) and v.startswith("<")
+            else repr(list(v)) if isinstance(v, tuple)
+            else repr(v) if isinstance(v, str)
+            else str(v))
 
 
 def start(notebook: str, profile: str = "quick", overrides: dict | None = None, roots: dict | None = None):
@@ -362,9 +365,11 @@ def _check_values(p: dict) -> None:
                  "mlp_checkpoints", "cnn_checkpoints"):
         if name in p and not (isinstance(p[name], (list, tuple)) and all(isinstance(x, int) and x >= 0 for x in p[name])
                               and (name == "split_seeds" or all(x >= 1 for x in p[name]))):
-            raise WsmError(f"setting {name} must be a list of {'non-negative' if name == 'split_seeds' else 'positive'} "
+            raise WsmError(f"setting {name} must be a list of "
+                           f"{'non-negative' if name == 'split_seeds' else 'positive'} "
                            f"integers, got {p[name]!r}")
-    if p.get("train_per_class") is not None and not (isinstance(p["train_per_class"], int) and p["train_per_class"] >= 1):
+    if p.get("train_per_class") is not None and not (isinstance(p["train_per_class"], int)
+                                                     and p["train_per_class"] >= 1):
         raise WsmError(f"setting train_per_class must be a positive integer or None (every image), "
                        f"got {p['train_per_class']!r}")
 
@@ -423,7 +428,8 @@ def schedule(cfg: training.ZooConfig) -> str:
     if cfg.arch == "gru2":
         return (f"{cfg.epochs} single-name SGD steps, lr {cfg.lr} / 10 after "
                 f"{', '.join(map(str, cfg.milestones)) or 'never'}")
-    text = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" + ("" if cfg.batch_size == 128 else f" at batch {cfg.batch_size}")
+    text = (f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
+            + ("" if cfg.batch_size == 128 else f" at batch {cfg.batch_size}"))
     return text + (f", Adam lr {cfg.lr}" if cfg.optimizer == "adam" else "")
 
 

@@ -11,8 +11,9 @@ run axis, the GRU equations are written with batched matmuls (``torch.baddbmm``)
 backward pass through time is written out by hand (:class:`_Layer`, no autograd): it gives the
 gradient of the *sum* of the runs' losses -- which, as the runs share no weights, is each run's own
 gradient -- summing every time step's weight gradients in one batched matmul; a plain SGD step
-then updates every run. Names of different lengths in one step are padded to the longest; a run whose name has ended keeps its hidden state
-(``torch.where`` on a length mask), so its padding touches neither its output nor its gradient.
+then updates every run. Names of different lengths in one step are padded to the longest; a run
+whose name has ended keeps its hidden state (``torch.where`` on a length mask), so its padding
+touches neither its output nor its gradient.
 
 :func:`train_reference` is the one-at-a-time loop (``nets.build`` + ``nn.GRU`` +
 ``torch.optim.SGD``) that the batched trainer must match (``tests/test_namedata.py``): same seeds,

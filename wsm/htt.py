@@ -828,17 +828,17 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     weights, first = [], None
     for f in files:
         layers = checkpoint.chain_of(checkpoint.load(f, trust), str(f), notes)
-        shapes = [l.stored_shape for l in layers]
+        shapes = [layer.stored_shape for layer in layers]
         if first is None:
             first = (f, layers, shapes)
         elif shapes != first[2]:
             raise WsmError(f"{f} has chain layers of shapes {shapes} but {first[0]} has {first[2]}: the test needs "
                            "networks of one architecture")
-        for l in layers:
-            if not torch.isfinite(l.weight).all():
-                raise WsmError(f"layer {l.name} of {f} has non-finite weights (NaN or inf): the network diverged; "
+        for layer in layers:
+            if not torch.isfinite(layer.weight).all():
+                raise WsmError(f"layer {layer.name} of {f} has non-finite weights (NaN or inf): the network diverged; "
                                "leave it out of the labels file")
-        weights.append([l.weight.detach().cpu() for l in layers])
+        weights.append([layer.weight.detach().cpu() for layer in layers])
     notes = _one_of_each(notes)
     names = [str(t) for t in tasks]
     counts = pd.Series(names).value_counts()
@@ -930,8 +930,8 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
                     null_repeats=null_repeats, train_fraction=train_fraction, task_fraction=task_fraction,
                     query_fraction=query_fraction, seed=seed, splits=splits, classifiers=list(classifiers),
                     alpha=alpha, memory_gb=memory_gb)
-    return OwnTest(table, len(files), sorted(counts.index.tolist()), [l.name for l in first[1]], notes, settings,
-                   networks, split_list, similarity)
+    return OwnTest(table, len(files), sorted(counts.index.tolist()), [layer.name for layer in first[1]], notes,
+                   settings, networks, split_list, similarity)
 
 
 def _one_of_each(notes: list[str]) -> list[str]:

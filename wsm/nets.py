@@ -30,9 +30,14 @@ Section 4.4's variants of PlainNet-5 ("Baseline"):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
 from wsm.errors import WsmError
+
+if TYPE_CHECKING:
+    import torch
 
 
 ARCHITECTURES = ("mlp4", "plainnet5", "plainnet6", "res5", "leaky", "gru2", "resmlp12", "plainnet5bn")

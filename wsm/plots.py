@@ -141,17 +141,17 @@ def fig1_network(ax, w1, w2, h1, title: str) -> None:
     """Draw the 2-3-3 network of the paper's Fig. 1; edge width follows the weight, edge colour
     the hidden unit, so a permutation of hidden units shows as swapped colours."""
     layers = [w1.shape[0], w1.shape[1], w2.shape[1]]
-    pos = {(l, i): (l, (n - 1) / 2 - i) for l, n in enumerate(layers) for i in range(n)}
+    pos = {(layer, i): (layer, (n - 1) / 2 - i) for layer, n in enumerate(layers) for i in range(n)}
     colors = sns.color_palette("tab10", max(layers))
-    for l, w in ((0, w1), (1, w2)):
+    for layer, w in ((0, w1), (1, w2)):
         for i in range(w.shape[0]):
             for j in range(w.shape[1]):
-                (x0, y0), (x1, y1) = pos[(l, i)], pos[(l + 1, j)]
-                ax.plot([x0, x1], [y0, y1], color=colors[j if l == 0 else i], lw=4 * float(w[i, j]), alpha=0.8)
+                (x0, y0), (x1, y1) = pos[(layer, i)], pos[(layer + 1, j)]
+                ax.plot([x0, x1], [y0, y1], color=colors[j if layer == 0 else i], lw=4 * float(w[i, j]), alpha=0.8)
                 ax.text(x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), f"{float(w[i, j]):.1f}", fontsize=SMALL)
-    for (l, i), (px, py) in pos.items():
+    for (layer, i), (px, py) in pos.items():
         ax.scatter(px, py, s=500, color="white", edgecolor="k", zorder=3)
-        label = f"{h1[i]:.1f}" if l == 1 else ("x" if l == 0 else "h2")
+        label = f"{h1[i]:.1f}" if layer == 1 else ("x" if layer == 0 else "h2")
         ax.text(px, py, label, ha="center", va="center", fontsize=SMALL, zorder=4)
     ax.set(title=title, xticks=range(3), xticklabels=["x", "h1", "h2"], yticks=[])
     ax.grid(False)
@@ -241,8 +241,8 @@ def bottom_up(ours: pd.DataFrame, n_tasks: int, alpha: float, title: str):
 def zoo_size(table: pd.DataFrame, title: str, slice_: pd.DataFrame | None = None, alpha: float = 0.05):
     """The zoo-size page's curves (:mod:`wsm.scaling`'s table): one row per (architecture, protocol), one
     column per axis; accuracy of every chain (solid, blues, with its exact interval as a band) and layer
-    (dashed, reds), the permutation null's band (grey), chance (dotted), the paper's rule (red line) and, as markers, the paper's
-    Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
+    (dashed, reds), the permutation null's band (grey), chance (dotted), the paper's rule (red line) and, as
+    markers, the paper's Fig. 2 values (stars: 50 tasks x 100 runs, full training) and the GPU slice's (diamonds:
     ``slice_``), each at its own size on that axis."""
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 

@@ -126,7 +126,8 @@ def null_sentence(ours: pd.DataFrame, null_repeats: int) -> str:
             which = below.feature.astype(str)
             if "architecture" in below:
                 which = below.architecture.astype(str) + " " + below.protocol.astype(str) + " " + which
-            text += (f" {len(below)} {'lies' if len(below) == 1 else 'lie'} below {'its' if len(below) == 1 else 'their'} "
+            text += (f" {len(below)} {'lies' if len(below) == 1 else 'lie'} below "
+                     f"{'its' if len(below) == 1 else 'their'} "
                      f"null at p ≤ 0.05 ({', '.join(which)}): with "
                      f"{len(ours)} cells at chance, at least one does so by luck with probability up to {luck:.0%}, "
                      "and a feature with no task information scores chance in expectation here, so they are read "

@@ -16,8 +16,9 @@ Gram matrix of every feature is computed once per epoch over the whole zoo and e
 block (:func:`wsm.htt.embed` centres on the training networks, so a block of the whole zoo's Gram
 gives the embedding the point's own Gram would). The weight classifier takes the same number of
 batch-1 SGD steps at every size (the page's ``clf_steps``: the paper's 30,000 under quick and paper;
-:func:`classifier_for`), so a point differs from another only in its networks. A point's cost is the CPU seconds that trained its networks (each run on one thread, as
-recorded) plus those of its tests; the Gram of a whole zoo is timed on its own.
+:func:`classifier_for`), so a point differs from another only in its networks. A point's cost is
+the CPU seconds that trained its networks (each run on one thread, as recorded) plus those of its
+tests; the Gram of a whole zoo is timed on its own.
 
 The page "How big must a weight zoo be?" (``notebooks/zoo_size.py``) runs a slice of this on the
 Fig. 2 zoos; ``python -m wsm.scaling`` (``make study``) runs the study at the settings of
@@ -156,8 +157,9 @@ def _positions(zoo) -> np.ndarray:
 def evaluate(protocol, by_arch: dict, grid: dict, steps: int, table_path=None, progress: bool = True,
              notes: dict | None = None):
     """Every point of ``grid`` (:func:`cells`) for every architecture, each classifier taking
-    ``steps`` SGD steps: ``by_arch`` maps an architecture to ``{epoch: zoo}`` (:func:`zoos_at`). With ``table_path`` the rows are kept in that CSV as each
-    point is done (atomically), and the points already there are not run again. Returns the table,
+    ``steps`` SGD steps: ``by_arch`` maps an architecture to ``{epoch: zoo}`` (:func:`zoos_at`). With
+    ``table_path`` the rows are kept in that CSV as each point is done (atomically), and the points
+    already there are not run again. Returns the table,
     one row per (architecture, axis, point, protocol, feature) (:func:`finish`), and the Gram times."""
     from wsm.progress import bar
 
@@ -254,7 +256,8 @@ def zoos_at(zoos: dict) -> dict:
     out = {}
     for arch, z in zoos.items():
         tasks = z.config.tasks
-        out[arch] = {e: _zoo.load_zoo(z.path, None, tasks, epoch=e) for e in z.config.checkpoints} | {z.config.epochs: z}
+        out[arch] = ({e: _zoo.load_zoo(z.path, None, tasks, epoch=e) for e in z.config.checkpoints}
+                     | {z.config.epochs: z})
     return out
 
 
@@ -302,7 +305,8 @@ def gpu_slice(path=SLICE_TABLE) -> pd.DataFrame:
     return judged(s.assign(runs=p["runs"], epoch=[p["mlp_epochs"] if a == "mlp4" else p["cnn_epochs"] for a in s.arch]))
 
 
-X = {"runs": ("runs", "runs per task"), "tasks": ("tasks", "number of tasks"), "epochs": ("epoch", "epochs of training")}
+X = {"runs": ("runs", "runs per task"), "tasks": ("tasks", "number of tasks"),
+     "epochs": ("epoch", "epochs of training")}
 
 
 def effects(table: pd.DataFrame) -> pd.DataFrame:
@@ -312,7 +316,8 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (arch, prot, kind, axis), part in table.groupby(["architecture", "protocol", "kind", "axis"]):
         x = X[axis][0]
-        lo, hi = part[part[x] == part[x].min()].set_index("feature"), part[part[x] == part[x].max()].set_index("feature")
+        lo, hi = (part[part[x] == part[x].min()].set_index("feature"),
+                  part[part[x] == part[x].max()].set_index("feature"))
         if part[x].nunique() < 2:
             continue
         move = (hi.ours - lo.ours).mean()

@@ -129,7 +129,8 @@ def control_sentence(ours, n_tasks: int) -> str:
              f"{r.ours_in_order:.1f}% ({r.ci_low_in_order:.0f}–{r.ci_high_in_order:.0f})" for r in pairs.itertuples()]
     above = int((inorder.ci_low > 100 / n_tasks).sum())
     return (f"In-order chains give {inorder.ours.min():.1f}–{inorder.ours.max():.1f}% top-1 ({n_tasks} tasks, chance "
-            f"{100 / n_tasks:.0f}%); {above} of {len(inorder)} have their whole 95% interval above chance. The control: "
+            f"{100 / n_tasks:.0f}%); {above} of {len(inorder)} have their whole 95% interval above chance. "
+            "The control: "
             f"out of order, {'; '.join(drops)}; in {int(pairs.below.sum())} of {len(pairs)} cases the interval lies "
             "wholly below the in-order chain's. A drop is what breaking the permutation cancellation predicts, so "
             "this control does not test the claim itself.")

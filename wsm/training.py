@@ -59,7 +59,8 @@ class ZooConfig:
     optimizer: str = "sgd"               # "adam": Section 4.4 (ICLR), lr 0.001; momentum unused
     seeding: str = SEEDING               # how run seeds are derived: see seed_of
     twin_of: str | None = None           # another zoo's scope whose seeds this zoo shares, by name (seed_of)
-    checkpoints: tuple[int, ...] = ()    # epochs (before the last) after which each run is also saved (zoo.load_zoo(epoch=))
+    # epochs (before the last) after which each run is also saved (zoo.load_zoo(epoch=))
+    checkpoints: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -77,7 +78,8 @@ class ZooConfig:
                            "zoos are GRU-2 (arch='gru2'), image zoos are mlp4/plainnet5")
         if self.arch == "gru2":
             _check_gru(self)
-        if any(not 1 <= e < self.epochs for e in self.checkpoints) or list(self.checkpoints) != sorted(set(self.checkpoints)):
+        if (any(not 1 <= e < self.epochs for e in self.checkpoints)
+                or list(self.checkpoints) != sorted(set(self.checkpoints))):
             raise WsmError(f"checkpoints must be increasing epochs from 1 to {self.epochs - 1} (the last epoch is "
                            f"the run itself), got {list(self.checkpoints)}")
         if self.checkpoints and self.arch == "gru2":
@@ -94,7 +96,8 @@ class ZooConfig:
         changes no weight, so a zoo with checkpoints has the runs of the same zoo without."""
         if self.twin_of is not None:
             return self.twin_of
-        d = {k: v for k, v in self.as_dict().items() if k not in ("tasks", "runs", "device", "seeding", "twin_of", "checkpoints")}
+        d = {k: v for k, v in self.as_dict().items()
+             if k not in ("tasks", "runs", "device", "seeding", "twin_of", "checkpoints")}
         return hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
 
     def seed_of(self, task: int, run: int) -> int:

@@ -42,7 +42,8 @@ SUPPORTED_ARCHS = ("mlp4", "plainnet5")
 def supports(cfg) -> bool:
     """Whether the batched path can train ``cfg`` (architecture and optimizer it knows; a zoo that
     saves checkpoints is trained one network at a time)."""
-    return cfg.arch in SUPPORTED_ARCHS and getattr(cfg, "optimizer", "sgd") == "sgd" and not getattr(cfg, "checkpoints", ())
+    return (cfg.arch in SUPPORTED_ARCHS and getattr(cfg, "optimizer", "sgd") == "sgd"
+            and not getattr(cfg, "checkpoints", ()))
 
 
 def preferred(cfg) -> bool:

@@ -24,7 +24,8 @@ printed one by :data:`ROUNDING`. Where our setting is *reduced* (fewer runs or a
 only lower accuracy), reaching the paper's value supports it and missing it tests nothing: a result below
 the paper's that is not reproduced is **not tested**. A faithful replication (the paper's number and ours
 drawn from one true accuracy at the paper's ``n``) is called reproduced at least 90% of the time (92-100%
-across the paper's numbers) and materially different almost never (below 1e-5) (``tests/test_verdicts.py`` computes both exactly for every number of the paper).
+across the paper's numbers) and materially different almost never (below 1e-5) (``tests/test_verdicts.py``
+computes both exactly for every number of the paper).
 
 **Predictions that hold at any scale**, tested on every run of a real dataset (:func:`above_null`,
 :func:`above_layer`, :func:`near_chance`, :func:`below`): **supported**, **contradicted** or **inconclusive**.

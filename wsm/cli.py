@@ -282,7 +282,7 @@ def _pct(x) -> str:
 
 
 def _shown(table, splits: int):
-    """:func:`wsm.htt.on_networks`' table as the terminal shows it (percentages, one interval per column)
+    """:func:`wsm.own.on_networks`' table as the terminal shows it (percentages, one interval per column)
     and its footnotes: the reason each untested row tested nothing, once per reason."""
     import pandas as pd
 
@@ -307,10 +307,10 @@ def _shown(table, splits: int):
 
 
 def hypothesis_test(args) -> int:
-    from wsm import htt, verdicts
+    from wsm import htt, own, verdicts
 
     classifiers = htt.CLASSIFIERS if args.classifier == "both" else (args.classifier,)
-    result = htt.on_networks(args.folder, args.labels, depths=args.depths, kinds=args.kinds,
+    result = own.on_networks(args.folder, args.labels, depths=args.depths, kinds=args.kinds,
                              protocols=args.protocols, epochs=args.epochs, null_repeats=args.null_repeats,
                              train_fraction=args.train_fraction, task_fraction=args.task_fraction,
                              query_fraction=args.query_fraction, seed=args.seed, alpha=args.alpha, trust=args.trust,

@@ -1,13 +1,15 @@
 """wsm.chain: permutation invariance of the chain-normalized weights (Eq. 5-7), the CNN chain of
 Appendix B against an independent einsum construction, shapes, the Gram matrix, and errors."""
 
+import os
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from wsm import chain, nets, version
+from wsm import chain, nets, storage, version
 from wsm.errors import WsmError
 
 from conftest import gen as _gen
@@ -611,7 +613,7 @@ def test_a_change_of_the_feature_code_never_reads_a_stale_gram(tmp_path, monkeyp
     weights = _mlp_zoo(4, 3)
     first = chain.gram(weights, 1, center=True, progress=False, cache=tmp_path)
     key = chain.gram_key(weights, 1, "normalized", 2.0, True, "auto")
-    torch.save(first + 1.0, tmp_path / f"{key}.pt")                 # what an older code would have left
+    storage.save_tensor(tmp_path / f"{key}.pt", first + 1.0)        # what an older code would have left
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), first + 1.0)
     monkeypatch.setattr(version, "code", lambda modules=version.FEATURE_MODULES: "0123456789abcdef")
     assert chain.gram_key(weights, 1, "normalized", 2.0, True, "auto") != key
@@ -695,7 +697,46 @@ def test_gram_cache_recomputes_a_damaged_file(tmp_path):
     (path,) = tmp_path.glob("*.pt")
     path.write_bytes(b"not a tensor")
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), want)
-    assert torch.equal(torch.load(path, weights_only=True), want)
+    assert torch.equal(storage.load_tensor(path), want)
+
+
+def flip_a_data_byte(path, t):
+    """Flip one bit of a byte in the middle of tensor ``t``'s data as ``path`` holds it (the file
+    stays a readable archive: only the numbers change)."""
+    raw, data = bytearray(path.read_bytes()), t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    at = raw.find(data)
+    assert at >= 0 and raw.find(data, at + 1) < 0           # the tensor's bytes, once
+    raw[at + len(data) // 2 + 7] ^= 0x40                    # in the exponent byte of a float64: far off
+    path.write_bytes(bytes(raw))
+
+
+def test_a_flipped_byte_in_a_cached_gram_is_caught_and_the_gram_recomputed(tmp_path, monkeypatch):
+    """A cache file whose data changed on disk loads as a valid tensor (torch.load checks nothing):
+    its checksum catches it, and the Gram is computed again and the file rewritten."""
+    weights = _mlp_zoo(5, 4)
+    want = chain.gram(weights, 2, center=True, progress=False, cache=tmp_path)
+    (path,) = tmp_path.glob("*.pt")
+    flip_a_data_byte(path, want)
+    damaged = torch.load(path, weights_only=True)["tensor"]       # what an unchecked cache would use
+    assert damaged.shape == want.shape and not torch.equal(damaged, want)
+    calls = []
+    real = chain._gram
+    monkeypatch.setattr(chain, "_gram", lambda *a: calls.append(a) or real(*a))
+    info = {}
+    assert torch.equal(chain.gram(weights, 2, center=True, progress=False, cache=tmp_path, info=info), want)
+    assert len(calls) == 1 and info == {"cached": False}          # recomputed, not read
+    assert torch.equal(storage.load_tensor(path), want)            # and the file replaced
+
+
+def test_atomic_writes_reach_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """A run file, a cache file: the temporary file is fsynced before the rename publishes it."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append("replace") or real_replace(a, b))
+    storage.save_tensor(tmp_path / "k.pt", torch.ones(3, dtype=torch.float64))
+    assert events[:2] == ["fsync", "replace"]
+    assert torch.equal(storage.load_tensor(tmp_path / "k.pt"), torch.ones(3, dtype=torch.float64))
 
 
 def test_row_normalized_chains_stay_permutation_invariant():

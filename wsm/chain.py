@@ -446,7 +446,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     ``cache``: a folder; the matrix is then stored there under its content address
     (:func:`gram_key`: the weights' bytes and every argument) and read back by any later call with
     the same networks and arguments, from any notebook (Fig. 2's Grams serve the "Beyond the paper"
-    page). A file that cannot be read is recomputed and rewritten; writes are atomic. ``info``: a
+    page). A file that cannot be read, or whose bytes fail their checksum
+    (:func:`wsm.storage.load_tensor`), is recomputed and rewritten; writes are atomic. ``info``: a
     dict given here gets ``info["cached"]``, whether the matrix was read from ``cache``.
 
     ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
@@ -472,19 +473,16 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
         return _gram(nets, depth, kind, memory_gb, center, progress, method, device)
     from pathlib import Path
 
-    from wsm.storage import atomic_write
+    from wsm.storage import load_tensor, save_tensor
 
     path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method, device)}.pt"
-    if path.exists():
-        try:
-            k = torch.load(path, weights_only=True)
-            if info is not None:
-                info["cached"] = True
-            return k
-        except Exception:   # a damaged file: computed again below and replaced
-            pass
+    k = load_tensor(path)            # None for a file that is missing, unreadable or fails its checksum
+    if k is not None:
+        if info is not None:
+            info["cached"] = True
+        return k
     k = _gram(nets, depth, kind, memory_gb, center, progress, method, device)
-    atomic_write(path, lambda f: torch.save(k, f))
+    save_tensor(path, k)
     return k
 
 

@@ -1,13 +1,15 @@
 """wsm.chain: permutation invariance of the chain-normalized weights (Eq. 5-7), the CNN chain of
 Appendix B against an independent einsum construction, shapes, the Gram matrix, and errors."""
 
+import os
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from wsm import chain, nets, version
+from wsm import chain, nets, storage, version
 from wsm.errors import WsmError
 
 from conftest import gen as _gen
@@ -231,11 +233,14 @@ def test_centred_gram_equals_the_gram_of_centred_features_in_both_paths(rounding
     feats = torch.stack([chain.feature(w, 1, "unnormalized") for w in nets])
     feats = feats - feats.mean(0)
     expected = feats @ feats.t()
-    for memory_gb in (4.0, 2 * 35 * 4 / 2**30):      # one block; blocks of two networks
+    two = (chain._fixed_bytes(6, 1, 1) + 4 * 6 * 18) / 2**30                  # 18 of the 35 entries a pass
+    assert len(chain.slice_plan(6, 35, 1, two, "unnormalized")) == 2
+    for memory_gb in (4.0, two):                     # one pass; two passes
         k = chain.gram(nets, 1, "unnormalized", memory_gb=memory_gb, center=True, progress=False)
-        # centred in float64, multiplied in float32: 35 products of |f| < 3, ~ sqrt(35) x eps32 x 35
-        # = 2.5e-5 absolute at worst, measured 5.5e-6; a centring after the float32 products (of features
-        # near 1000) would err by ~ 35 x 1e6 x eps32 = 4, a lost centring by 3.5e7
+        # centred before the float32 rounding (the common part cancels in float64), multiplied in
+        # float32: 35 products of |f| < 3, ~ sqrt(35) x eps32 x 35 = 2.5e-5 absolute at worst, measured
+        # 5.5e-6; a centring after the rounding to float32 (of features near 1000) would err by ~ 35 x
+        # 1000 x eps32 = 2e-3 at least, after the float32 products by 4, a lost centring by 3.5e7
         torch.testing.assert_close(k, expected, rtol=1e-4, atol=1e-3)
         assert torch.equal(k, k.t())
 
@@ -430,40 +435,80 @@ def test_gram_is_matrix_of_feature_inner_products(zoo, kind, depth, rounding):
     torch.testing.assert_close(k, expected, rtol=tol, atol=tol * expected.abs().max().item())
 
 
+def _gram64(weights, depth, kind, center):
+    """The float64 reference: every feature formed in float64, centred in float64, products in float64."""
+    f = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
+    if center:
+        f = f - f.mean(0)
+    return f @ f.T
+
+
+# The stated precision of chain.gram's slices (float32 products over at most PRODUCT_CHUNK entries,
+# summed in float64; phi formed in float32): every entry within GRAM_RTOL of max |K| of the float64
+# reference. Basis: a chunk's float32 sum of c products errs by about sqrt(c) eps32 |f_i,c| |f_j,c|
+# (random signs), chunks add in float64, so for features of many chunks the error is far below
+# sqrt(c) eps32 = 7.6e-6 of max |K| (Cauchy-Schwarz); phi's own float32 rounding (k-term sums) enters
+# the products with random signs too. Measured: at most 8e-8 of max |K| on random MLP-4 and PlainNet-5
+# zoos (chains 1-3, raw layers, centred or not; natively), 1e-8 to 4e-7 with the other thread count
+# and kernels (see the tests below); 1e-6 leaves a factor 10 for other kernels (SSE4.2's were 7x
+# coarser than AVX-512's on the float32 tests of the explicit path before it).
+GRAM_RTOL = 1e-6
+
+
+def _assert_gram_close(k, want, rtol=GRAM_RTOL):
+    err = (k - want).abs().max().item() / want.abs().max().item()
+    assert err <= rtol, f"{err:.2e} of max |K|, above {rtol:.0e}"
+
+
 @pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
-@pytest.mark.parametrize("block", [1, 2, 3])
-def test_gram_blocked_equals_unblocked(kind, block, rounding):
-    weights = _mlp_zoo(7, 11)
-    depth = 2
-    size = 8 * chain.feature_size(weights[0], depth, kind)   # bytes per network, as gram counts them
-    memory_gb = block * 2 * size / 2**30             # gram picks memory // (2 * size) networks
-    assert 7 * size > memory_gb * 2**30              # ...and really takes the blocked path
-    full = chain.gram(weights, depth, kind, progress=False)
-    blocked = chain.gram(weights, depth, kind, memory_gb=memory_gb, progress=False)
-    feats = torch.stack([chain.feature([w.double() for w in ws], depth, kind) for ws in weights])
-    # the same float32 rows in both; only how BLAS blocks the sums of other shapes can differ, so
-    # _float32_products_rtol as against float64 (1e-6 before: 1.4-1.9 sqrt(n) eps32 for these n = 20-36,
-    # about what SSE4.2 kernels reach against float64; measured 1.7e-7 of max |K|)
-    tol = _float32_products_rtol(feats.shape[1])
-    torch.testing.assert_close(blocked, full, rtol=tol, atol=tol * full.abs().max().item())
-    torch.testing.assert_close(blocked, feats @ feats.T, rtol=tol,           # 1e-5 before
-                               atol=tol * full.abs().max().item())
-    assert torch.equal(blocked, blocked.T)
+@pytest.mark.parametrize("passes", [1, 2, 5])
+def test_gram_in_passes_equals_one_pass(kind, passes, rounding):
+    """Out of core: a budget that holds 1/passes of every network's feature gives the same Gram."""
+    weights = _nets("plainnet5", 6)
+    depth = 3
+    n, k = chain.factor_rows_cols(weights[0], depth) if kind == "normalized" else (chain.feature_size(weights[0], 3, kind), 1)
+    entries = sum(r.size for r in chain.rects(n, 10**9, kind))
+    memory_gb = (chain._fixed_bytes(6, n if kind == "normalized" else 1, k) + 4 * 6 * entries / passes * 1.05) / 2**30
+    assert len(chain.slice_plan(6, n, k, memory_gb, kind)) >= passes
+    want = _gram64(weights, depth, kind, True)
+    one = chain.gram(weights, depth, kind, center=True, progress=False, method="slices")
+    split = chain.gram(weights, depth, kind, memory_gb=memory_gb, center=True, progress=False, method="slices")
+    _assert_gram_close(one, want)
+    _assert_gram_close(split, want)
+    assert torch.equal(split, split.T)
 
 
 @pytest.mark.parametrize("center", [False, True])
 def test_gram_of_huge_features_does_not_overflow(center, rounding):
     # ResNet-MLP-12's chain 11 reaches entries of 1e17 and more after training: float32 products of
-    # such features overflow to inf unless each row is scaled first
-    weights = [[w * 1000.0 for w in ws] for ws in _mlp_zoo(5, 3)]
+    # such features overflow to inf unless the factors are scaled first (by powers of two: exact)
+    weights = [[w * 1e4 for w in ws] for ws in _mlp_zoo(5, 3)]
     feats = torch.stack([chain.feature([w.double() for w in ws], 3, "normalized") for ws in weights])
-    assert feats.abs().max() > 1e15 and (feats.float() @ feats.float().T).isinf().any()
-    k = chain.gram(weights, 3, "normalized", center=center, progress=False, method="explicit")
-    f = feats - feats.mean(0) if center else feats
-    expected = f @ f.T
+    assert feats.abs().max() > 1e22 and (feats.float() @ feats.float().T).isinf().any()
+    k = chain.gram(weights, 3, "normalized", center=center, progress=False, method="slices")
     assert torch.isfinite(k).all()
-    tol = _float32_products_rtol(f.shape[1])           # rows scaled to a largest entry of 1 first (1e-5 before)
-    torch.testing.assert_close(k, expected, rtol=tol, atol=tol * expected.abs().max().item())
+    _assert_gram_close(k, _gram64(weights, 3, "normalized", center))
+
+
+@pytest.mark.parametrize("arch, depths", [("mlp4", (1, 2, 3)), ("plainnet5", (1, 2, 3))])
+@pytest.mark.parametrize("center", [False, True])
+def test_gram_within_its_stated_precision_of_float64(arch, depths, center, rounding):
+    """Random networks of the paper's shapes (MLP-4's 3072^2 phi: 9.4 million entries)."""
+    weights = _nets(arch, 12 if arch == "mlp4" else 40)
+    for depth in depths:
+        for kind in chain.KINDS:
+            _assert_gram_close(chain.gram(weights, depth, kind, center=center, progress=False),
+                               _gram64(weights, depth, kind, center))
+
+
+def test_gram_of_a_random_zoo_of_1000_networks_within_its_stated_precision():
+    """1,000 random PlainNet-5 networks (phi of chains 1-2, raw layers 1-2) against float64, in
+    passes of a 0.3 GB budget (the Gram alone is 8 MB)."""
+    weights = _nets("plainnet5", 1000)
+    for depth, kind in ((1, "normalized"), (2, "normalized"), (2, "unnormalized")):
+        want = _gram64(weights, depth, kind, True)
+        k = chain.gram(weights, depth, kind, memory_gb=0.3, center=True, progress=False)
+        _assert_gram_close(k, want)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -539,64 +584,49 @@ def _nets(arch, n, seed=0):
 
 
 @pytest.mark.parametrize("center", [False, True])
-def test_gram_from_factors_equals_explicit_float64(center, rounding):
+def test_gram_from_factors_equals_float64(center, rounding):
     nets_ = _nets("plainnet5", 4)
     for depth in (1, 2, 3):
-        f = torch.stack([chain.phi([w.double() for w in n], depth).reshape(-1) for n in nets_])
-        if center:
-            f = f - f.mean(0)
-        want = f @ f.t()
+        want = _gram64(nets_, depth, "normalized", center)
         got = chain.gram(nets_, depth, center=center, progress=False, method="factors")
         assert got.dtype == torch.float64
         # float64 both ways, ||M_a^T M_b||^2 against sums over phi's n^2 <= 4.8e6 entries: ~ sqrt(n^2)
         # x u64 = 2.4e-13 of |K| (more where centring cancels); measured 1e-4 of this bound
         assert torch.allclose(got, want, rtol=1e-10, atol=1e-12 * want.abs().max().item())
-        # the float32 explicit path agrees to float32 accuracy: _float32_products_rtol of phi's n^2
-        # entries (1e-2 before; measured 5e-5 of max |K| natively, 0.15 of the bound with SSE4.2 kernels)
-        ex = chain.gram(nets_, depth, center=center, progress=False, method="explicit")
-        tol = _float32_products_rtol(f.shape[1])
-        assert torch.allclose(ex, want, rtol=tol, atol=tol * want.abs().max().item())
+        # the slices agree to their stated precision
+        _assert_gram_close(chain.gram(nets_, depth, center=center, progress=False, method="slices"), want)
 
 
-@pytest.mark.parametrize("center", [False, True])
-@pytest.mark.parametrize("sliced", [False, True])            # one slice; slices of 7 rows
-def test_gram_sliced_equals_explicit_float64(center, sliced, rounding):
-    nets_ = [[w * 1000.0 for w in n] for n in _nets("plainnet5", 5)]   # phi entries far beyond float32 products
-    for depth in (1, 2, 3):
-        n, k = chain.factor_rows_cols(nets_[0], depth)
-        memory_gb = (5 * n * k * 4 + 7 * 5 * n * 12) / 2**30 if sliced else 2.0
-        rows = chain._slice_rows(5, n, k, memory_gb)
-        assert rows == (7 if sliced else n)
-        f = torch.stack([chain.phi([w.double() for w in ws], depth).reshape(-1) for ws in nets_])
-        if center:
-            f = f - f.mean(0)
-        want = f @ f.t()
-        got = chain.gram(nets_, depth, center=center, progress=False, memory_gb=memory_gb, method="sliced")
-        assert got.dtype == torch.float64 and torch.isfinite(got).all()
-        # phi's entries are float32 sums of k <= 128 products (the rest is float64): <= sqrt(k) x eps32
-        # x max |phi| each (Cauchy-Schwarz), 1.4e-6 of |K| if their errors add coherently; 70x that.
-        # Measured 8e-9 of max |K|
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+def test_chain_factor_rows_from_any_start():
+    """Rows start: of a chain factor, formed from the rows of M_1 they come from, are those rows."""
+    for arch in ("mlp4", "plainnet5"):
+        ws = [w.double() for w in _nets(arch, 1)[0]]
+        for depth in range(1, len(ws) + 1 if arch == "mlp4" else 4):
+            m = chain.chain_factor(ws, depth)
+            for start in (1, 27, 100, m.shape[0] - 1):
+                # the same float64 products over fewer rows: BLAS may block their 500-term sums
+                # otherwise (measured 2e-12 relative at most; a wrong row is off by O(1))
+                torch.testing.assert_close(chain.chain_factor(ws, depth, start), m[start:], rtol=1e-10, atol=0)
 
 
-def test_gram_sliced_is_chosen_for_mlp4_sized_chains_and_refused_when_factors_do_not_fit():
-    costs = chain.gram_costs(100, 3072, 500, 2.0)                  # MLP-4 chain 1-3, the quick zoo
-    assert min(costs, key=costs.get) == "sliced"
-    assert costs["sliced"] < costs["explicit"] / 5 and costs["sliced"] < costs["factors"] / 5
-    assert chain.gram_costs(5000, 3072, 500, 2.0)["sliced"] == float("inf")   # 30 GB of factors
-    with pytest.raises(WsmError, match="do not fit"):
-        chain.gram(_nets("mlp4", 2), 1, memory_gb=1e-4, method="sliced")
-
-
-def test_auto_method_counts_the_factor_path_cheaper_where_cuda_runs_it(monkeypatch):
-    """MLP-4's 3072-row chains over 100 networks: slices on the CPU; on a CUDA device the factor path
-    (the one that runs there) is counted GPU_FACTOR_SPEEDUP times cheaper and wins. The device is the
-    caller's choice, not whether a GPU happens to be visible."""
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert chain.auto_method(100, 3072, 500, 2.0) == "sliced"                  # device cpu by default
-    costs = chain.gram_costs(100, 3072, 500, 2.0)
-    assert costs["factors"] / chain.GPU_FACTOR_SPEEDUP < costs["sliced"]       # so the choice flips
-    assert chain.auto_method(100, 3072, 500, 2.0, "cuda") == "factors"
+def test_the_cost_model_picks_the_slices_for_mlp4_and_the_factors_for_plainnet5_chain_4_over_few_networks():
+    """Slices wherever phi is not far larger than its factor, or the networks are many; the factors
+    for PlainNet-5's chain 4 (19,683 rows, 256 columns: a 1.5 GB float32 phi per network) over a few."""
+    mlp, cnn = _nets("mlp4", 1), _nets("plainnet5", 1)
+    assert chain.auto_method(mlp * 100, 1, 2.0) == "slices"
+    assert chain.auto_method(mlp * 5000, 1, 8.0) == "slices"
+    assert chain.auto_method(cnn * 3, 4, 2.0) == "factors"
+    assert chain.auto_method(cnn * 3, 1, 2.0) == "slices"
+    assert chain.auto_method(cnn * 5000, 4, 8.0) == "slices"      # 5,000 networks: phi's pairs dominate
+    # the slices' cost is what the Gram needs and little more: MLP-4's chain 1 at 5,000 networks in
+    # 8 GB within 30% of the arithmetic minimum (phi's upper triangle formed once, the products of
+    # the upper triangle of pairs; the rest: the block triangle of NET_BLOCK networks, about 10%,
+    # the bands' squares and the memory traffic), where the blocks of 2 GB before cost 100 times that
+    n, k = 3072, 500
+    minimum = 5000 * n * n * k + 5000 * 5000 / 2 * n * n
+    assert chain.gram_costs(5000, n, k, 8.0)["slices"] < 1.3 * minimum
+    with pytest.raises(WsmError, match="needs at least"):
+        chain.gram(mlp * 3, 1, memory_gb=1e-4, method="slices")
 
 
 def test_gram_cache_key_names_the_device():
@@ -610,11 +640,11 @@ def test_a_change_of_the_feature_code_never_reads_a_stale_gram(tmp_path, monkeyp
     wsm.tiles): once that code changes, a cached Gram is not read back but computed again."""
     weights = _mlp_zoo(4, 3)
     first = chain.gram(weights, 1, center=True, progress=False, cache=tmp_path)
-    key = chain.gram_key(weights, 1, "normalized", 2.0, True, "auto")
-    torch.save(first + 1.0, tmp_path / f"{key}.pt")                 # what an older code would have left
+    key = chain.gram_key(weights, 1, "normalized", None, True, "auto")
+    storage.save_tensor(tmp_path / f"{key}.pt", first + 1.0)        # what an older code would have left
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), first + 1.0)
     monkeypatch.setattr(version, "code", lambda modules=version.FEATURE_MODULES: "0123456789abcdef")
-    assert chain.gram_key(weights, 1, "normalized", 2.0, True, "auto") != key
+    assert chain.gram_key(weights, 1, "normalized", None, True, "auto") != key
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), first)
     assert len(list(tmp_path.glob("*.pt"))) == 2
 
@@ -642,21 +672,17 @@ def test_gram_from_factors_blocks_and_chain4_shape():
     # <phi_0, phi_1> by the identity equals the explicit inner product of one pair (float64)
     m0, m1 = (chain.chain_factor([w.double() for w in n], 4) for n in nets_[:2])
     assert full[0, 1].item() == pytest.approx(((m0.t() @ m1) ** 2).sum().item(), rel=1e-12)
-    # auto chooses the factors for chain 4 (phi would be 3 GB) and the explicit form for chain 1
-    costs = chain.gram_costs(3, 19683, 256, 2.0)
-    assert costs["explicit"] == float("inf") and costs["factors"] < float("inf")
-    assert chain.gram_costs(3, 27, 32, 2.0)["explicit"] < chain.gram_costs(3, 27, 32, 2.0)["factors"]
-    assert torch.allclose(chain.gram(nets_, 4, progress=False), full)     # the same path (allclose's defaults)
+    assert torch.equal(chain.gram(nets_, 4, memory_gb=2.0, progress=False), chain.gram_from_factors(nets_, 4, 2.0, progress=False))
 
 
 def test_gram_method_errors():
     nets_ = _nets("mlp4", 2)
     with pytest.raises(WsmError, match="unknown Gram method"):
-        chain.gram(nets_, 1, method="magic")
+        chain.gram(nets_, 1, method="sliced")
     with pytest.raises(WsmError, match="normalized"):
         chain.gram(nets_, 1, kind="unnormalized", method="factors")
-    with pytest.raises(WsmError, match="normalized"):
-        chain.gram(nets_, 1, kind="unnormalized", method="sliced")
+    with pytest.raises(WsmError, match="memory budget must be positive"):
+        chain.gram(nets_, 1, memory_gb=0)
 
 
 @pytest.mark.parametrize("kind", ["normalized", "unnormalized"])
@@ -677,8 +703,8 @@ def test_gram_cache_reads_back_the_same_matrix_and_is_keyed_by_the_weights(tmp_p
     changed[3][1][0, 0] += 1.0
     for args in [(changed, 2, kind, True), (weights[:5], 2, kind, True), (weights, 2, kind, False),
                  (weights, 1, kind, True)]:
-        k = chain.gram(*args, progress=False, cache=tmp_path)
-        assert torch.equal(k, chain.gram(*args, progress=False))
+        k = chain.gram(*args[:3], center=args[3], progress=False, cache=tmp_path)
+        assert torch.equal(k, chain.gram(*args[:3], center=args[3], progress=False))
     assert len(calls) == 8 and len(list(tmp_path.glob("*.pt"))) == 5
     # only the layers that enter the feature count: chain 2 ignores layer 3, layer 2 ignores layer 1
     other = [[w.clone() for w in ws] for ws in weights]
@@ -686,7 +712,7 @@ def test_gram_cache_reads_back_the_same_matrix_and_is_keyed_by_the_weights(tmp_p
         ws[2] += 1.0
         if kind == "unnormalized":
             ws[0] += 1.0
-    assert chain.gram_key(other, 2, kind, 2.0, True, "auto") == chain.gram_key(weights, 2, kind, 2.0, True, "auto")
+    assert chain.gram_key(other, 2, kind, None, True, "auto") == chain.gram_key(weights, 2, kind, None, True, "auto")
 
 
 def test_gram_cache_recomputes_a_damaged_file(tmp_path):
@@ -695,7 +721,46 @@ def test_gram_cache_recomputes_a_damaged_file(tmp_path):
     (path,) = tmp_path.glob("*.pt")
     path.write_bytes(b"not a tensor")
     assert torch.equal(chain.gram(weights, 1, center=True, progress=False, cache=tmp_path), want)
-    assert torch.equal(torch.load(path, weights_only=True), want)
+    assert torch.equal(storage.load_tensor(path), want)
+
+
+def flip_a_data_byte(path, t):
+    """Flip one bit of a byte in the middle of tensor ``t``'s data as ``path`` holds it (the file
+    stays a readable archive: only the numbers change)."""
+    raw, data = bytearray(path.read_bytes()), t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    at = raw.find(data)
+    assert at >= 0 and raw.find(data, at + 1) < 0           # the tensor's bytes, once
+    raw[at + len(data) // 2 + 7] ^= 0x40                    # in the exponent byte of a float64: far off
+    path.write_bytes(bytes(raw))
+
+
+def test_a_flipped_byte_in_a_cached_gram_is_caught_and_the_gram_recomputed(tmp_path, monkeypatch):
+    """A cache file whose data changed on disk loads as a valid tensor (torch.load checks nothing):
+    its checksum catches it, and the Gram is computed again and the file rewritten."""
+    weights = _mlp_zoo(5, 4)
+    want = chain.gram(weights, 2, center=True, progress=False, cache=tmp_path)
+    (path,) = tmp_path.glob("*.pt")
+    flip_a_data_byte(path, want)
+    damaged = torch.load(path, weights_only=True)["tensor"]       # what an unchecked cache would use
+    assert damaged.shape == want.shape and not torch.equal(damaged, want)
+    calls = []
+    real = chain._gram
+    monkeypatch.setattr(chain, "_gram", lambda *a: calls.append(a) or real(*a))
+    info = {}
+    assert torch.equal(chain.gram(weights, 2, center=True, progress=False, cache=tmp_path, info=info), want)
+    assert len(calls) == 1 and info == {"cached": False}          # recomputed, not read
+    assert torch.equal(storage.load_tensor(path), want)            # and the file replaced
+
+
+def test_atomic_writes_reach_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """A run file, a cache file: the temporary file is fsynced before the rename publishes it."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append("replace") or real_replace(a, b))
+    storage.save_tensor(tmp_path / "k.pt", torch.ones(3, dtype=torch.float64))
+    assert events[:2] == ["fsync", "replace"]
+    assert torch.equal(storage.load_tensor(tmp_path / "k.pt"), torch.ones(3, dtype=torch.float64))
 
 
 def test_row_normalized_chains_stay_permutation_invariant():

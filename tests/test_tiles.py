@@ -125,3 +125,21 @@ def test_tiles_choose_the_path_with_fewer_flops():
     assert tiles.choose(weights, 2, "unnormalized", "auto", 2.0)[0] == "explicit"
     with pytest.raises(WsmError, match="unknown tile method"):
         tiles.choose(weights, 1, "normalized", "sliced", 2.0)
+
+
+def test_a_flipped_byte_in_a_cached_tile_is_caught_and_the_tile_recomputed(tmp_path):
+    from test_chain import flip_a_data_byte
+
+    from wsm import storage
+
+    weights = _zoo("plainnet5", 4)
+    first = tiles.gram(weights, 2, block=2, cache=tmp_path, progress=False)
+    path = sorted(tmp_path.glob("*.pt"))[0]
+    kept = storage.load_tensor(path)
+    flip_a_data_byte(path, kept)
+    assert storage.load_tensor(path) is None                          # fails its checksum
+    ran = []
+    again = tiles.gram(weights, 2, block=2, cache=tmp_path, progress=False,
+                       run_jobs=lambda jobs: ran.extend(jobs) or [tiles.run(j) for j in jobs])
+    assert len(ran) == 1 and torch.equal(again, first)                # that tile alone, computed again
+    assert torch.equal(storage.load_tensor(path), kept)

@@ -23,6 +23,7 @@ the authors' feature), chain 2 carries it through layer 2's input weights; the r
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -178,16 +179,22 @@ def _named_weights(net, label: str) -> list[tuple[str, torch.Tensor]]:
                    "of weight tensors")
 
 
-def chain_factor(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:
+def chain_factor(weights: Sequence[torch.Tensor], depth: int, start: int = 0) -> torch.Tensor:
     """``M_depth`` with ``phi^depth = M M^T`` (float64 for exactness of the invariance checks
-    is the caller's choice: the dtype of the weights is kept)."""
+    is the caller's choice: the dtype of the weights is kept). ``start``: only its rows ``start:``,
+    formed from the rows of ``M_1`` they come from (a row of ``M_l`` is a row of ``M_{l-1}`` times
+    a kernel position of layer l, positions innermost), at that fraction of the cost."""
     if not 1 <= depth <= len(weights):
         raise WsmError(f"chain {depth} does not exist: this network has {len(weights)} weight layers "
                        f"(chains 1..{len(weights)})")
+    weights = list(weights[:depth])
+    per = math.prod(w.shape[2] * w.shape[3] for w in weights[1:] if w.dim() == 4)   # rows of M_l per row of M_1
+    first = start // per
     m = None
-    for i, w in enumerate(weights[:depth]):
+    for i, w in enumerate(weights):
         if m is None:
             m = w.permute(1, 2, 3, 0).reshape(-1, w.shape[0]) if w.dim() == 4 else w.t()
+            m = m[first:]
             continue
         if m.shape[1] != w.shape[1]:
             raise WsmError(f"weight layer {i + 1} expects {w.shape[1]} inputs but layer {i} has "
@@ -198,7 +205,7 @@ def chain_factor(weights: Sequence[torch.Tensor], depth: int) -> torch.Tensor:
             m = prod.reshape(-1, out, kh * kw).transpose(1, 2).reshape(-1, out)
         else:
             m = m @ w.t()
-    return m
+    return m[start - first * per:] if start else m
 
 
 def row_normalized(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -245,105 +252,303 @@ def factor_rows_cols(weights: Sequence[torch.Tensor], depth: int) -> tuple[int, 
     return n, weights[depth - 1].shape[0]
 
 
-# How much faster the factor path's float64 products run on a GPU than the CPU paths, used only to
-# choose the method when CUDA is present (every method gives the same Gram). Conservative against
-# the measured float64 rates of both machines, since small block products reach only a fraction of
-# the GPU's peak (the rows of book/benchmarks/ and the book's Performance page).
-GPU_FACTOR_SPEEDUP = 20.0
+# ---------------------------------------------------------------- Gram matrices
+#
+# Two ways to the Gram matrix K[i, j] = <f_i, f_j> of N networks' features, chosen by cost
+# (:func:`gram_costs`): :func:`gram_slices` forms every feature once per pass, a slice of it across all
+# networks at a time (out of core: the zoo is read once per pass); :func:`gram_from_factors` never
+# forms phi (the kernel identity, float64), cheaper only where phi is much larger than its factor and
+# the networks few (PlainNet-5's chain 4 over a handful of networks).
+
+# The default memory budget of a Gram: this share of the machine's RAM (:func:`memory_budget`).
+MEMORY_SHARE = 0.25
+# :func:`gram_slices` cuts phi's upper triangle into bands of rows (at most FORM_ROWS, a multiple of
+# BAND_ROWS): a band's square on the diagonal, counted once, and the rectangle right of it, counted
+# twice, in column chunks where a pass could not hold it. Each is formed for a network by one matrix
+# product straight into its place (few, long products: on a busy machine every call costs a thread
+# wake-up), and the Gram's products take it in chunks of at most PRODUCT_CHUNK entries, float32 sums
+# added in float64 (tests/test_chain.py states the precision this gives), in blocks of NET_BLOCK
+# networks (the block upper triangle). A raw layer is one row: its chunks of entries.
+BAND_ROWS, FORM_ROWS, PRODUCT_CHUNK, NET_BLOCK = 64, 512, 16384, 512
+# The machine's balance, for :func:`gram_costs` only (choosing a path, never a number): a float64
+# flop costs FLOAT64_COST float32 flops (CPU: half the rate, bench/bench_matmul.py; a datacenter
+# GPU: the same rate), a byte moved to or from memory FLOPS_PER_BYTE float32 flops (about a CPU's
+# float32 matmul rate over its memory bandwidth; a GPU's likewise).
+FLOAT64_COST = {"cpu": 2.0, "cuda": 1.0}
+FLOPS_PER_BYTE = {"cpu": 10.0, "cuda": 12.0}
 
 
-def gram_costs(n_nets: int, n: int, k: int, memory_gb: float) -> dict[str, float]:
-    """Estimated flops of each way to the Gram of ``n_nets`` chains with ``n x k`` factors.
+def memory_budget(memory_gb: float | None = None) -> float:
+    """The memory (GB) a Gram may take: ``memory_gb``, else :data:`MEMORY_SHARE` of this machine's RAM."""
+    if memory_gb is not None:
+        if not memory_gb > 0:
+            raise WsmError(f"a Gram's memory budget must be positive, got {memory_gb} GB")
+        return float(memory_gb)
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):         # no sysconf: a small machine's RAM
+        ram = 8 * 2**30
+    return MEMORY_SHARE * ram / 2**30
 
-    * ``explicit``: form ``vec(phi)`` (``2 n^2 k``) once per block pass, then ``n^2`` per pair
-      (blocks of features in ``memory_gb``: each network's phi is formed once per block pass);
-    * ``factors``: ``||M_i^T M_j||_F^2`` costs ``2 n k^2`` per pair; factors are cheap to form;
-    * ``sliced``: the upper triangle of phi (and its diagonal blocks) only, in slices of ``rows``
-      rows (:func:`gram_sliced`).
+
+@dataclass(frozen=True)
+class Rect:
+    """Rows ``r0:r1``, columns ``c0:c1`` of phi (of a raw layer seen as one row: ``r0 = 0, r1 = 1``),
+    counted ``weight`` times in ``<phi_i, phi_j>``: 1 for a square on the diagonal (phi is
+    symmetric: the square holds both ``phi_ab`` and ``phi_ba``), 2 right of it."""
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    weight: float
+
+    @property
+    def size(self) -> int:
+        return (self.r1 - self.r0) * (self.c1 - self.c0)
+
+
+def rects(n: int, cap: int, kind: str = "normalized") -> list[Rect]:
+    """The rectangles that cover vec(phi) (``n x n``) or a raw layer's ``n`` entries, each of at most
+    ``cap`` entries (at least one band of BAND_ROWS rows' square, or BAND_ROWS x BAND_ROWS entries),
+    in order: bands as high as ``cap`` allows up to FORM_ROWS, the rows right of a square whole or
+    in column chunks."""
+    if kind == "unnormalized":
+        step = max(cap, 1)
+        return [Rect(0, 1, c, min(n, c + step), 1.0) for c in range(0, n, step)]
+    out, r0 = [], 0
+    while r0 < n:
+        h = min(n - r0, FORM_ROWS, max(BAND_ROWS, cap // (n - r0) // BAND_ROWS * BAND_ROWS))
+        r1 = r0 + h
+        out.append(Rect(r0, r1, r0, r1, 1.0))
+        width = max(BAND_ROWS, cap // h)
+        out += [Rect(r0, r1, c, min(n, c + width), 2.0) for c in range(r1, n, width)]
+        r0 = r1
+    return out
+
+
+def _fixed_bytes(n_nets: int, n: int, k: int) -> int:
+    """Memory of :func:`gram_slices` beside its slices: the float64 Gram, the products of a block
+    pair (float32 and float64), one network's factor."""
+    block = min(n_nets, NET_BLOCK)
+    return 8 * n_nets * n_nets + 12 * block * block + 16 * n * k
+
+
+def slice_plan(n_nets: int, n: int, k: int, memory_gb: float | None = None,
+               kind: str = "normalized") -> list[list[Rect]]:
+    """The passes of :func:`gram_slices` for ``n_nets`` networks of ``n x k`` factors (raw layers:
+    ``n`` entries) within ``memory_gb``: consecutive rectangles (:func:`rects`) whose float32 values
+    of every network fit beside :func:`_fixed_bytes`. A :class:`WsmError` where not even the smallest
+    rectangle of every network fits."""
+    budget = memory_budget(memory_gb) * 2**30
+    fixed = _fixed_bytes(n_nets, n if kind == "normalized" else 1, k)
+    smallest = BAND_ROWS * BAND_ROWS if kind == "normalized" else 1
+    cap = int((budget - fixed) // (4 * n_nets))
+    if cap < smallest:
+        need = (fixed + 4 * n_nets * smallest) / 2**30
+        raise WsmError(f"the Gram of {n_nets} networks needs at least {need:.2f} GB (its float64 matrix and a "
+                       f"slice of every network's feature), more than the {budget / 2**30:.2f} GB given: "
+                       "give it more memory (memory_gb)")
+    passes, size = [[]], 0
+    for r in rects(n, cap, kind):
+        if size + r.size > cap:
+            passes.append([])
+            size = 0
+        passes[-1].append(r)
+        size += r.size
+    return passes
+
+
+def factor_flops(weights: Sequence[torch.Tensor], depth: int) -> float:
+    """Flops to form a network's chain factor ``M_depth`` (0 for chain 1: its weights)."""
+    flops, rows = 0.0, None
+    for w in list(weights)[:depth]:
+        if rows is None:
+            rows = w.shape[1] * (w.shape[2] * w.shape[3] if w.dim() == 4 else 1)
+            continue
+        hw = w.shape[2] * w.shape[3] if w.dim() == 4 else 1
+        flops += 2.0 * rows * w.shape[1] * w.shape[0] * hw
+        rows *= hw
+    return flops
+
+
+def gram_costs(n_nets: int, n: int, k: int, memory_gb: float | None = None, device: str = "cpu",
+               form: float = 0.0, read: float = 0.0) -> dict[str, float]:
+    """Estimated cost, in float32 flops (:data:`FLOAT64_COST`, :data:`FLOPS_PER_BYTE`), of each way to
+    the Gram of ``n_nets`` chains with ``n x k`` factors (``form``: flops to form one factor,
+    :func:`factor_flops`; ``read``: bytes of one network's weights, read once per pass).
+
+    * ``slices`` (:func:`gram_slices`): its rectangles (:func:`slice_plan`) formed once, ``2 k``
+      flops per entry, and ``2`` per entry and pair of networks in the block upper triangle, float32;
+      per pass every network's factor from the pass's first row on, and its weights read; the slices
+      moved through memory (written, centred, read) and the float64 sums per chunk.
+    * ``factors`` (:func:`gram_from_factors`): ``||M_i^T M_j||_F^2``, ``2 n k^2`` float64 flops per
+      pair and its ``k x k`` products moved; every factor formed once per block pair.
     """
-    size = 8 * n * n
-    block = n_nets if n_nets * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
-    passes = -(-n_nets // block)
+    dev = "cuda" if str(device).startswith("cuda") else "cpu"
+    byte, f64 = FLOPS_PER_BYTE[dev], FLOAT64_COST[dev]
+    budget = memory_budget(memory_gb)
+    try:
+        passes = slice_plan(n_nets, n, k, budget)
+    except WsmError:
+        slices = float("inf")
+    else:
+        entries = sum(r.size for p in passes for r in p)
+        triangle = n_nets * (n_nets + min(n_nets, NET_BLOCK)) / 2
+        later = sum(1 - p[0].r0 / n for p in passes[1:])           # factor rows formed in later passes
+        chunks = sum(-(-r.size // PRODUCT_CHUNK) for p in passes for r in p)
+        slices = (n_nets * 2 * k * entries + 2 * entries * triangle + n_nets * form * (1 + later)
+                  + n_nets * len(passes) * read * byte + 16 * n_nets * entries * byte + chunks * triangle * 20 * byte)
+    block = factor_block_size(n_nets, n, k, budget)
     pairs = n_nets * (n_nets + 1) / 2
-    explicit = n_nets * 2 * n * n * k * (1 if block == n_nets else passes + 1) + pairs * 2 * n * n
-    fits = n_nets == 1 or 2 * size <= memory_gb * 2**30          # two features at a time at least
-    rows = _slice_rows(n_nets, n, k, memory_gb)
-    sliced = n_nets * n * (n + rows) * k + n_nets * n_nets * n * (n + rows) / 2 if rows else float("inf")
-    return {"explicit": explicit if fits else float("inf"), "factors": pairs * 2 * n * k * k, "sliced": sliced}
+    blocks = -(-n_nets // block)
+    factors = (pairs * 2 * n * k * k * f64 + pairs * k * k * 24 * byte
+               + n_nets * (blocks + 1) / 2 * (form * f64 + read * byte))
+    return {"slices": slices, "factors": factors}
 
 
-def auto_method(n_nets: int, n: int, k: int, memory_gb: float, device: str = "cpu") -> str:
-    """The method :func:`gram` picks by default: the fewest estimated flops (:func:`gram_costs`),
-    the factor path counted :data:`GPU_FACTOR_SPEEDUP` times cheaper on a CUDA ``device`` (it runs
-    its float64 products there; the other paths run on the CPU)."""
-    costs = gram_costs(n_nets, n, k, memory_gb)
-    if str(device).startswith("cuda"):
-        costs["factors"] /= GPU_FACTOR_SPEEDUP
+def auto_method(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float | None = None,
+                device: str = "cpu") -> str:
+    """The method :func:`gram` picks for chain-normalized features: the cheaper by :func:`gram_costs`."""
+    n, k = factor_rows_cols(nets[0], depth)
+    first = list(nets[0][:depth])
+    read = sum(w.numel() * w.element_size() for w in first)
+    costs = gram_costs(len(nets), n, k, memory_gb, device, factor_flops(first, depth), read)
     return min(costs, key=costs.get)
 
 
-def _slice_rows(n_nets: int, n: int, k: int, memory_gb: float) -> int:
-    """Rows of phi per slice in :func:`gram_sliced`: every network's float32 factor, and beside
-    them in ``memory_gb`` the row slices of phi (float32, and float64 for the product); 0 where not
-    even one row fits."""
-    left = memory_gb * 2**30 - n_nets * n * k * 4
-    return max(0, min(n, int(left // (n_nets * n * 12))))
+# :func:`gram_slices` scales a network's factor by a power of two only where phi's entries would leave
+# [2^-SAFE_EXPONENT, 2^SAFE_EXPONENT]: float32 products of pieces of such entries can neither overflow
+# nor fall into subnormals (ResNet-MLP-12's chain 11 reaches 1e17 per entry after training).
+SAFE_EXPONENT = 60
 
 
-def gram_sliced(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
-                center: bool = False, progress: bool = True) -> torch.Tensor:
-    """The Gram matrix of the chain-normalized features, phi formed exactly once per network, a
-    slice of its rows at a time: ``K = sum_s F_s F_s^T`` where ``F_s`` holds rows ``s`` of every
-    network's ``phi = M M^T`` (``M[s] M^T``). Centring the features is per coordinate, so centring
-    each slice is exactly centring the whole feature. The chain factors of all networks are kept
-    (float32, all scaled by one number so that every entry of every phi is at most 1: for a PSD
-    matrix ``max |phi_ab| = max_a phi_aa``, the largest squared row norm of ``M``); each slice of phi
-    is formed in float32 and centred and multiplied in float64; the scale is put back. phi is
-    symmetric, and so is its centred version (the mean of symmetric matrices is symmetric), so a
-    slice forms only its columns from its first row on: the block on the diagonal counts once and
-    the columns right of it twice, which covers every entry of phi once. Costs about ``n^2 k`` per
-    network plus ``n^2 / 2`` per pair, half the explicit path's arithmetic (the time of each path:
-    ``bench/bench_chain.py``, its rows in ``book/benchmarks/``)."""
+def _scaled_factor(ws: Sequence[torch.Tensor], depth: int, start: int, kind: str, device: str,
+                   exponent: int | None, use: int | None = None, round32: bool = True) -> tuple[torch.Tensor, int]:
+    """Rows ``start:`` of a network's chain factor (a raw layer: its entries as one row) in float32
+    (``round32=False``: in the dtype it was formed in), and its ``e``: 0 unless a bound on the
+    largest entry of phi (``k max|M|^2``: every squared row norm of ``M`` is at most that; of a raw
+    layer, its largest entry) leaves the float32-safe range (:data:`SAFE_EXPONENT`), else even and
+    above that bound. The factor is scaled by ``2^(-u/2)`` (a raw layer by ``2^-u``; exact), ``u``
+    = ``use`` if given (a scale common to all networks), else ``e``. ``exponent``: ``e`` as found
+    before, from the whole factor. Formed in the weights' dtype, in float64 where float32 would overflow."""
+    ws = [w.to(device) for w in ws]
+    dt = torch.float64 if any(w.dtype == torch.float64 for w in ws) else torch.float32
+
+    def form(dtype):
+        w = [x.to(dtype) for x in ws]
+        return chain_factor(w, depth, start) if kind == "normalized" else w[depth - 1].reshape(1, -1)[:, start:]
+
+    m = form(dt)
+    if exponent is None:
+        def largest(m):             # at least phi's largest entry (k max|M|^2 >= every squared row norm)
+            if not m.numel():
+                return 0.0
+            low, high = torch.aminmax(m)                         # no temporary of |m|
+            top = max(-float(low), float(high))
+            return m.shape[1] * top * top if kind == "normalized" else top
+
+        big = largest(m)
+        if dt != torch.float64 and not math.isfinite(big):        # float32 overflowed: float64
+            m = form(torch.float64)
+            big = largest(m)
+        e = math.frexp(big)[1] if big > 0 else 0                  # big < 2^e
+        exponent = 0 if -SAFE_EXPONENT < e < SAFE_EXPONENT else e + (e % 2)
+    elif m.dtype != torch.float64 and exponent >= SAFE_EXPONENT:
+        m = form(torch.float64)
+    shift = exponent if use is None else use
+    if shift:
+        m = m * math.ldexp(1.0, -(shift // 2 if kind == "normalized" else shift))
+    return (m.float() if round32 else m), exponent
+
+
+def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
+                memory_gb: float | None = None, center: bool = False, progress: bool = True,
+                device: str = "cpu") -> torch.Tensor:
+    """The Gram matrix ``K[i, j] = <f_i, f_j>`` (float64) of the features of every network, each
+    feature formed once, out of core.
+
+    vec(phi) is cut into rectangles of phi's upper triangle (:func:`rects`: a band's square on the
+    diagonal, counted once, the rows right of it, counted twice; a raw layer: chunks of its entries).
+    A pass holds some consecutive rectangles of *every* network within ``memory_gb`` (default
+    :func:`memory_budget`), so the zoo is read once per pass (a stored zoo's run files, memory
+    mapped: never all of it in memory) and each network's phi is formed once over all passes (rows
+    ``r0:`` of its factor per pass, :func:`chain_factor`), each rectangle by one float32 product from
+    the factor, scaled by a power of two (exact) where phi's entries would leave float32's safe
+    range. Centring (``center``) is per coordinate, so centring each rectangle is centring the whole
+    feature: the first network's values are subtracted from every network's before they are rounded
+    to float32 (a raw layer's in its weights' dtype: a large common part cancels exactly), then the
+    float32 mean of those differences (its rounding moves every network by the same vector, which
+    any later centring removes). Then the products of the block upper triangle of networks, float32
+    over at most PRODUCT_CHUNK entries, each added to the Gram in float64 with its scale. Its
+    precision against float64 arithmetic: the tests of tests/test_chain.py; its speed against the
+    arithmetic minimum: bench/gram_scale.py."""
     from wsm.progress import bar
 
     n_nets = len(nets)
-    n, k = factor_rows_cols(nets[0], depth)
-    rows = _slice_rows(n_nets, n, k, memory_gb)
-    if not rows:
-        raise WsmError(f"the chain factors of {n_nets} networks ({n} x {k}) do not fit in {memory_gb} GB: "
-                       "use method='factors' or more memory")
-    ms = torch.empty(n_nets, n, k)                                          # N x n x k, float32
-    scale = 0.0
-    for i, net in enumerate(nets):                    # formed in float64, kept in float32, one at a time
-        m = chain_factor([w.double() for w in net[:depth]], depth)
-        scale = max(scale, float(m.square().sum(1).max()))
-        ms[i] = m
-    scale = scale or 1.0
-    ms /= scale ** 0.5
-    kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
-    # one float32 and one float64 buffer for every slice: allocating a fresh gigabyte per slice
-    # cost more (in page faults) than the products themselves
-    buf32, buf64 = torch.empty(n_nets * rows * n), torch.empty(n_nets * rows * n, dtype=torch.float64)
-    for r0 in bar(range(0, n, rows), desc=f"Gram normalized {depth} (slices)", disable=not progress, leave=False):
-        r1 = min(n, r0 + rows)                  # rows r0:r1, columns r0: only (phi is symmetric):
-        # the diagonal block holds every pair (a, b) and (b, a) in it, so it counts once; the columns
-        # right of it count twice, for (b, a) is in no other slice
-        for c0, c1, weight in ((r0, r1, 1), (r1, n, 2)):
-            if c1 <= c0:
-                continue
-            size = n_nets * (r1 - r0) * (c1 - c0)
-            f32 = buf32[:size].view(n_nets, r1 - r0, c1 - c0)
-            torch.bmm(ms[:, r0:r1], ms[:, c0:c1].transpose(1, 2), out=f32)
-            f = buf64[:size].view(n_nets, -1)
-            f.copy_(f32.view(n_nets, -1))
+    if n_nets == 0:
+        raise WsmError("a Gram matrix needs at least one network")
+    if kind == "normalized":
+        n, k = factor_rows_cols(nets[0], depth)
+    elif kind == "unnormalized":
+        if not 1 <= depth <= len(nets[0]):
+            raise WsmError(f"layer {depth} does not exist: this network has {len(nets[0])} weight layers")
+        n, k = feature_size(nets[0], depth, kind), 1
+    else:
+        raise WsmError(f"unknown feature kind {kind!r}: valid ones are {', '.join(KINDS)}")
+    passes = slice_plan(n_nets, n, k, memory_gb, kind)
+    buf = torch.empty(n_nets * max(sum(r.size for r in p) for p in passes), device=device)
+    kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64, device=device)
+    exponents: list[int | None] = [None] * n_nets
+    blocks = [(a, min(n_nets, a + NET_BLOCK)) for a in range(0, n_nets, NET_BLOCK)]
+    pbar = bar(total=n_nets * len(passes), desc=f"Gram {kind} {depth}", disable=not progress, leave=False)
+    for todo in passes:
+        views, off = [], 0
+        for r in todo:
+            views.append(buf[off:off + n_nets * r.size].view(n_nets, r.size))
+            off += n_nets * r.size
+        start = todo[0].r0 if kind == "normalized" else todo[0].c0
+        ref = {}                        # centring: the first network's values, subtracted from every one
+        for j, net in enumerate(nets):
+            m, exponents[j] = _scaled_factor(list(net[:depth]), depth, start, kind, device, exponents[j],
+                                             use=exponents[0] if center and j else None,
+                                             round32=not (center and kind == "unnormalized"))
+            if center and abs(exponents[j] - exponents[0]) > SAFE_EXPONENT:
+                raise WsmError(f"network {j}'s chain {depth} is 2^{exponents[j] - exponents[0]} times network 0's: "
+                               "too far apart for a centred float32 Gram; use method='factors'")
+            for i, (r, v) in enumerate(zip(todo, views)):
+                if kind == "normalized":
+                    out = v[j].view(r.r1 - r.r0, r.c1 - r.c0)
+                    torch.mm(m[r.r0 - start:r.r1 - start], m[r.c0 - start:r.c1 - start].t(), out=out)
+                    if center and j:
+                        v[j].sub_(v[0])
+                elif center:
+                    ref.setdefault(i, m[0, r.c0 - start:r.c1 - start].clone())
+                    v[j].copy_(m[0, r.c0 - start:r.c1 - start] - ref[i])   # in the weights' dtype, then rounded
+                else:
+                    v[j].copy_(m[0, r.c0 - start:r.c1 - start])
+            pbar.update()
+        if center and kind == "normalized":
+            for v in views:
+                v[0].zero_()
+        scale = torch.tensor([math.ldexp(1.0, e) for e in exponents], dtype=torch.float64, device=device)
+        for r, f in zip(todo, views):
             if center:
-                f -= f.mean(0)
-            kmat.addmm_(f, f.t(), alpha=weight)
-    kmat = (kmat + kmat.t()) / 2
-    return kmat * scale ** 2
+                f.sub_(f.sum(0) / n_nets)
+            for c0 in range(0, r.size, PRODUCT_CHUNK):
+                fc = f[:, c0:c0 + PRODUCT_CHUNK]
+                for bi, (a0, a1) in enumerate(blocks):
+                    for b0, b1 in blocks[bi:]:
+                        kab = (fc[a0:a1] @ fc[b0:b1].t()).double()
+                        if center:                          # every network at network 0's scale
+                            kmat[a0:a1, b0:b1].add_(kab, alpha=r.weight * math.ldexp(1.0, exponents[0]) ** 2)
+                        else:                               # each network at its own scale
+                            kmat[a0:a1, b0:b1].add_(kab.mul_(scale[a0:a1, None] * scale[None, b0:b1]), alpha=r.weight)
+    pbar.close()
+    return (torch.triu(kmat) + torch.triu(kmat, 1).t()).cpu()
 
 
-def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float = 2.0,
+def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float | None = None,
                       center: bool = False, progress: bool = True, device: str = "cpu") -> torch.Tensor:
     """The Gram matrix of the chain-normalized features by the exact kernel identity
     ``<phi_i, phi_j>_F = ||M_i^T M_j||_F^2`` (see :mod:`wsm.compare`), in float64, never forming phi.
@@ -361,7 +566,7 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
 
     n_nets = len(nets)
     n, k = factor_rows_cols(nets[0], depth)
-    block = factor_block_size(n_nets, n, k, memory_gb)
+    block = factor_block_size(n_nets, n, k, memory_budget(memory_gb))
     starts = list(range(0, n_nets, block))
     kmat = torch.zeros(n_nets, n_nets, dtype=torch.float64)
     pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram normalized {depth} (factors)",
@@ -411,10 +616,11 @@ def double_centre(kmat: torch.Tensor) -> torch.Tensor:
     return (kmat + kmat.t()) / 2
 
 
-def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memory_gb: float, center: bool,
+def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memory_gb: float | None, center: bool,
              method: str, device: str = "cpu") -> str:
     """The content address of a Gram matrix: a BLAKE2b digest of every argument that can change it
-    (the device too: ``auto`` may pick another path there, and its products round differently), of
+    (the device too: ``auto`` may pick another path there, and its products round differently; the
+    memory budget, default :func:`memory_budget`: it sets the passes, and so how sums round), of
     the code that computes it (:func:`wsm.version.code`: a changed feature code never reads a stale
     Gram) and of the bytes of the weights that enter the feature (:func:`feature_bytes`)."""
     import hashlib
@@ -422,7 +628,7 @@ def gram_key(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str, memo
     from wsm import version
 
     h = hashlib.blake2b(digest_size=20)
-    h.update(repr(("gram-v3", version.code(), depth, kind, float(memory_gb), bool(center), method, str(device),
+    h.update(repr(("gram-v4", version.code(), depth, kind, memory_budget(memory_gb), bool(center), method, str(device),
                    len(nets))).encode())
     for net in nets:
         feature_bytes(h, net, depth, kind)
@@ -438,100 +644,66 @@ def feature_bytes(h, net: Sequence[torch.Tensor], depth: int, kind: str) -> None
         h.update(w.view(torch.uint8).reshape(-1).numpy() if w.numel() else b"")
 
 
+METHODS = ("auto", "slices", "factors")
+
+
 def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normalized",
-         memory_gb: float = 2.0, center: bool = False, progress: bool = True,
+         memory_gb: float | None = None, center: bool = False, progress: bool = True,
          method: str = "auto", cache=None, device: str = "cpu", info: dict | None = None) -> torch.Tensor:
     """``K[i, j] = <f_i, f_j>`` for the features of every network, in float64.
+
+    ``method``: ``"slices"`` forms every feature once per pass, a slice across all networks at a
+    time, in float32 products summed in float64 (:func:`gram_slices`, out of core); ``"factors"``
+    the kernel identity in float64, never forming phi (:func:`gram_from_factors`, chain-normalized
+    features only); ``"auto"`` the cheaper by :func:`gram_costs` (flops and memory traffic): the
+    factors only where phi is far larger than its factor and the networks few (PlainNet-5's chain 4,
+    19,683 rows and 256 columns, over a few dozen networks), the slices otherwise. ``memory_gb``:
+    the memory it may take (default :func:`memory_budget`, a share of the machine's RAM).
+    ``device``: where the products run (``cpu`` or ``cuda``, as the caller decided); the result is
+    on the CPU. ``center=True``: the Gram of the features minus their mean (the classifier only
+    sees differences between networks: :func:`wsm.htt.embed` centres anyway), centred exactly.
 
     ``cache``: a folder; the matrix is then stored there under its content address
     (:func:`gram_key`: the weights' bytes and every argument) and read back by any later call with
     the same networks and arguments, from any notebook (Fig. 2's Grams serve the "Beyond the paper"
-    page). A file that cannot be read is recomputed and rewritten; writes are atomic. ``info``: a
+    page). A file that cannot be read, or whose bytes fail their checksum
+    (:func:`wsm.storage.load_tensor`), is recomputed and rewritten; writes are atomic. ``info``: a
     dict given here gets ``info["cached"]``, whether the matrix was read from ``cache``.
-
-    ``method``: ``"explicit"`` forms the features (below); ``"factors"`` uses the kernel identity
-    (:func:`gram_from_factors`, normalized chains only); ``"sliced"`` forms each phi once, a slice
-    of rows at a time (:func:`gram_sliced`, normalized chains whose factors fit); ``"auto"`` picks
-    the one with the fewest estimated flops within ``memory_gb`` (:func:`gram_costs`): the factors
-    for long chains with few columns over a few networks (PlainNet-5's chain 4: 19,683 rows, 256
-    columns, a 3 GB phi), the slices or the explicit features otherwise. ``device``: where the factor path's
-    products run (``cpu`` or ``cuda``, as the caller decided); the other paths run on the CPU.
-
-    Explicit features are formed in float64 and multiplied in float32, each row scaled to a largest
-    entry of 1 (the scales are put back in float64), so deep chains cannot overflow. When all of them fit in ``memory_gb`` they are formed once;
-    otherwise a block at a time (two blocks in memory), trading recomputation for a bounded
-    footprint. With ``center=True`` the mean feature of all networks is subtracted first: the
-    classifier only sees differences between networks (:func:`wsm.htt.embed` centres anyway), and
-    float32 products of features that share a large common part would lose those differences.
     """
-    if method not in ("auto", "explicit", "factors", "sliced"):
-        raise WsmError(f"unknown Gram method {method!r}: valid ones are auto, explicit, factors, sliced")
+    if method not in METHODS:
+        raise WsmError(f"unknown Gram method {method!r}: valid ones are {', '.join(METHODS)}")
+    if kind not in KINDS:
+        raise WsmError(f"unknown feature kind {kind!r}: valid ones are {', '.join(KINDS)}")
+    if kind == "unnormalized" and method == "factors":
+        raise WsmError("the factors method applies to chain-normalized features only: use kind='normalized'")
+    if not nets:
+        raise WsmError("a Gram matrix needs at least one network")
+    memory_gb = memory_budget(memory_gb)
     if info is not None:
         info["cached"] = False
     if cache is None:
         return _gram(nets, depth, kind, memory_gb, center, progress, method, device)
     from pathlib import Path
 
-    from wsm.storage import atomic_write
+    from wsm.storage import load_tensor, save_tensor
 
     path = Path(cache) / f"{gram_key(nets, depth, kind, memory_gb, center, method, device)}.pt"
-    if path.exists():
-        try:
-            k = torch.load(path, weights_only=True)
-            if info is not None:
-                info["cached"] = True
-            return k
-        except Exception:   # a damaged file: computed again below and replaced
-            pass
+    k = load_tensor(path)            # None for a file that is missing, unreadable or fails its checksum
+    if k is not None:
+        if info is not None:
+            info["cached"] = True
+        return k
     k = _gram(nets, depth, kind, memory_gb, center, progress, method, device)
-    atomic_write(path, lambda f: torch.save(k, f))
+    save_tensor(path, k)
     return k
 
 
 def _gram(nets, depth, kind, memory_gb, center, progress, method, device) -> torch.Tensor:
-    from wsm.progress import bar
-
-    if kind == "normalized" and method != "explicit":
-        n_rows, k_cols = factor_rows_cols(nets[0], depth)
-        best = method if method != "auto" else auto_method(len(nets), n_rows, k_cols, memory_gb, device)
-        if best == "factors":
+    if kind == "normalized":
+        factor_rows_cols(nets[0], depth)                      # a chain that does not exist: its error here
+        if method == "factors" or (method == "auto" and auto_method(nets, depth, memory_gb, device) == "factors"):
             return gram_from_factors(nets, depth, memory_gb, center, progress, device)
-        if best == "sliced":
-            return gram_sliced(nets, depth, memory_gb, center, progress)
-    elif method in ("factors", "sliced"):
-        raise WsmError(f"the {method} method applies to chain-normalized features only: use kind='normalized'")
-    n = len(nets)
-    size = 8 * feature_size(nets[0], depth, kind)
-    block = n if n * size <= memory_gb * 2**30 else max(1, int(memory_gb * 2**30 // (2 * size)))
-    starts = list(range(0, n, block))
-    mean = 0.0
-    if center and block < n:
-        mean = sum(feature(w, depth, kind).double() for w in nets) / n
-
-    def feats(s, centre_here):
-        """Features of a block as float32 rows of largest entry 1, and those scales (float64): deep
-        chains reach 1e17 and more (ResNet-MLP-12's chain 11), whose float32 products overflow."""
-        f = torch.stack([feature(w, depth, kind).double() for w in nets[s:s + block]])
-        if center:
-            f -= f.mean(0) if centre_here else mean
-        scale = f.abs().amax(1).clamp_min(torch.finfo(torch.float64).tiny)
-        return (f / scale[:, None]).float(), scale
-
-    k = torch.zeros(n, n, dtype=torch.float64)
-    pbar = bar(total=len(starts) * (len(starts) + 1) // 2, desc=f"Gram {kind} {depth}",
-               disable=not progress, leave=False)
-    for bi, a in enumerate(starts):
-        fa, sa = feats(a, block == n)
-        for b in starts[bi:]:
-            fb, sb = (fa, sa) if b == a else feats(b, False)
-            kab = (fa @ fb.t()).double() * sa[:, None] * sb[None, :]
-            if b == a:
-                kab = (kab + kab.t()) / 2
-            k[a:a + block, b:b + block] = kab
-            k[b:b + block, a:a + block] = kab.t()
-            pbar.update()
-    pbar.close()
-    return k
+    return gram_slices(nets, depth, kind, memory_gb, center, progress, device)
 
 
 def permute_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:

@@ -62,11 +62,12 @@ class Engine:
 
     def gram(self, weights, depth: int, kind: str = "normalized", center: bool = False, progress: bool = True,
              cache=None, device: str = "cpu", memory_gb: float | None = None, info: dict | None = None):
-        """:func:`wsm.chain.gram` (``local``, in ``memory_gb``, default 2) or the tiled Gram on the
-        cluster (:func:`gram`, tiles of ``memory_gb``, default :data:`TILE_GB` of the device); ``info``
-        gets ``info["cached"]``, whether it was read from ``cache``."""
+        """:func:`wsm.chain.gram` (``local``, in ``memory_gb``, default :func:`wsm.chain.memory_budget`:
+        a share of the machine's RAM) or the tiled Gram on the cluster (:func:`gram`, tiles of
+        ``memory_gb``, default :data:`TILE_GB` of the device); ``info`` gets ``info["cached"]``,
+        whether it was read from ``cache``."""
         if self.name == "local":
-            return chain.gram(weights, depth, kind, memory_gb or 2.0, center=center, progress=progress, cache=cache,
+            return chain.gram(weights, depth, kind, memory_gb, center=center, progress=progress, cache=cache,
                               device=device, info=info)
         return gram(weights, depth, kind, center=center, progress=progress, cache=cache, device=device,
                     memory_gb=memory_gb, address=self.address, info=info)

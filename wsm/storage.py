@@ -1,9 +1,15 @@
 """Atomic file writes, and who is writing: a file is either its old self or completely new, never
-half-written, and a file being written names its writer, so that a build sharing the folder with
-other builders removes only what a dead builder left behind."""
+half-written (its bytes reach the disk before the rename that publishes it, so a power cut leaves
+the old file or the new one), and a file being written names its writer, so that a build sharing
+the folder with other builders removes only what a dead builder left behind.
+
+Cached tensors (:func:`save_tensor`, :func:`load_tensor`) carry the SHA-256 of their bytes, as run
+files do: a cache file whose data changed on disk (one flipped byte) is not read back, it is
+recomputed by its caller."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import tempfile
@@ -43,7 +49,9 @@ def abandoned(writer_host: str, pid: int, age: float, ttl: float) -> bool:
 def atomic_write(path: str | Path, write) -> None:
     """Call ``write(f)`` on a binary temporary file beside ``path`` (named
     ``.<name>~<host>~<pid>~*.tmp``: :func:`stale_temporary` tells a dead writer's from a live one's),
-    then rename it onto ``path``. On any error, or an interrupt, the temporary file is removed."""
+    flush it to the disk (``fsync``), then rename it onto ``path`` and flush the folder, so that
+    after a crash or a power cut ``path`` is its old self or the complete new file. On any error, or
+    an interrupt, the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{SEP}{host()}{SEP}{os.getpid()}{SEP}",
@@ -51,11 +59,64 @@ def atomic_write(path: str | Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())          # the data on the disk before the rename publishes it
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to the disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:                      # a filesystem that cannot sync a folder: the rename stands
+        pass
+    finally:
+        os.close(fd)
+
+
+def tensor_digest(t) -> str:
+    """SHA-256 of a tensor's dtype, shape and bytes."""
+    import torch
+
+    t = t.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}:{tuple(t.shape)};".encode())
+    if t.numel():
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def save_tensor(path: str | Path, t) -> None:
+    """Keep tensor ``t`` in ``path`` (atomically, see :func:`atomic_write`) with its checksum
+    (:func:`tensor_digest`), for :func:`load_tensor`."""
+    import torch
+
+    record = {"tensor": t, "sha256": tensor_digest(t)}
+    atomic_write(path, lambda f: torch.save(record, f))
+
+
+def load_tensor(path: str | Path):
+    """The tensor :func:`save_tensor` kept in ``path``, or None where there is none, the file cannot be
+    read, it is not such a record, or its bytes fail their checksum: the caller computes it again."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        record = torch.load(path, weights_only=True, map_location="cpu")
+        t = record["tensor"]
+        return t if isinstance(t, torch.Tensor) and tensor_digest(t) == record["sha256"] else None
+    except Exception:                   # damaged beyond reading, or an older cache's bare tensor
+        return None
 
 
 def stale_temporary(file: Path, ttl: float) -> bool:

@@ -33,7 +33,7 @@ import torch
 
 from wsm import chain, version
 from wsm.errors import WsmError
-from wsm.storage import atomic_write
+from wsm.storage import load_tensor, save_tensor
 
 
 @dataclass(frozen=True)
@@ -161,24 +161,18 @@ def _feature64(net, depth: int, kind: str, device: str) -> torch.Tensor:
 
 def run(job: dict) -> torch.Tensor:
     """One tile job (:func:`gram` makes them): compute the tile, keep it in ``job["cache"]`` if
-    given (atomic write), return it. Module-level, so an engine can ship it to a worker."""
+    given (atomic write, with its checksum: :func:`wsm.storage.save_tensor`), return it. Module-level, so an engine can ship it to a worker."""
     kab = compute(job["nets_a"], job["nets_b"], job["depth"], job["kind"], job["method"], job["memory_gb"],
                   job["device"])
     if job["cache"] is not None:
-        atomic_write(Path(job["cache"]) / f"{job['key']}.pt", lambda f: torch.save(kab, f))
+        save_tensor(Path(job["cache"]) / f"{job['key']}.pt", kab)
     return kab
 
 
 def _cached(cache, key: str) -> torch.Tensor | None:
     if cache is None:
         return None
-    path = Path(cache) / f"{key}.pt"
-    if not path.exists():
-        return None
-    try:
-        return torch.load(path, weights_only=True)
-    except Exception:           # a damaged file: computed again and replaced
-        return None
+    return load_tensor(Path(cache) / f"{key}.pt")    # None if missing, unreadable or failing its checksum
 
 
 def local(jobs: list[dict]) -> list[torch.Tensor]:

@@ -9,10 +9,10 @@ It writes the largest size's networks once, as the run files of one zoo: random 
 
 * ``in memory (before)``: every run file read and kept in memory, as wsm read a zoo before
   (checksums checked), then the centred Gram of layer 3 (MLP-4's L3: 250,000 features) by
-  :func:`wsm.chain.gram` in 0.5 GB blocks;
-* ``lazy (after)``: :func:`wsm.zoo.load_zoo` (checksums checked one file at a time, weights left
+  :func:`wsm.maths.chain.gram` in 0.5 GB blocks;
+* ``lazy (after)``: :func:`wsm.zoos.zoo.load_zoo` (checksums checked one file at a time, weights left
   in the files) and ``usable()``, then the same Gram, every block read from the files;
-* ``lazy tiles (after)``: the same, the Gram assembled from 0.5 GB tiles (:mod:`wsm.tiles`), as
+* ``lazy tiles (after)``: the same, the Gram assembled from 0.5 GB tiles (:mod:`wsm.zoos.tiles`), as
   the Ray engine computes it (here one tile after another).
 
 ``peak_mb``: the process's peak resident set (``VmHWM``) minus its resident set after the imports;
@@ -54,7 +54,7 @@ def write_zoo(path: Path, n: int) -> None:
     """``n`` random MLP-4 networks as the run files of a zoo of ``n / RUNS`` tasks (kept if there)."""
     import torch
 
-    from wsm import nets, training, zoo
+    from wsm.zoos import nets, training, zoo
 
     cfg = training.ZooConfig(dataset="tiny-imagenet", arch="mlp4", tasks=tuple(range(-(-n // RUNS))), runs=RUNS,
                              epochs=1)
@@ -73,7 +73,8 @@ def measure(variant: str, path: Path, n: int) -> dict:
     """One variant at one size, in this (fresh) process."""
     import torch
 
-    from wsm import chain, tiles, zoo
+    from wsm.maths import chain
+    from wsm.zoos import tiles, zoo
 
     torch.set_num_threads(2)
     base = _status("VmRSS")
@@ -128,8 +129,9 @@ def main(argv=None) -> int:
         for n in args.sizes:
             for variant in VARIANTS:
                 if variant.startswith("in memory") and n > args.before_max:
-                    rows.append(dict(variant=variant, networks=n, notes=f"not run: needs about {n * 8.2 / 1000:.0f} GB "
-                                                                         "of this 24 GB machine, shared with other jobs"))
+                    notes = (f"not run: needs about {n * 8.2 / 1000:.0f} GB of this 24 GB machine, shared with "
+                             "other jobs")
+                    rows.append(dict(variant=variant, networks=n, notes=notes))
                     continue
                 proc = subprocess.run([sys.executable, "-m", "bench.analysis_memory", "--measure", variant,
                                        str(zoo_path), str(n)], cwd=HERE, capture_output=True, text=True)

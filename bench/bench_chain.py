@@ -1,5 +1,5 @@
 """Chain features at every depth: time and peak memory per network per chain of the n x n Gram
-matrix the weight classifier needs (``wsm.chain.gram``, method chosen by cost: explicit float32
+matrix the weight classifier needs (``wsm.maths.chain.gram``, method chosen by cost: explicit float32
 features where they are small, the exact kernel identity ``||M_i^T M_j||_F^2`` from the float64 chain
 factors elsewhere, e.g. PlainNet-5's chain 4 whose phi is 19,683^2 = 3 GB in float64), within 2 GB.
 
@@ -14,7 +14,8 @@ import time
 import torch
 
 from bench import common
-from wsm import chain, nets
+from wsm.maths import chain
+from wsm.zoos import nets
 
 
 def run(quick: bool = True) -> list[dict]:

@@ -1,5 +1,5 @@
-"""The weight classifier (``wsm.htt.train_classifier``, batch-1 SGD): SGD steps per second on a
-realistic embedding z (``wsm.htt.embed`` coordinates: as many dimensions as training networks)."""
+"""The weight classifier (``wsm.maths.htt.train_classifier``, batch-1 SGD): SGD steps per second on a
+realistic embedding z (``wsm.maths.htt.embed`` coordinates: as many dimensions as training networks)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import torch
 
 from bench import common
-from wsm import htt
+from wsm.maths import htt
 
 
 def run(quick: bool = True) -> list[dict]:

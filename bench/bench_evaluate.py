@@ -9,7 +9,8 @@ train_classifier, kept as train_classifier_autograd); "after" = the batched fast
 import argparse
 import time
 
-from wsm import htt, zoo
+from wsm.maths import htt
+from wsm.zoos import zoo
 
 
 def run(quick: bool = True) -> list[dict]:

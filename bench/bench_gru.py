@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from wsm import gru, namedata, zoo
+from wsm.zoos import gru, namedata, zoo
 
 
 def _row(variant, networks, steps, seconds, base, notes):
@@ -46,7 +46,7 @@ def run(quick: bool = True) -> list[dict]:
         rows.append(_row(f"batched R={r} (hand BPTT, bmm)", r, steps, time.perf_counter() - t0, base,
                          f"includes nets.build of every run; one thread inside; process CPU "
                          f"{time.process_time() - c0:.1f} s"))
-    # a zoo's chunks side by side in one-thread processes (wsm.gru.train_runs, as build_zoo does)
+    # a zoo's chunks side by side in one-thread processes (wsm.zoos.gru.train_runs, as build_zoo does)
     cfg = zoo.ZooConfig(dataset="namedata", arch="gru2", tasks=(0,), runs=64, epochs=2 * steps, momentum=0.0,
                         weight_decay=0.0, batch_size=1, augment=False)
     todo = [(0, r) for r in range(64)]

@@ -1,5 +1,5 @@
-"""Zoo training: networks x SGD steps per second, one network at a time (``wsm.zoo.train_network``,
-the reference loop) vs vectorized (``wsm.vectorized.train_networks``, G networks as one program).
+"""Zoo training: networks x SGD steps per second, one network at a time (``wsm.zoos.zoo.train_network``,
+the reference loop) vs vectorized (``wsm.zoos.vectorized.train_networks``, G networks as one program).
 
 Each variant trains on a synthetic task of Tiny-ImageNet shape (batch 128, 32x32, augmentation on:
 the data pipeline is part of the cost, as in a real zoo build); the final accuracy evaluation is
@@ -15,7 +15,7 @@ from unittest import mock
 import torch
 
 from bench import common
-from wsm import nets, vectorized, zoo
+from wsm.zoos import nets, vectorized, zoo
 
 
 def train_flops(arch: str, batch: int = 128, n_classes: int = 10) -> float:

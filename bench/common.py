@@ -112,7 +112,7 @@ def provenance() -> dict:
 
 def fake_task(n_train: int, n_classes: int = 10, seed: int = 0):
     """A synthetic task of Tiny-ImageNet shape (uint8 32x32 RGB) for timing only (no dataset needed)."""
-    from wsm import data
+    from wsm.zoos import data
 
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n_classes).repeat(n_train // n_classes + 1)[:n_train]

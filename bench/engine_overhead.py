@@ -8,14 +8,15 @@ measures, each row one figure (``ms``, or ``s`` for the once-per-cluster and onc
 * a zoo unit task whose runs are all saved (the engine's own work: the node's code check, the
   unit's file checks), one at a time;
 * a zoo unit task that trains one MLP-4 network (Tiny ImageNet task 0, 20 images per class,
-  one epoch), one at a time, against :func:`wsm.shards.build_unit` called in this process (their
+  one epoch), one at a time, against :func:`wsm.zoos.shards.build_unit` called in this process (their
   difference is what the engine adds, where it is larger than the noise);
 * a claim taken and released (exclusive create, heartbeat thread, removal) on the local disk;
 * a Gram tile task (two blocks of 4 MLP-4 layer-3 features) against the same tile computed here.
 
 Writes ``book/benchmarks/engine_overhead.csv``; :mod:`bench.projection` adds these per-task costs to
 its cluster projection (a unit: a unit task whose runs are saved plus a claim; a tile: the tile
-task minus the same tile computed here; once per worker: its first unit task). Needs the data root for the unit rows (they are left out without it).
+task minus the same tile computed here; once per worker: its first unit task). Needs the data root for the
+unit rows (they are left out without it).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def main(argv=None) -> int:
     import ray
     import torch
 
-    from wsm import chain, engine, nets, paths, shards, tiles, training, version, zoo
+    from wsm.core import paths, version
+    from wsm.maths import chain
+    from wsm.zoos import engine, nets, shards, tiles, training, zoo
 
     rows = []
 
@@ -75,7 +78,8 @@ def main(argv=None) -> int:
     add("empty task, one at a time", _ms(seq), "ms", len(seq), "median round trip")
     t = time.perf_counter()
     ray.get([empty.remote() for _ in range(1000)])
-    add("empty task, 1,000 in flight", round(1000 * (time.perf_counter() - t) / 1000, 3), "ms", 1000, "wall time / tasks")
+    add("empty task, 1,000 in flight", round(1000 * (time.perf_counter() - t) / 1000, 3), "ms", 1000,
+        "wall time / tasks")
 
     work = Path(tempfile.mkdtemp(prefix="wsm-engine-"))
     unit = shards.units(training.ZooConfig(dataset="tiny-imagenet", arch="mlp4", tasks=(0,), runs=1, epochs=1))[0]

@@ -8,7 +8,7 @@ layer 1 under each of the weight classifiers the paper, the ICLR text and the au
 (:data:`VARIANTS`), each under every split seed of ``--seeds``, with the paper's number of classifier
 SGD steps (:func:`bench.paper_slice.protocol`). Writes ``mlp4_classifiers.csv``: one row per variant,
 seed and feature, with the hits on the test networks (so paired tests between variants can be made on
-the same networks), and ``mlp4_classifiers_times.csv``. :func:`wsm.summary.mlp4_answer` reads it.
+the same networks), and ``mlp4_classifiers_times.csv``. :func:`wsm.report.summary.mlp4_answer` reads it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench import common, paper_slice
-from wsm import chain, experiments, progress, zoo
+from wsm.core import progress
+from wsm.maths import chain
+from wsm.zoos import zoo
+from wsm.book import experiments
 
 # name -> (features centred and scaled?, per-layer row normalization of the MLP's chains 2.. ?)
 VARIANTS = {

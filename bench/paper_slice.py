@@ -2,7 +2,7 @@
 
 ``python -m bench.paper_slice [--tasks 4] [--archs mlp4,plainnet5] [--null 20] [--out DIR]``
 
-Trains the paper profile's Tiny ImageNet zoos (``wsm.profiles``, notebook ``s4_1_tiny_imagenet``:
+Trains the paper profile's Tiny ImageNet zoos (``wsm.core.profiles``, notebook ``s4_1_tiny_imagenet``:
 100 runs per task, MLP-4 100 epochs with lr / 10 after 70, PlainNet-5 50 epochs with lr / 10 after
 30, SGD batch 128) for the first ``--tasks`` tasks only (``build_zoo(only_tasks=...)``: the folder
 is the full paper zoo's, so ``make reproduce PROFILE=paper`` later completes it), then runs Fig. 2's
@@ -23,7 +23,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from wsm import experiments, htt, paper, zoo
+from wsm.core import paper
+from wsm.maths import htt
+from wsm.zoos import zoo
+from wsm.book import experiments
 
 
 COLUMNS = ["architecture", "protocol", "feature", "ours", "ci_low", "ci_high", "null_mean", "p_null", "null_repeats",

@@ -3,11 +3,11 @@
 ``python -m bench.paper_table1 [--zoos zoos] [--out book/benchmarks] [--profile paper]``
 
 Builds the ``s4_3_namedata`` page's zoo under the profile (paper: 9 tasks x 100 runs, 10,000 batch-1
-SGD steps; resumable: finished runs are kept), then executes the page itself (``wsm.reproduce``, the
+SGD steps; resumable: finished runs are kept), then executes the page itself (``wsm.book.reproduce``, the
 same notebook the book runs) and commits what it wrote: ``table1_<profile>.csv`` (the page's results
 rows, with the setting they were measured at) and ``table1_<profile>_times.csv`` (wall time of each
 stage, with the machine, commit and date: :func:`bench.common.provenance`). The summary reads the
-first as a committed run (:data:`wsm.summary.COMMITTED`).
+first as a committed run (:data:`wsm.report.summary.COMMITTED`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import common
-from wsm import experiments, reproduce
+from wsm.book import experiments, reproduce
 
 NOTEBOOK = "s4_3_namedata"
 
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     train = z.table()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        os.environ["WSM_ZOOS"] = str(zoos)        # the notebook's zoo root (wsm.paths.zoo_root)
+        os.environ["WSM_ZOOS"] = str(zoos)        # the notebook's zoo root (wsm.core.paths.zoo_root)
         reproduce.execute(NOTEBOOK, args.profile, Path(tmp))
         page_s = time.time() - t0
         rows = pd.read_csv(Path(tmp) / "results" / f"{NOTEBOOK}.csv")

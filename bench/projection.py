@@ -3,7 +3,7 @@
 ``python -m bench.projection [cpu.csv] [--gpu gpu.csv] [--slice paper_slice_times.csv]`` writes
 ``book/benchmarks/projection.csv`` (the book's Performance page shows it). Per-network costs follow
 the paper profile's zoos and protocol, read from the pages' experiment objects
-(:func:`wsm.experiments.page` of Figs. 2 and 3 under ``paper``: tasks x runs, epochs, batch, classes
+(:func:`wsm.book.experiments.page` of Figs. 2 and 3 under ``paper``: tasks x runs, epochs, batch, classes
 per task at 500 training images per class; the weight classifier's epochs over its training
 networks, per chain, protocol and kind). CPU hours: the best variant measured on the CPU. GPU hours, each row
 saying its basis:
@@ -11,15 +11,15 @@ saying its basis:
 * training: the seconds per network of a zoo built at the paper's settings on the GPU
   (``bench.paper_slice``: 400 networks, real Tiny ImageNet), times 5,000 (CIFAR-100: half the steps
   per epoch, so half the time); without that file, the best vectorized rate of the GPU benchmark rows;
-* Gram matrices: the flops of the factor path (``wsm.chain.gram_from_factors``, the one that runs
+* Gram matrices: the flops of the factor path (``wsm.maths.chain.gram_from_factors``, the one that runs
   on the GPU) at the measured float64 matmul rate of the GPU (a lower bound of the time: its block
   products are float64 GEMMs of that kind, plus squaring and summing);
 * classifiers: the measured CPU rate of batch-1 SGD, 16 at once on the GPU machine's 16 cores.
 
 With ``book/benchmarks/engine_overhead.csv`` (``python -m bench.engine_overhead``) it also writes
-``projection_cluster.csv``: the same work as Ray tasks (:mod:`wsm.engine`) on 1, 8 and 64 GPUs and on
+``projection_cluster.csv``: the same work as Ray tasks (:mod:`wsm.zoos.engine`) on 1, 8 and 64 GPUs and on
 a CPU cluster (:func:`cluster`): each zoo's units (a task's 100 runs as one batched chunk on a GPU,
-one network per core on CPUs) and each chain's Gram tiles (:func:`wsm.tiles.costs`: the path and
+one network per core on CPUs) and each chain's Gram tiles (:func:`wsm.zoos.tiles.costs`: the path and
 block size a tile task picks in its memory), every task as long as the measured per-network time
 or its flops at the measured float64 matmul rate, plus the measured engine overhead per task and
 per worker, scheduled longest first onto the workers, stage after stage.
@@ -33,7 +33,9 @@ from pathlib import Path
 import pandas as pd
 
 from bench.bench_training import train_flops
-from wsm import chain, data, engine, experiments, nets, tiles
+from wsm.maths import chain
+from wsm.zoos import data, engine, nets, tiles
+from wsm.book import experiments
 
 IMAGES_PER_CLASS = 500        # training images per class of Tiny ImageNet and CIFAR-100 alike
 PAGES = ("s4_1_tiny_imagenet", "s4_2_cifar100")     # the four image weight sets: Figs. 2 and 3
@@ -267,8 +269,8 @@ def _basis(stage: str, on_gpu: bool, gpu_name: str, per_task: float, flops: floa
                 if on_gpu else "one network per core at this machine's one-thread rate") + over
     if stage == "chain Gram tiles":
         return (f"{flops / 1e15:.0f} PFLOP: each tile's path and block in "
-                f"{GPU_TILE_GB if on_gpu else CPU_TILE_GB:.0f} GB (wsm.tiles.costs) at the measured float64 matmul "
-                f"rate ({'GPU' if on_gpu else 'per CPU core'}), a lower bound") + over
+                f"{GPU_TILE_GB if on_gpu else CPU_TILE_GB:.0f} GB (wsm.zoos.tiles.costs) at the measured float64 "
+                f"matmul rate ({'GPU' if on_gpu else 'per CPU core'}), a lower bound") + over
     return "30,000 batch-1 steps each at the measured CPU rate, one per core" + over
 
 

@@ -1,8 +1,9 @@
 """Run every benchmark: ``python -m bench.run [--full] [--out book/benchmarks]``.
 
 Imports every ``bench/bench_*.py`` module and calls its ``run(quick) -> list[dict]``; writes
-``book/benchmarks/<machine>.csv`` (the book's Performance page shows it) and prints a table. ``--quick`` (default) finishes in a few minutes
-on 2 cores; ``--full`` measures longer. A module that fails is reported and skipped, not fatal."""
+``book/benchmarks/<machine>.csv`` (the book's Performance page shows it) and prints a table. ``--quick``
+(default) finishes in a few minutes on 2 cores; ``--full`` measures longer. A module that fails is reported and
+skipped, not fatal."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def main(argv=None) -> int:
     mode.add_argument("--full", action="store_true", help="longer measurements")
     ap.add_argument("--only", default="", help="comma-separated module names, e.g. bench_matmul,bench_chain")
     ap.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
-                    help="which devices the training and matmul benchmarks measure (default: the CPU and CUDA if present)")
+                    help="which devices the training and matmul benchmarks measure (default: the CPU and CUDA if "
+                         "present)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "book" / "benchmarks"))
     args = ap.parse_args(argv)
     quick = not args.full

@@ -38,7 +38,9 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import ablations, experiments, plots, results
+from wsm.analyses import ablations
+from wsm.report import plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("ablations", profile, overrides, roots)
 

@@ -34,7 +34,10 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, htt, nets, plots, results
+from wsm.maths import htt
+from wsm.zoos import data, nets
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("appendix_d_resnet_mlp", profile, overrides, roots)  # the stand-in outside `paper`
 

@@ -33,7 +33,9 @@ import time
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import beyond, controls, experiments, plots, results
+from wsm.analyses import beyond, controls
+from wsm.report import plots, results
+from wsm.book import experiments
 
 t_start = time.time()
 page, zoos = experiments.start("beyond_the_paper", profile, overrides, roots)   # Fig. 2's zoos and protocol

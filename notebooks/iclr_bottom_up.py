@@ -19,7 +19,7 @@
 # is that every chain classifies well, and it states that out-of-order projection directions would
 # "confuse the system". What we can test is that evidence: every in-order chain of the Tiny ImageNet
 # zoos of Section 4.1 (Fig. 2) against the paper's rule. Chains whose layers are out of order (see
-# `wsm.semantics`) are shown as a control, not as evidence: swapping or mixing layers breaks the
+# `wsm.analyses.semantics`) are shown as a control, not as evidence: swapping or mixing layers breaks the
 # cancellation of hidden-unit permutations that makes φ invariant (Eq. 5–6), so they are expected to
 # fail whether or not the semantics are bottom-up. A mixed chain's donor run is always on its
 # recipient's side of the train/test split.
@@ -33,7 +33,10 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, experiments, paper, plots, results, semantics
+from wsm.core import paper
+from wsm.analyses import semantics
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("iclr_bottom_up", profile, overrides, roots)   # reads the Fig. 2 page's zoos
 

@@ -27,7 +27,11 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import chain, claims, experiments, paper, permutations, plots, results
+from wsm.core import paper
+from wsm.maths import chain
+from wsm.analyses import permutations
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 plots.style()
 page, zoos = experiments.start("s3_3_chain_normalization", profile, overrides, roots)

@@ -31,7 +31,10 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, paper, plots, results, slices
+from wsm.core import paper
+from wsm.zoos import data
+from wsm.report import claims, plots, results, slices
+from wsm.book import experiments
 
 page, zoos = experiments.start("s4_1_tiny_imagenet", profile, overrides, roots)
 
@@ -67,7 +70,7 @@ display(Markdown(claims.conclusion("Fig. 2", rows, page.alpha) + "\n\n"
 # tested once on a GPU and once on this CPU (`bench/paper_slice.py`), the two compared cell by cell; then the
 # slice's open question, whether MLP-4's deeper chains fall short of the paper's bar because of the networks
 # or of our classifier: weight classification under the classifiers the paper, the ICLR text and the authors'
-# code describe, over several split seeds (`bench/mlp4_question.py`, read by `wsm.slices`).
+# code describe, over several split seeds (`bench/mlp4_question.py`, read by `wsm.report.slices`).
 
 # %%
 for item in slices.section():

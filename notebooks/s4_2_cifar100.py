@@ -36,7 +36,10 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, paper, plots, results
+from wsm.core import paper
+from wsm.zoos import data
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("s4_2_cifar100", profile, overrides, roots)
 

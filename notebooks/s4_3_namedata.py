@@ -28,13 +28,16 @@ roots = {}
 # Task i holds the languages 2i and 2i+1 in sorted file-name order; each language's names are split
 # half train / half test once per task. Each run trains GRU-2 (`nn.GRU(58, 128, 2)` + `Linear(128, 2)`)
 # from its own seed, one random name per step (a random language, then a random name of it). The runs
-# are trained many at a time by `wsm.gru.train_batched`, which a test checks against the one-at-a-time loop.
+# are trained many at a time by `wsm.zoos.gru.train_batched`, which a test checks against the one-at-a-time loop.
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, data, experiments, htt, namedata, nets, plots, results
+from wsm.maths import htt
+from wsm.zoos import data, namedata, nets
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("s4_3_namedata", profile, overrides, roots)
 
@@ -63,8 +66,8 @@ namedata.per_task(z, page.data_root)
 # %% [markdown]
 # ## Weight classification and retrieval
 # Unnormalized: the raw layer-1 input weight `weight_ih_l0` (384 x 58), flattened. Normalized: chains 1 and 2
-# above (`wsm.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.htt.evaluate`). Classification
-# holds out
+# above (`wsm.maths.chain.gru_weights`), through the same protocol code as Fig. 2 (`wsm.maths.htt.evaluate`).
+# Classification holds out
 # 40% of each task's runs; retrieval trains the classifier on 5 tasks and queries the 4 unseen ones. Each
 # accuracy carries its exact 95% interval, the p-value of "error < α" and the permutation null (task
 # labels shuffled `null_repeats` times: mean, 95% band, p-value).

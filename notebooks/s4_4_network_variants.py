@@ -35,7 +35,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import claims, controls, data, experiments, htt, nets, plots, results, summary
+from wsm.maths import htt
+from wsm.zoos import data, nets
+from wsm.analyses import controls
+from wsm.report import claims, plots, results, summary
+from wsm.book import experiments
 
 page, zoos = experiments.start("s4_4_network_variants", profile, overrides, roots)
 
@@ -66,12 +70,12 @@ results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], page.alpha)
 # %% [markdown]
 # ## The paper's claims beside ours
 # The paper words Fig. 4 without numbers, so each claim becomes a rule on the zoo's chain cells and
-# their exact intervals (`wsm.verdicts`; `wsm.summary.claim_row`): "holds" is *reproduced* when every
+# their exact intervals (`wsm.maths.verdicts`; `wsm.report.summary.claim_row`): "holds" is *reproduced* when every
 # chain cell's interval lies within 10 points of 1 − α or above, *materially different* when some interval
 # lies wholly below 1 − α; Adam's "does not hold" is reproduced when some cell lies wholly below 1 − α
 # and below the Baseline's matching cell. Anything else is *inconclusive*; `agrees` is the older,
 # interval-blind reading (every cell's decision). These claims are about the paper's setting (CIFAR-100,
-# 50 tasks × 100 runs): the summary counts them only there (`wsm.claims`); "Adam below the Baseline" is
+# 50 tasks × 100 runs): the summary counts them only there (`wsm.report.claims`); "Adam below the Baseline" is
 # also a prediction at any scale, judged on real data.
 
 # %%

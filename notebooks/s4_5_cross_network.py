@@ -35,7 +35,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import claims, controls, data, experiments, htt, plots, results, summary
+from wsm.maths import htt
+from wsm.zoos import data
+from wsm.analyses import controls
+from wsm.report import claims, plots, results, summary
+from wsm.book import experiments
 
 page, zoos = experiments.start("s4_5_cross_network", profile, overrides, roots)
 
@@ -66,12 +70,12 @@ results.accuracy_table(ours, ["zoo"], ["protocol", "feature"], page.alpha)
 # %% [markdown]
 # ## The paper's claims beside ours
 # Section 4.5 words Fig. 5 without numbers, so each claim becomes a rule on the chain cells and their
-# exact intervals (`wsm.verdicts`; `wsm.summary.claim_row`): "still high" and "do not affect the
+# exact intervals (`wsm.maths.verdicts`; `wsm.report.summary.claim_row`): "still high" and "do not affect the
 # hypothesis" are *reproduced* when every chain cell's interval lies within 10 points of 1 − α or
 # above, *materially different* when some lies wholly below 1 − α; "the accuracy drops" (Res5) and Adam's
 # "low" are reproduced when some cell lies wholly below 1 − α and below the matching cell of the zoos the
 # paper contrasts it with. Anything else is *inconclusive*; `agrees` is the older, interval-blind
-# reading. The summary counts these only at the paper's setting (`wsm.claims`); the contrasts are also
+# reading. The summary counts these only at the paper's setting (`wsm.report.claims`); the contrasts are also
 # predictions at any scale, judged on real data.
 
 # %%

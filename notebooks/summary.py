@@ -15,11 +15,11 @@
 # # Reproduction summary
 #
 # **Reproduces every claim the paper makes** (Fig. 1–5, Tables 1–2, and the ICLR-2020 version's extra
-# findings) in one table, one row per claim as the paper words it (`wsm.claims`: the paper's numbers, its
+# findings) in one table, one row per claim as the paper words it (`wsm.report.claims`: the paper's numbers, its
 # worded claims, and the predictions of its hypothesis that hold at any scale), then its cells beneath:
 # for each profile that was run and each committed larger run, ours, n, the verdict and why.
 #
-# **Verdicts** (`wsm.verdicts`, the same rules on every page; the Deviations page states them):
+# **Verdicts** (`wsm.maths.verdicts`, the same rules on every page; the Deviations page states them):
 # a number of the paper is compared with ours only where our setting is the paper's (the real dataset,
 # the same tasks and so the same chance, the same splits; runs and schedule the paper's or fewer). There
 # the difference ours − paper, with its 95% interval counting both sampling errors, is *reproduced* when
@@ -39,7 +39,8 @@ roots = {}
 import pandas as pd
 from IPython.display import Markdown, display
 
-from wsm import experiments, results, summary
+from wsm.report import results, summary
+from wsm.book import experiments
 
 page, _ = experiments.start("summary", profile, overrides, roots)
 table = summary.table(page.results_dir, page.alpha)

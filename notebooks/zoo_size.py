@@ -18,7 +18,7 @@
 # ImageNet, MLP-4 and PlainNet-5, both protocols).** The paper trains 100 networks per task on 50 tasks for 100
 # (MLP-4) or 50 (PlainNet-5) epochs and says nothing of how much less would do. Here the same test runs on
 # subsets of one zoo per architecture: fewer runs per task, fewer tasks, and the same runs read back
-# at checkpoints saved after earlier epochs (`wsm.scaling`). Each axis is swept with the other two at
+# at checkpoints saved after earlier epochs (`wsm.analyses.scaling`). Each axis is swept with the other two at
 # the zoo's full size, and the weight classifier takes the same number of SGD steps at every size
 # (`clf_steps`: the paper's 30,000 under quick).
 # Two tables are drawn: this page's own slice on the Fig. 2 zoos of the profile it runs under, and the
@@ -37,7 +37,9 @@ roots = {}
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wsm import claims, experiments, plots, results, scaling
+from wsm.analyses import scaling
+from wsm.report import claims, plots, results
+from wsm.book import experiments
 
 page, zoos = experiments.start("zoo_size", profile, overrides, roots)
 
@@ -60,7 +62,7 @@ plt.show()
 
 # %% [markdown]
 # ## The study (`make study`)
-# The committed table of `python -m wsm.scaling` (settings: `wsm.profiles.STUDY`), drawn as it was
+# The committed table of `python -m wsm.analyses.scaling` (settings: `wsm.core.profiles.STUDY`), drawn as it was
 # measured; the machine is in its `machine` column. The GPU slice's points (diamonds) are Fig. 2 at
 # the paper's settings on its first 4 tasks (`bench/paper_slice.py`).
 

@@ -118,7 +118,7 @@ def own_networks(folder, tasks=("cats", "cars", "birds", "ships"), runs=5, noise
 
     from torch import nn
 
-    from wsm import chain
+    from wsm.maths import chain
 
     folder.mkdir(parents=True, exist_ok=True)
     g = gen(0)
@@ -148,7 +148,7 @@ TINY_ZOO = dict(dataset="tiny-imagenet", arch="mlp4", tasks=(0, 1), runs=3, epoc
 
 def tiny_imagenet_root():
     """The data root holding Tiny ImageNet, or a skip saying where it was looked for."""
-    from wsm import paths
+    from wsm.core import paths
 
     root = paths.data_root()
     if not (root / "tiny-imagenet-200.zip").exists() and not (root / "tiny-imagenet-200").is_dir():
@@ -158,7 +158,7 @@ def tiny_imagenet_root():
 
 def one_process_zoo(path, cfg, root):
     """The reference: ``cfg``'s zoo built by one builder, in this process, one network at a time on one thread."""
-    from wsm import zoo
+    from wsm.zoos import zoo
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -1,11 +1,11 @@
-"""wsm.ablations on a small fake zoo: what the page already has (its own protocol's table) is reused."""
+"""wsm.analyses.ablations on a small fake zoo: what the page already has (its own protocol's table) is reused."""
 
 import pandas as pd
 import pytest
 
 from test_scaling import protocol, small_zoo  # noqa: F401  (the fixture)
 from test_zoo import fake_data  # noqa: F401  (the fixture)
-from wsm import ablations
+from wsm.analyses import ablations
 
 pytestmark = pytest.mark.usefixtures("fake_data")
 
@@ -31,7 +31,7 @@ def test_split_seeds_and_row_normalization_reuse_the_protocols_own_table(small_z
 
 
 def test_the_classifier_ablation_puts_the_nearest_neighbour_beside_the_linear_classifier(small_zoo):  # noqa: F811
-    from wsm import htt
+    from wsm.maths import htt
 
     proto = protocol(null_repeats=0)
     own = proto.evaluate_zoo(small_zoo)

@@ -1,4 +1,4 @@
-"""wsm.baselines: CKA's invariances, weight matching recovers a known permutation, the protocols."""
+"""wsm.analyses.baselines: CKA's invariances, weight matching recovers a known permutation, the protocols."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
-from wsm import baselines
+from wsm.analyses import baselines
 
 PROPERTY = settings(max_examples=20, deadline=None, derandomize=True, database=None)
 
@@ -63,7 +63,7 @@ def test_protocols_on_a_similarity_with_a_known_answer():
 
 
 def test_hidden_activations_shapes():
-    from wsm import nets
+    from wsm.zoos import nets
     x = torch.randn(5, 3, 32, 32)
     for arch, sizes in (("mlp4", (500, 500, 500)), ("plainnet5", (32 * 16 * 16, 64 * 8 * 8, 128 * 4 * 4))):
         torch.manual_seed(0)

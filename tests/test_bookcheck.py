@@ -1,4 +1,4 @@
-"""The browser check of a built book (wsm.bookcheck), on tiny real Jupyter Books.
+"""The browser check of a built book (wsm.book.bookcheck), on tiny real Jupyter Books.
 
 Needs Debian's chromium and chromium-driver; the tests are skipped without them
 unless ``WSM_REQUIRE_BROWSER=1`` (CI) makes their absence a failure.
@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 from selenium.webdriver.support.ui import WebDriverWait
 
-from wsm import bookcheck, bookzip, reproduce
-from wsm.errors import WsmError
+from wsm.book import bookcheck, bookzip, reproduce
+from wsm.core.errors import WsmError
 
 if not bookcheck.chromium_available():
     if os.environ.get("WSM_REQUIRE_BROWSER") == "1":
@@ -51,7 +51,7 @@ OFFLINE_MATH = ("sphinx:\n  extra_extensions: [sphinx-mathjax-offline]\n"
 
 
 def _build(book: Path, error_cell: bool = False, offline_math: bool = True) -> Path:
-    """Write a two-page book (intro with math + one executed notebook, tagged as :mod:`wsm.reproduce`
+    """Write a two-page book (intro with math + one executed notebook, tagged as :mod:`wsm.book.reproduce`
     tags the real ones, with the real book's stylesheet) to ``book``, build it, return its HTML folder.
     Without ``offline_math`` the book loads MathJax from Sphinx's default CDN address."""
     (book / "executed").mkdir(parents=True)

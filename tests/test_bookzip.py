@@ -1,11 +1,11 @@
-"""The built book as one zip (wsm.bookzip): everything under one folder, relative paths, same bytes."""
+"""The built book as one zip (wsm.book.bookzip): everything under one folder, relative paths, same bytes."""
 
 import zipfile
 
 import pytest
 
-from wsm import bookzip
-from wsm.errors import WsmError
+from wsm.book import bookzip
+from wsm.core.errors import WsmError
 
 
 def _site(root):

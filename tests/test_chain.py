@@ -1,4 +1,4 @@
-"""wsm.chain: permutation invariance of the chain-normalized weights (Eq. 5-7), the CNN chain of
+"""wsm.maths.chain: permutation invariance of the chain-normalized weights (Eq. 5-7), the CNN chain of
 Appendix B against an independent einsum construction, shapes, the Gram matrix, and errors."""
 
 import os
@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from wsm import chain, nets, storage, version
-from wsm.errors import WsmError
+from wsm.core import storage, version
+from wsm.maths import chain
+from wsm.zoos import nets
+from wsm.core.errors import WsmError
 
 from conftest import gen as _gen
 
@@ -466,7 +468,8 @@ def test_gram_in_passes_equals_one_pass(kind, passes, rounding):
     """Out of core: a budget that holds 1/passes of every network's feature gives the same Gram."""
     weights = _nets("plainnet5", 6)
     depth = 3
-    n, k = chain.factor_rows_cols(weights[0], depth) if kind == "normalized" else (chain.feature_size(weights[0], 3, kind), 1)
+    n, k = (chain.factor_rows_cols(weights[0], depth) if kind == "normalized"
+            else (chain.feature_size(weights[0], 3, kind), 1))
     entries = sum(r.size for r in chain.rects(n, 10**9, kind))
     memory_gb = (chain._fixed_bytes(6, n if kind == "normalized" else 1, k) + 4 * 6 * entries / passes * 1.05) / 2**30
     assert len(chain.slice_plan(6, n, k, memory_gb, kind)) >= passes
@@ -575,7 +578,7 @@ def test_layer_weights_forward_order_and_detached():
 # --- Gram by the kernel identity (chain.gram_from_factors) -------------------------------------------
 
 def _nets(arch, n, seed=0):
-    from wsm import nets as _n
+    from wsm.zoos import nets as _n
     out = []
     for s in range(n):
         torch.manual_seed(seed + s)
@@ -636,8 +639,8 @@ def test_gram_cache_key_names_the_device():
 
 
 def test_a_change_of_the_feature_code_never_reads_a_stale_gram(tmp_path, monkeypatch):
-    """The Gram cache key holds the digest of the feature code (wsm.version.code of wsm.chain and
-    wsm.tiles): once that code changes, a cached Gram is not read back but computed again."""
+    """The Gram cache key holds the digest of the feature code (wsm.core.version.code of wsm.maths.chain and
+    wsm.zoos.tiles): once that code changes, a cached Gram is not read back but computed again."""
     weights = _mlp_zoo(4, 3)
     first = chain.gram(weights, 1, center=True, progress=False, cache=tmp_path)
     key = chain.gram_key(weights, 1, "normalized", None, True, "auto")
@@ -657,7 +660,7 @@ def test_the_code_version_follows_every_byte_of_the_source(tmp_path, monkeypatch
     module.write_text("def phi(m):\n    return m.T @ m\n")
     version.code.cache_clear()
     assert version.code(("wsm_version_probe",)) != before
-    assert version.code() == version.code(("wsm.chain", "wsm.tiles")) and len(version.code()) == 16
+    assert version.code() == version.code(("wsm.maths.chain", "wsm.zoos.tiles")) and len(version.code()) == 16
 
 
 def test_gram_from_factors_blocks_and_chain4_shape():
@@ -672,7 +675,8 @@ def test_gram_from_factors_blocks_and_chain4_shape():
     # <phi_0, phi_1> by the identity equals the explicit inner product of one pair (float64)
     m0, m1 = (chain.chain_factor([w.double() for w in n], 4) for n in nets_[:2])
     assert full[0, 1].item() == pytest.approx(((m0.t() @ m1) ** 2).sum().item(), rel=1e-12)
-    assert torch.equal(chain.gram(nets_, 4, memory_gb=2.0, progress=False), chain.gram_from_factors(nets_, 4, 2.0, progress=False))
+    assert torch.equal(chain.gram(nets_, 4, memory_gb=2.0, progress=False),
+                       chain.gram_from_factors(nets_, 4, 2.0, progress=False))
 
 
 def test_gram_method_errors():
@@ -806,7 +810,7 @@ def test_chain_layers_of_every_zoo_architecture_from_module_and_state_dict(arch)
     torch.manual_seed(0)
     net = nets.build(arch, 5)
     from_module, from_state = chain.chain_layers(net), chain.chain_layers(net.state_dict())
-    assert [l.name for l in from_module] == [l.name for l in from_state] == CHAIN_NAMES[arch]
+    assert [layer.name for layer in from_module] == [layer.name for layer in from_state] == CHAIN_NAMES[arch]
     for a, b in zip(from_module, from_state):
         assert torch.equal(a.weight, b.weight) and a.stored_shape == b.stored_shape
         assert torch.equal(a.like(net.state_dict()[a.name]), a.weight)      # like() rereads the stored tensor

@@ -1,4 +1,4 @@
-"""wsm.checkpoint: networks from files (weights-only by default, --trust to opt in), the usual
+"""wsm.zoos.checkpoint: networks from files (weights-only by default, --trust to opt in), the usual
 research checkpoint layouts, and the folder + labels file that ``wsm htt`` reads."""
 
 import argparse
@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from wsm import chain, checkpoint
-from wsm.compare import load_weights
-from wsm.errors import WsmError
+from wsm.maths import chain
+from wsm.zoos import checkpoint
+from wsm.analyses.compare import load_weights
+from wsm.core.errors import WsmError
 
 
 def cnn():

@@ -8,8 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from wsm import chain, data, htt, nets, paths, zoo
-from wsm.errors import WsmError
+from wsm.core import paths
+from wsm.maths import chain, htt
+from wsm.zoos import data, nets, zoo
+from wsm.core.errors import WsmError
 
 from conftest import gen as _gen
 from test_data import write_cifar
@@ -255,7 +257,7 @@ def test_cross_network_refuses_different_shapes():
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
 def test_fig4_baseline_is_fig3s_plainnet5_zoo_and_fig5_tests_fig4s_zoos(profile, tmp_path):
-    from wsm import experiments
+    from wsm.book import experiments
 
     fig3, fig4, fig5 = (experiments.page(nb, profile, zoo_root=tmp_path, check_data=False)
                         for nb in ("s4_2_cifar100", "s4_4_network_variants", "s4_5_cross_network"))
@@ -268,7 +270,7 @@ def test_fig4_baseline_is_fig3s_plainnet5_zoo_and_fig5_tests_fig4s_zoos(profile,
 
 
 def test_paper_profile_holds_the_cifar_settings():
-    from wsm import experiments
+    from wsm.book import experiments
 
     page = experiments.page("s4_2_cifar100", "paper", check_data=False)
     mlp, cnn = page.zoos["mlp4"].config, page.zoos["plainnet5"].config
@@ -301,7 +303,7 @@ def _cells(**zoos):
 
 
 def test_claim_rules():
-    from wsm import summary
+    from wsm.report import summary
     ours = _cells(Baseline=[("classification", 100), ("retrieval", 100)],
                   Depth=[("classification", 100), ("retrieval", 96)],
                   Leaky=[("classification", 90), ("retrieval", 100)],

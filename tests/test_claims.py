@@ -1,11 +1,13 @@
-"""The paper's claims as data (wsm.claims) and how each is judged at the setting that can test it."""
+"""The paper's claims as data (wsm.report.claims) and how each is judged at the setting that can test it."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from wsm import claims, paper, profiles, stats, verdicts
-from wsm.errors import WsmError
+from wsm.core import paper, profiles
+from wsm.maths import stats, verdicts
+from wsm.report import claims
+from wsm.core.errors import WsmError
 
 FIG2 = claims.paper_setting("s4_1_tiny_imagenet", "mlp4")
 

@@ -1,4 +1,4 @@
-"""wsm.compare (bring your own networks) and the command line (python -m wsm).
+"""wsm.analyses.compare (bring your own networks) and the command line (python -m wsm).
 
 No dataset is needed: networks are tiny and freshly initialised; the zoo command is only run up to
 the point where it looks for the dataset."""
@@ -17,10 +17,13 @@ import torch
 from torch import nn
 
 import wsm as wsm_module
-from wsm import chain, cli, htt, nets, paths, profiles
-from wsm import compare as compare_module
-from wsm.compare import compare, factor_similarity, load_weights
-from wsm.errors import WsmError
+from wsm import cli
+from wsm.core import paths, profiles
+from wsm.maths import chain, htt
+from wsm.zoos import nets
+from wsm.analyses import compare as compare_module
+from wsm.analyses.compare import compare, factor_similarity, load_weights
+from wsm.core.errors import WsmError
 
 from conftest import own_networks
 
@@ -57,7 +60,7 @@ def permuted(net, seed=1):
 # compare()
 
 
-# The bounds of compare()'s figures (float64 throughout, wsm/compare.py): a cosine of two phi that are
+# The bounds of compare()'s figures (float64 throughout, wsm/analyses/compare.py): a cosine of two phi that are
 # equal up to the rounding of sums in another order is 1 within ~1e-15, so < 1e-9 leaves 1e6x; the
 # kernel path's relative distance is the square root of a float64 cancellation, resolution ~ sqrt(u64)
 # = 1e-8, so < 1e-6 leaves 100x. Independent networks score cosines < 0.99 and distances > 0.1.
@@ -318,8 +321,8 @@ def run_cli(capsys, *args):
 
 
 def zoo_run_file(path, net, task=0, run=0):
-    """A file as wsm zoo writes it (wsm.zoo._save_run): metadata, the state_dict and its digest."""
-    from wsm import zoo
+    """A file as wsm zoo writes it (wsm.zoos.zoo._save_run): metadata, the state_dict and its digest."""
+    from wsm.zoos import zoo
 
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     torch.save(dict(task=task, run=run, seed=run, classes=[0, 1], train_acc=1.0, test_acc=0.5, final_loss=0.1,
@@ -423,7 +426,7 @@ def test_a_torchscript_file_gives_one_line_and_no_torch_warning(tmp_path):
 def test_references_place_the_cosine():
     """Two untrained networks score about their *_init reference (a bare cosine of 0.5 says nothing);
     a permuted copy scores 1, far above it; the rotation reference is 1 in phi and low in raw weights."""
-    from wsm import nets
+    from wsm.zoos import nets
 
     torch.manual_seed(0)
     a, b = nets.build("plainnet5", 5), nets.build("plainnet5", 5)
@@ -527,7 +530,7 @@ def test_cli_htt_errors_are_one_line(tmp_path):
 
 def test_cli_zoo_prints_its_result_as_json_or_csv(tmp_path, capsys, monkeypatch):
     """The zoo command's result on stdout alone (training replaced by a stand-in zoo of two runs)."""
-    from wsm import zoo
+    from wsm.zoos import zoo
 
     def fake_build(out, cfg, root, download=False, **options):      # progress, only_tasks: as build_zoo
         print("zoo progress line")                             # what progress prints outside a terminal

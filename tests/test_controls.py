@@ -1,12 +1,14 @@
-"""wsm.controls: known answers (init = the zoo's init, permuted copies and rotations under phi)."""
+"""wsm.analyses.controls: known answers (init = the zoo's init, permuted copies and rotations under phi)."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from wsm import chain, controls, nets, zoo
-from wsm.errors import WsmError
+from wsm.maths import chain
+from wsm.zoos import nets, zoo
+from wsm.analyses import controls
+from wsm.core.errors import WsmError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +80,7 @@ def test_rotate_hidden_refuses_bad_input():
 
 
 def test_shuffled_labels_and_subsampling():
-    from wsm import data
+    from wsm.zoos import data
     td = data.TaskData("tiny-imagenet", 0, [0, 1], ["a", "b"], torch.zeros(10, 3, 32, 32, dtype=torch.uint8),
                        torch.tensor([0] * 5 + [1] * 5), torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
                        torch.tensor([0, 1]), "test")
@@ -92,7 +94,7 @@ def test_shuffled_labels_and_subsampling():
 
 
 def test_rotation_check_on_an_mlp4():
-    from wsm import nets
+    from wsm.zoos import nets
     torch.manual_seed(0)
     sd = nets.build("mlp4", 4).state_dict()
     x = torch.randn(20, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -106,7 +108,8 @@ def test_twin_diagnostic_sees_shared_seeds_and_default_zoos_share_none():
     by name (twin_of) shares them, and the diagnostic sees it at initialisation."""
     import dataclasses
 
-    from wsm import experiments, zoo as zoo_mod
+    from wsm.zoos import zoo as zoo_mod
+    from wsm.book import experiments
 
     base = zoo.ZooConfig(dataset="cifar100-standin", arch="plainnet5", tasks=(0, 1), runs=3, epochs=1)
     leaky = dataclasses.replace(base, arch="leaky")

@@ -1,4 +1,4 @@
-"""wsm.data on small fake files written in the official Tiny ImageNet and CIFAR-100 layouts."""
+"""wsm.zoos.data on small fake files written in the official Tiny ImageNet and CIFAR-100 layouts."""
 
 import io
 import os
@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from wsm import data, paths
-from wsm.data import WsmError, cache_root, data_root, load_task, n_tasks, task_classes
+from wsm.core import paths
+from wsm.zoos import data
+from wsm.zoos.data import WsmError, cache_root, data_root, load_task, n_tasks, task_classes
 
 # Written to wnids.txt unsorted; class index = position in the sorted list.
 WNIDS = ["n0300", "n0100", "n0800", "n0200", "n0500", "n0400", "n0700", "n0600"]
@@ -203,10 +204,10 @@ def test_tasks_and_validation():
 
 
 def test_roots(tmp_path, monkeypatch):
-    """One home for every root (wsm.paths): the argument, else the variable, else beside the checkout."""
+    """One home for every root (wsm.core.paths): the argument, else the variable, else beside the checkout."""
     for name in ("WSM_DATA", "WSM_ZOOS", "WSM_CACHE", "WSM_DOWNLOAD"):
         monkeypatch.delenv(name, raising=False)
-    assert data_root() == paths.REPO / "data" and (paths.REPO / "wsm" / "data.py").is_file()
+    assert data_root() == paths.REPO / "data" and (paths.REPO / "wsm" / "zoos" / "data.py").is_file()
     assert paths.zoo_root() == paths.REPO / "zoos" and paths.gram_cache(tmp_path) == tmp_path / "grams"
     assert not paths.download_allowed() and paths.download_allowed(True)
     monkeypatch.setenv("WSM_DOWNLOAD", "1")

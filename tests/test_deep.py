@@ -1,5 +1,5 @@
 """ResNet-MLP-12 (Appendix D): shapes, the chain's weights, the permutation symmetry that survives
-the skip connections; the out-of-order chains of wsm.semantics (ICLR "bottom-up")."""
+the skip connections; the out-of-order chains of wsm.analyses.semantics (ICLR "bottom-up")."""
 
 import json
 
@@ -9,8 +9,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wsm import chain, data, experiments, htt, nets, semantics
-from wsm.errors import WsmError
+from wsm.maths import chain, htt
+from wsm.zoos import data, nets
+from wsm.analyses import semantics
+from wsm.book import experiments
+from wsm.core.errors import WsmError
 
 from conftest import gen
 
@@ -183,7 +186,7 @@ def test_evaluate_can_skip_retrieval():
 
 def test_a_zoo_built_for_some_tasks_is_the_full_zoo_in_part(tmp_path, monkeypatch):
     from test_zoo import cfg, fake_task
-    from wsm import zoo
+    from wsm.zoos import zoo
 
     calls = []
     monkeypatch.setattr(data, "load_task", lambda *a, **k: calls.append(a[1]) or fake_task(*a, **k))

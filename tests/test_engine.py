@@ -1,4 +1,4 @@
-"""wsm.engine on a real Ray cluster: a head and a second node started on this machine (two
+"""wsm.zoos.engine on a real Ray cluster: a head and a second node started on this machine (two
 ``ray start`` processes on 127.0.0.1), a zoo built across both, then again with the second node
 killed mid-build. Each must end with the run files of one builder, bit for bit."""
 
@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from conftest import TINY_ZOO, assert_same_runs, one_process_zoo, tiny_imagenet_root
-from wsm import engine, shards, training, zoo
-from wsm.errors import WsmError
+from wsm.zoos import engine, shards, training, zoo
+from wsm.core.errors import WsmError
 
 ray = pytest.importorskip("ray", reason="the ray engine's tests need the ray package (requirements.txt)")
 
@@ -152,7 +152,7 @@ def test_a_zoo_built_across_two_nodes_equals_one_builders(cluster, tmp_path):
 
 
 def test_gram_tiles_as_ray_tasks_assemble_to_the_one_piece_gram(cluster, tmp_path):
-    from wsm import chain
+    from wsm.maths import chain
 
     weights, _ = zoo.load_zoo(one_process_zoo(tmp_path / "one", _cfg(), cluster.root).path).usable()
     k = engine.Engine("ray", cluster.address).gram(weights, 3, "unnormalized", center=True, progress=False,

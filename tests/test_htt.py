@@ -1,4 +1,4 @@
-"""wsm.htt: exactness of the span embedding, equivalence with the paper's (primal) classifier,
+"""wsm.maths.htt: exactness of the span embedding, equivalence with the paper's (primal) classifier,
 both protocols on features with a known answer, CMC, the splits, the decision rule, evaluate."""
 
 import numpy as np
@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsm import chain, htt
-from wsm.errors import WsmError
+from wsm.maths import chain, htt
+from wsm.core.errors import WsmError
 
 from conftest import gen as _gen
 
@@ -432,12 +432,12 @@ def test_embed_raw_keeps_the_uncentred_features():
     (100, 100, "consistent with H0"),        # interval [0.964, 1]: narrow and at the target
     (6, 6, "underpowered"),                  # 100% of 6: the interval reaches down to 0.54
     (30, 60, "inconsistent with H0"),        # upper end 0.63 < 0.95
-    (95, 100, "consistent with H0"),         # [0.887, 0.984]: within wsm.verdicts.DELTA of the target
+    (95, 100, "consistent with H0"),         # [0.887, 0.984]: within wsm.maths.verdicts.DELTA of the target
     (80, 100, "inconsistent with H0"),       # [0.708, 0.873]: even its upper end misses the target
     (0, 1, "underpowered"),                  # 0 of 1: [0, 0.975] still reaches the target
 ])
 def test_evidence_reads_the_exact_interval(correct, n, expected):
-    from wsm import stats
+    from wsm.maths import stats
 
     lo, hi = stats.clopper_pearson(correct, n)
     assert htt.evidence(lo, hi, alpha=0.05) == expected

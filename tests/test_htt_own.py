@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wsm import cli, htt, verdicts
+from wsm import cli
+from wsm.maths import htt, verdicts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -258,7 +259,7 @@ def test_a_one_task_classifier_and_a_chance_accuracy_get_no_verdict(tmp_path, ca
 def test_nearest_neighbour_is_the_cosine_of_similarity(importable, capsys):
     """The nearest-neighbour rows predict the task of the training network of highest cosine, the
     cosine `wsm similarity` prints."""
-    from wsm import compare
+    from wsm.analyses import compare
 
     folder = importable / "nets"
     status, out, _ = run(capsys, "htt", folder, folder / "labels.csv", *FAST, "--depths", 2, "--kinds", "normalized",
@@ -367,7 +368,7 @@ def test_help_imports_no_torch():
 
 
 def test_memory_option_reaches_the_grams(importable, capsys, monkeypatch):
-    from wsm import chain
+    from wsm.maths import chain
 
     seen = []
     real = chain.gram

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 import wsm
-from wsm import paths
+from wsm.core import paths
 
 from conftest import own_networks
 
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _imported_top_level_packages() -> set[str]:
     """Every third-party top-level package the wsm module imports (anywhere in a module)."""
     names = set()
-    for f in (REPO / "wsm").glob("*.py"):
+    for f in (REPO / "wsm").rglob("*.py"):
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.Import):
                 names |= {a.name.split(".")[0] for a in node.names}
@@ -123,7 +123,7 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     wsm_cmd, python = installed["bin"] / "wsm", installed["bin"] / "python"
     assert run(installed, wsm_cmd, "--version").strip() == f"wsm {wsm.__version__}"
     where = json.loads(run(installed, python, "-c",
-                           "import json, importlib.metadata as m, wsm, wsm.paths as p; "
+                           "import json, importlib.metadata as m, wsm, wsm.core.paths as p; "
                            "print(json.dumps(dict(file=wsm.__file__, version=m.version('wsm'), "
                            "requires=m.requires('wsm'), license=m.metadata('wsm')['License-Expression'], "
                            "data=str(p.data_root()), zoos=str(p.zoo_root()), "
@@ -136,7 +136,7 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     assert Path(where["data"]) == home / ".local" / "share" / "wsm" / "data"
     assert Path(where["zoos"]) == home / ".local" / "share" / "wsm" / "zoos"
     assert Path(where["cache"]) == home / ".cache" / "wsm"
-    zoos = json.loads(run(installed, python, "-c", "import wsm.paths as p; print(repr(str(p.zoo_root())))",
+    zoos = json.loads(run(installed, python, "-c", "import wsm.core.paths as p; print(repr(str(p.zoo_root())))",
                           env={"WSM_ZOOS": "/somewhere/else"}).replace("'", '"'))
     assert zoos == "/somewhere/else"                                        # the variable still wins
 
@@ -146,7 +146,7 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     b = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 5))
     torch.save(a.state_dict(), work / "a.pt")
     torch.save({"state_dict": b.state_dict(), "epoch": 3}, work / "b.pt")
-    text = " ".join(run(installed, wsm_cmd, "similarity", "a.pt", "b.pt").split())
+    text = " ".join(run(installed, wsm_cmd, "similarity", "a.pt", "b.pt", "--full").split())
     assert "cosine_init" in text and "orthogonal change of hidden basis" in text
     rows = json.loads(run(installed, wsm_cmd, "similarity", "a.pt", "b.pt", "--json"))["rows"]
     assert [r["chain"] for r in rows] == [1, 2, 3] and all(abs(r["cosine_rotated"] - 1) < 1e-9 for r in rows)
@@ -157,7 +157,8 @@ def test_installed_package_runs_both_commands_and_writes_to_user_folders(install
     cells = {(r["kind"], r["protocol"]): r for r in result["rows"]}
     assert result["networks"] == 25 and len(cells) == 4
     assert cells["normalized", "classification"]["accuracy"] == 1.0
-    assert {r["evidence"] for r in result["rows"]} <= {"consistent with H0", "inconsistent with H0", "underpowered"}
+    assert {r["evidence"] for r in result["rows"]} <= {"consistent with H0", "inconsistent with H0", "underpowered",
+                                                       "not tested"}
     assert "feature" in run(installed, wsm_cmd, "htt", "nets", labels, "--depths", "1", "--epochs", "2",
                             "--null-repeats", "0")
     assert sorted(p.name for p in REPO.iterdir()) == before              # nothing written into the checkout

@@ -1,5 +1,5 @@
-"""NameData (wsm.namedata), GRU-2 training (wsm.gru: batched trainer == one-at-a-time reference),
-GRU-2 zoos and the GRU chains (wsm.chain.gru_weights)."""
+"""NameData (wsm.zoos.namedata), GRU-2 training (wsm.zoos.gru: batched trainer == one-at-a-time reference),
+GRU-2 zoos and the GRU chains (wsm.maths.chain.gru_weights)."""
 
 import os
 
@@ -8,8 +8,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from wsm import chain, gru, namedata, nets, zoo
-from wsm.errors import WsmError
+from wsm.maths import chain
+from wsm.zoos import gru, namedata, nets, zoo
+from wsm.core.errors import WsmError
 
 LANGS = [f"L{i:02d}" for i in range(18)]
 

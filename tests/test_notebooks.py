@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from wsm import experiments, htt, profiles, reproduce, results, verdicts
+from wsm.core import profiles
+from wsm.maths import htt, verdicts
+from wsm.report import results
+from wsm.book import experiments, reproduce
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,7 +95,7 @@ def _check_cifar_rows(rows, n_rows, panels):
     assert (rows.ci_low <= rows.ours + 1e-9).all() and (rows.ours <= rows.ci_high + 1e-9).all()
     assert rows.p_error_below_alpha.between(0, 1).all()
     # no CIFAR-100 under the test data root: the smoke profile uses the stand-in and says so
-    from wsm import data
+    from wsm.zoos import data
     if data.resolve_cifar100("smoke") == "cifar100-standin":
         assert rows.dataset.str.startswith(STANDIN).all()
 
@@ -149,12 +152,12 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     assert len(images) >= 2
     assert "99.4" in (html / "results.html").read_text()
     intro = (html / "intro.html").read_text()             # the first page opens with the verdicts
-    from wsm import claims
+    from wsm.report import claims
     assert "built with the <strong>" in intro and "each judged only at the level its evidence reaches" in intro
     assert intro.count("Verdict:") == len(claims.FIGURES)     # one sentence per figure of the paper
     # the same book in a real browser: no broken image, no missing page, no error output, math rendered,
     # no request beyond 127.0.0.1
-    from wsm import bookcheck
+    from wsm.book import bookcheck
     if not bookcheck.chromium_available() and os.environ.get("WSM_REQUIRE_BROWSER") != "1":
         pytest.skip("no chromium/chromium-driver for the browser check (set WSM_REQUIRE_BROWSER=1 to fail)")
     rows = bookcheck.check_book(html, book, tmp_path / "screenshots")
@@ -183,7 +186,7 @@ def test_same_seeds_give_identical_results(smoke, tmp_path, monkeypatch):
 
 def test_summary_has_every_reported_number_with_ours(smoke):
     out, _ = smoke
-    from wsm import claims, summary
+    from wsm.report import claims, summary
     table = summary.table(out / "results")
     assert len(table) == len(claims.CLAIMS)                               # one row per claim
     missing = table[table["verdict (smoke)"] == verdicts.MISSING]
@@ -199,7 +202,7 @@ def test_table1_has_its_four_cells_with_the_papers_numbers(smoke):
     _, df = smoke
     t1 = df[df.figure == "Table 1"]
     assert len(t1) == 4 and (t1.architecture == "GRU-2").all() and (t1.depth == 1).all()
-    from wsm import paper
+    from wsm.core import paper
     for (protocol, kind), value in paper.TABLE1.items():
         cell = t1[(t1.protocol == protocol) & (t1.kind == kind)]
         assert len(cell) == 1 and cell.paper.iloc[0] == value
@@ -311,7 +314,7 @@ def test_the_zoo_size_page_sweeps_each_axis_with_the_others_at_full_size(smoke):
     per_point = zs.assign(**{c: point[c].to_numpy() for c in point}).groupby(
         ["architecture", "axis", "epoch", "tasks", "runs"]).size()
     # 2 protocols x (3 layers + 3 chains) at every point, classification only where retrieval would train on
-    # too few tasks (wsm.htt.retrieval_problem)
+    # too few tasks (wsm.maths.htt.retrieval_problem)
     for (_, _, _, tasks, _), count in per_point.items():
         assert count == 6 * (1 if htt.retrieval_problem(tasks, fig2["retrieval_train_fraction"]) else 2)
     assert zs.paper.isna().all()                        # no paper value at these sizes
@@ -322,9 +325,9 @@ def test_the_zoo_size_page_sweeps_each_axis_with_the_others_at_full_size(smoke):
 
 
 def test_every_row_records_where_it_was_measured(smoke):
-    """What wsm.claims needs to judge a number at its setting, and the paired test of chain against layer."""
+    """What wsm.report.claims needs to judge a number at its setting, and the paired test of chain against layer."""
     _, df = smoke
-    from wsm import claims
+    from wsm.report import claims
     measured = df[df.figure.isin(["Fig. 2", "Fig. 3", "Table 1", "Table 2", "Fig. 4", "Fig. 5"])]
     assert measured[list(claims.SETTING_COLUMNS[:5])].notna().all().all()
     fig2 = df[df.figure == "Fig. 2"]
@@ -334,7 +337,7 @@ def test_every_row_records_where_it_was_measured(smoke):
 
 
 def test_no_notebook_holds_a_paper_value_or_writes_its_own_conclusion():
-    """Pages read the paper's numbers and their conclusions from wsm (wsm.claims, and each analysis's own)."""
+    """Pages read the paper's numbers and their conclusions from wsm (wsm.report.claims, and each analysis's own)."""
     import re
     for path in sorted((REPO / "notebooks").glob("*.py")):
         text = path.read_text()

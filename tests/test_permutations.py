@@ -1,9 +1,10 @@
-"""wsm.permutations: Fig. 1's worked example with the paper's printed matrices, and its rows."""
+"""wsm.analyses.permutations: Fig. 1's worked example with the paper's printed matrices, and its rows."""
 
 import pandas as pd
 import pytest
 
-from wsm import claims, permutations
+from wsm.analyses import permutations
+from wsm.report import claims
 
 
 def test_fig1_printed_matrices_are_the_swapped_ones_and_only_raw_weights_change():

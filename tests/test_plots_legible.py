@@ -1,4 +1,4 @@
-"""wsm.plots' figures are legible at the book's width: about as wide as the text column, no text
+"""wsm.report.plots' figures are legible at the book's width: about as wide as the text column, no text
 smaller than the style's smallest size, the legend under the panels (hiding no bar) and the caption
 under the legend."""
 
@@ -15,7 +15,7 @@ import pytest
 from matplotlib.text import Text
 from PIL import Image
 
-from wsm import plots
+from wsm.report import plots
 
 TITLES = {"a": "MLP-4 classification", "b": "PlainNet-5 classification",
           "c": "MLP-4 retrieval", "d": "PlainNet-5 retrieval"}

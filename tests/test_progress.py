@@ -1,4 +1,4 @@
-from wsm import progress
+from wsm.core import progress
 
 
 def test_notebook_progress_is_a_few_lines(capsys, monkeypatch):

@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from wsm import data, reproduce, zoo
-from wsm.errors import WsmError
+from wsm.zoos import data, zoo
+from wsm.book import reproduce
+from wsm.core.errors import WsmError
 
 REPO = Path(__file__).resolve().parent.parent
 
 # A zoo build on synthetic data (no dataset needed) slow enough to be killed midway.
 BUILD = textwrap.dedent("""
     import sys, torch
-    from wsm import data, zoo
+    from wsm.zoos import data, zoo
     def fake(dataset, task, root=None, download=False):
         g = torch.Generator().manual_seed(task)
         y = torch.arange(4).repeat(64)

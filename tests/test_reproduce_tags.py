@@ -1,4 +1,4 @@
-"""How wsm.reproduce tags an executed notebook for the book: code folded, the settings banner folded,
+"""How wsm.book.reproduce tags an executed notebook for the book: code folded, the settings banner folded,
 papermill's injected parameters removed, the tags a notebook already has kept."""
 
 from pathlib import Path
@@ -7,7 +7,8 @@ import jupytext
 import nbformat
 import pytest
 
-from wsm import profiles, reproduce
+from wsm.core import profiles
+from wsm.book import reproduce
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,10 @@
-"""The results CSV and every page's accuracy table (wsm.results)."""
+"""The results CSV and every page's accuracy table (wsm.report.results)."""
 
 import numpy as np
 import pandas as pd
 
-from wsm import claims, results, stats, verdicts
+from wsm.maths import stats, verdicts
+from wsm.report import claims, results
 
 FIG2 = claims.paper_setting("s4_1_tiny_imagenet", "mlp4")
 SETTING = dict(data=FIG2.data, tasks=FIG2.tasks, runs=FIG2.runs, epochs=FIG2.epochs, train_fraction=0.6,

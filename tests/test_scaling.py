@@ -1,4 +1,4 @@
-"""The zoo-size study (wsm.scaling) on a small synthetic zoo with checkpoints."""
+"""The zoo-size study (wsm.analyses.scaling) on a small synthetic zoo with checkpoints."""
 
 import dataclasses
 
@@ -8,7 +8,10 @@ import pytest
 
 from test_zoo import fake_data, fake_task  # noqa: F401  (the fixture)
 
-from wsm import engine, experiments, htt, scaling, zoo, verdicts
+from wsm.maths import htt, verdicts
+from wsm.zoos import engine, zoo
+from wsm.analyses import scaling
+from wsm.book import experiments
 
 pytestmark = pytest.mark.usefixtures("fake_data")
 
@@ -54,7 +57,7 @@ def test_a_point_read_from_the_whole_zoos_gram_is_the_test_of_its_own_networks(s
     point = scaling.Point(epoch=2, tasks=5, runs=4)
     got = scaling.evaluate_point(proto, small_zoo, point, full, steps=300)
     assert set(got.networks) == {20} and set(got.tasks) == {5} and len(got) == 6   # 2 protocols x 3 features
-    # a point of 3 tasks leaves retrieval out: its classifier would train on 2 (wsm.htt.retrieval_problem)
+    # a point of 3 tasks leaves retrieval out: its classifier would train on 2 (wsm.maths.htt.retrieval_problem)
     few = scaling.evaluate_point(proto, small_zoo, scaling.Point(epoch=2, tasks=3, runs=4), full, steps=300)
     assert set(few.protocol) == {"classification"} and len(few) == 3
     weights, labels = small_zoo.usable()

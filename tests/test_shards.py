@@ -1,4 +1,4 @@
-"""wsm.shards: a zoo's fixed units, exclusive claims that expire, and several builders of one folder
+"""wsm.zoos.shards: a zoo's fixed units, exclusive claims that expire, and several builders of one folder
 ending with the files one builder writes. The builders here are plain processes (no Ray)."""
 
 import json
@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from conftest import TINY_ZOO, assert_same_runs, one_process_zoo, tiny_imagenet_root
-from wsm import shards, storage, training, zoo
+from wsm.core import storage
+from wsm.zoos import shards, training, zoo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 BUILDER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from wsm import shards, training
+    from wsm.zoos import shards, training
     folder, go, config = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
     cfg = training.ZooConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
     built, real = [], shards.build_unit

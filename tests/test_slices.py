@@ -1,9 +1,9 @@
-"""wsm.slices: the slice's two devices and the MLP-4 classifier question, on tables made here."""
+"""wsm.report.slices: the slice's two devices and the MLP-4 classifier question, on tables made here."""
 
 import pandas as pd
 import pytest
 
-from wsm import slices
+from wsm.report import slices
 
 RAW = "raw vec(φ), Eq. 7 (paper)"
 CODE = "raw vec(φ), rows normalized (ICLR text, code)"

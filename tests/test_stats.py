@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats as st
 
-from wsm import stats
+from wsm.maths import stats
 
 
 # Unless noted, pytest.approx's default (rel 1e-6) compares two float64 computations of one number
@@ -39,7 +39,7 @@ import itertools
 import numpy as np
 import torch
 
-from wsm import htt
+from wsm.maths import htt
 
 
 def test_permutation_p_matches_scipy_permutation_test():

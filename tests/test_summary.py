@@ -1,10 +1,12 @@
-"""The summary (wsm.summary): one row per claim with its cells beneath, per run; the tally that counts
+"""The summary (wsm.report.summary): one row per claim with its cells beneath, per run; the tally that counts
 no degenerate or cross-setting cell; the committed paper slice; findings; claim rows' verdicts."""
 
 import pandas as pd
 import pytest
 
-from wsm import claims, data, stats, summary, verdicts
+from wsm.maths import stats, verdicts
+from wsm.zoos import data
+from wsm.report import claims, summary
 
 STANDIN = data.STANDIN_LABEL
 QUICK_FIG2 = claims.Setting("tiny-imagenet", 10, 10, 3)
@@ -154,7 +156,7 @@ def test_claim_rows_carry_the_verdict():
 
 
 def test_the_worded_claims_rows_come_from_the_claims():
-    """Figs. 4-5's pages write one row per worded claim and zoo, with the rule and contrast of wsm.claims."""
+    """Figs. 4-5's pages write one row per worded claim and zoo, with the rule and contrast of wsm.report.claims."""
     def cells(name, c, protocol):
         lo, hi = (100 * b for b in stats.clopper_pearson(c, 40))
         return [dict(zoo=name, kind="normalized", protocol=protocol, depth=d, n=40, ours=100 * c / 40, ci_low=lo,

@@ -1,11 +1,12 @@
-"""wsm.tiles: a Gram matrix in block-pair tiles, assembled into the matrix of the one-piece
+"""wsm.zoos.tiles: a Gram matrix in block-pair tiles, assembled into the matrix of the one-piece
 computation; tiles kept by content; networks read from their run files, two blocks at a time."""
 
 import pytest
 import torch
 
-from wsm import chain, nets, tiles, training, zoo
-from wsm.errors import WsmError
+from wsm.maths import chain
+from wsm.zoos import nets, tiles, training, zoo
+from wsm.core.errors import WsmError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -130,7 +131,7 @@ def test_tiles_choose_the_path_with_fewer_flops():
 def test_a_flipped_byte_in_a_cached_tile_is_caught_and_the_tile_recomputed(tmp_path):
     from test_chain import flip_a_data_byte
 
-    from wsm import storage
+    from wsm.core import storage
 
     weights = _zoo("plainnet5", 4)
     first = tiles.gram(weights, 2, block=2, cache=tmp_path, progress=False)

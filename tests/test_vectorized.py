@@ -1,11 +1,11 @@
-"""Vectorized zoo training (wsm.vectorized) gives the loop's weights; build_zoo uses it, falls back, resumes."""
+"""Vectorized zoo training (wsm.zoos.vectorized) gives the loop's weights; build_zoo uses it, falls back, resumes."""
 
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from wsm import nets, training, vectorized, zoo
+from wsm.zoos import nets, training, vectorized, zoo
 from test_zoo import fake_task, fake_data, cfg  # noqa: F401  (fixture)
 
 

@@ -1,13 +1,14 @@
-"""The rules that judge a result (wsm.verdicts): the paper's number at its setting, the predictions at
+"""The rules that judge a result (wsm.maths.verdicts): the paper's number at its setting, the predictions at
 any scale, and the worded claims' bar."""
 
 import numpy as np
 import pytest
 from scipy.stats import binom
 
-from wsm import claims, htt, stats, verdicts
-from wsm.errors import WsmError
-from wsm.verdicts import (CONTRADICTED, DIFFERENT, INCONCLUSIVE, NOT_TESTED, REPRODUCED, SUPPORTED)
+from wsm.maths import htt, stats, verdicts
+from wsm.report import claims
+from wsm.core.errors import WsmError
+from wsm.maths.verdicts import (CONTRADICTED, DIFFERENT, INCONCLUSIVE, NOT_TESTED, REPRODUCED, SUPPORTED)
 
 
 def ci(correct, n):

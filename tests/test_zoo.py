@@ -5,8 +5,10 @@ import json
 import pytest
 import torch
 
-from wsm import chain, data, storage, zoo
-from wsm.errors import WsmError
+from wsm.core import storage
+from wsm.maths import chain
+from wsm.zoos import data, zoo
+from wsm.core.errors import WsmError
 
 
 def fake_task(dataset, task, root=None, download=False):

@@ -7,7 +7,7 @@
     wsm --version
 
 Every command takes ``--json`` or ``--csv``: the result alone on stdout, machine-readable (notes
-and progress go to stderr). Every user-facing problem (a :class:`~wsm.errors.WsmError`) is printed
+and progress go to stderr). Every user-facing problem (a :class:`~wsm.core.errors.WsmError`) is printed
 as one line ``error: <message>`` on stderr with exit status 2, never as a traceback.
 
 Only the command that runs has its options built (:func:`parser`): ``wsm --help`` imports neither
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from wsm import __version__
-from wsm.errors import WsmError
+from wsm.core.errors import WsmError
 
 NOTEBOOK = "s4_1_tiny_imagenet"     # the notebook whose zoos `wsm zoo` builds
 EXPLANATION = (
@@ -42,7 +42,7 @@ COMPACT = (
     "of a (a permutation of hidden units, but also any orthogonal change of hidden basis), so 1 does not mean the "
     "same function. unrelated: the cosine of {draws} pairs of independently initialized networks of these shapes, "
     "mean [lowest-highest]; the pair's cosine is above, within or below that range. raw: the cosine of the raw "
-    "l-th layer weights (unrelated pairs' mean). --full: every figure and reference (wsm.compare.compare).")
+    "l-th layer weights (unrelated pairs' mean). --full: every figure and reference (wsm.analyses.compare.compare).")
 HTT_NOTE = (
     "accuracy, n, ci95: the first split's top-1 on held-out networks of each task (classification) or rank-1 on "
     "networks of unseen tasks (retrieval), of the classifier named (linear: the paper's, trained on the feature; "
@@ -53,8 +53,8 @@ HTT_NOTE = (
     "at all, not the paper's hypothesis. H0, the paper's hypothesis: the networks of a task are one solution. "
     "paper's rule: accept H0 when the error is below alpha = {alpha}. H0 by the interval: consistent when the "
     "interval's lower end is within {delta:g} points of 1 - alpha or above, inconsistent when the interval lies "
-    "below it, else underpowered (wsm.htt.evidence); not tested, with the reason, where the protocol tested nothing "
-    "(wsm.verdicts.untested).")
+    "below it, else underpowered (wsm.maths.htt.evidence); not tested, with the reason, where the protocol tested "
+    "nothing (wsm.maths.verdicts.untested).")
 COMMANDS = {"similarity": ("compare",), "htt": (), "zoo": ()}       # command: its aliases
 
 
@@ -115,7 +115,8 @@ def parser(argv=None) -> argparse.ArgumentParser:
 
 
 def _similarity_options(sim) -> None:
-    from wsm import chain, compare
+    from wsm.maths import chain
+    from wsm.analyses import compare
 
     sim.description = (
         "Compare two networks of the same architecture chain by chain: the cosine similarity of the "
@@ -142,7 +143,7 @@ def _similarity_options(sim) -> None:
 
 
 def _htt_options(h) -> None:
-    from wsm import chain, htt
+    from wsm.maths import chain, htt
 
     h.description = (
         "Hypothesis-training-testing (the paper's Sections 2-3) on a folder of your own networks of one "
@@ -187,7 +188,8 @@ def _htt_options(h) -> None:
     h.add_argument("--seed", type=int, default=0, help="seed of the first split and the label shuffles (default 0)")
     h.add_argument("--alpha", type=_fraction, default=0.05, help="significance level of the decision (default 0.05)")
     h.add_argument("--memory-gb", type=_gigabytes, default=None, metavar="GB",
-                   help="memory bound of the Gram matrices (default: wsm.chain.gram's); lower it for large networks")
+                   help="memory bound of the Gram matrices (default: wsm.maths.chain.gram's); lower it for large "
+                        "networks")
     h.add_argument("--trust", action="store_true", help="also read full pickles (runs code from the files; see "
                                                         "wsm similarity --help)")
     _output_options(h)
@@ -195,7 +197,8 @@ def _htt_options(h) -> None:
 
 
 def _zoo_options(z) -> None:
-    from wsm import nets, profiles
+    from wsm.core import profiles
+    from wsm.zoos import nets
 
     z.description = (
         f"Train, or resume, the weight zoo that notebook {NOTEBOOK} uses, with that notebook's parameters under a "
@@ -243,7 +246,7 @@ def _emit(args, table, meta: dict, more: dict | None = None) -> None:
 def similarity(args) -> int:
     import pandas as pd
 
-    from wsm.compare import compare
+    from wsm.analyses.compare import compare
 
     notes: list[str] = []
     table = compare(args.a, args.b, depths=args.chains, draws=args.draws, trust=args.trust, notes=notes)
@@ -264,7 +267,7 @@ def similarity(args) -> int:
 
 
 def _compact(table):
-    """:func:`wsm.compare.compare`'s table as one line per chain: the cosine beside its reference's mean and
+    """:func:`wsm.analyses.compare.compare`'s table as one line per chain: the cosine beside its reference's mean and
     range, and where it lies against that range."""
     import pandas as pd
 
@@ -282,7 +285,7 @@ def _pct(x) -> str:
 
 
 def _shown(table, splits: int):
-    """:func:`wsm.own.on_networks`' table as the terminal shows it (percentages, one interval per column)
+    """:func:`wsm.analyses.own.on_networks`' table as the terminal shows it (percentages, one interval per column)
     and its footnotes: the reason each untested row tested nothing, once per reason."""
     import pandas as pd
 
@@ -307,7 +310,8 @@ def _shown(table, splits: int):
 
 
 def hypothesis_test(args) -> int:
-    from wsm import htt, own, verdicts
+    from wsm.maths import htt, verdicts
+    from wsm.analyses import own
 
     classifiers = htt.CLASSIFIERS if args.classifier == "both" else (args.classifier,)
     result = own.on_networks(args.folder, args.labels, depths=args.depths, kinds=args.kinds,
@@ -341,8 +345,9 @@ def hypothesis_test(args) -> int:
 
 def zoo_settings(args):
     """``(ZooConfig, zoo folder, data root)`` for the ``zoo`` command's arguments: the zoo of the
-    notebook's page (:func:`wsm.experiments.page`) under the profile, with ``--tasks``/``--runs``/``--device``."""
-    from wsm import data, experiments
+    notebook's page (:func:`wsm.book.experiments.page`) under the profile, with ``--tasks``/``--runs``/``--device``."""
+    from wsm.zoos import data
+    from wsm.book import experiments
 
     page = experiments.page("s4_3_namedata" if args.arch == "gru2" else NOTEBOOK, args.profile,
                             {"device": args.device} if args.device else None, data_root=args.data)
@@ -358,7 +363,7 @@ def zoo_settings(args):
 
 
 def zoo(args) -> int:
-    from wsm import engine, nets
+    from wsm.zoos import engine, nets
 
     how = engine.resolve(args.engine, args.address)
     if args.address and how.name != "ray":

@@ -1,11 +1,13 @@
 """Chain features at every depth: time and peak memory per network per chain of the n x n Gram
-matrix the weight classifier needs (``wsm.maths.chain.gram``, method chosen by cost: explicit float32
-features where they are small, the exact kernel identity ``||M_i^T M_j||_F^2`` from the float64 chain
-factors elsewhere, e.g. PlainNet-5's chain 4 whose phi is 19,683^2 = 3 GB in float64), within 2 GB.
+matrix the weight classifier needs (``wsm.maths.chain.gram``, its path chosen by cost: the slices, phi
+formed once in float32 products summed in float64, or the exact kernel identity
+``||M_i^T M_j||_F^2`` from the float64 chain factors where phi is far larger than its factor and the
+networks few, e.g. PlainNet-5's chain 4 whose phi is 19,683^2), within 2 GB.
 
 ``seconds`` is for the whole Gram of ``networks`` networks; ``net_steps_per_s`` is networks per
-second; the notes give the shape of M_l, the method, and the estimated seconds per network for a
-5,000-network zoo at the FLOP rate measured here (the Gram's cost grows with the number of pairs)."""
+second; ``gflops`` the estimated cost of the path taken (:func:`wsm.maths.chain.gram_costs`, float32-flop
+equivalents) per second. The Grams at the paper's scale, against their arithmetic minimum:
+``bench/gram_scale.py``."""
 
 from __future__ import annotations
 
@@ -28,21 +30,17 @@ def run(quick: bool = True) -> list[dict]:
             zoo.append(chain.layer_weights(nets.build(arch, 10)))
         for depth in range(1, len(zoo[0]) + 1):
             n, k = chain.factor_rows_cols(zoo[0], depth)
-            costs = chain.gram_costs(n_nets, n, k, 2.0)
             gpu = "cuda" if torch.cuda.is_available() else "cpu"
-            method = chain.auto_method(n_nets, n, k, 2.0, gpu)     # what chain.gram picks on this machine
-            dev = gpu if method == "factors" else "cpu"
-            with common.peak_memory(dev) as mem:
+            form = chain.factor_flops(zoo[0], depth)
+            read = sum(w.numel() * w.element_size() for w in zoo[0][:depth])
+            costs = chain.gram_costs(n_nets, n, k, 2.0, gpu, form, read)
+            method = chain.auto_method(zoo, depth, 2.0, gpu)        # what chain.gram picks on this machine
+            with common.peak_memory(gpu) as mem:
                 t = time.perf_counter()
                 g = chain.gram(zoo, depth, center=True, progress=False, memory_gb=2.0, device=gpu)
                 sec = time.perf_counter() - t
             assert g.shape == (n_nets, n_nets) and torch.isfinite(g).all()
-            rate = costs[method] / sec                                # achieved FLOP/s of this method
-            paper = chain.gram_costs(5000, n, k, 2.0)
-            best = min(paper.values())
-            rows.append(common.row("chain gram", f"{nets.LABELS[arch]} chain {depth}", n_nets, 1, sec, dev,
-                                   gflops=rate / 1e9, peak_mem_mb=mem["mb"],
-                                   notes=f"M {n}x{k}; {method}; phi {8 * n * n / 2**30:.2f} GB float64; "
-                                         f"5000-net zoo est {best / rate / 5000:.3g} s/network "
-                                         f"({min(paper, key=paper.get)})"))
+            rows.append(common.row("chain gram", f"{nets.LABELS[arch]} chain {depth}", n_nets, 1, sec, gpu,
+                                   gflops=costs[method] / sec / 1e9, peak_mem_mb=mem["mb"],
+                                   notes=f"M {n}x{k}; {method}; phi {4 * n * n / 2**30:.2f} GB float32"))
     return rows

@@ -11,18 +11,21 @@ saying its basis:
 * training: the seconds per network of a zoo built at the paper's settings on the GPU
   (``bench.paper_slice``: 400 networks, real Tiny ImageNet), times 5,000 (CIFAR-100: half the steps
   per epoch, so half the time); without that file, the best vectorized rate of the GPU benchmark rows;
-* Gram matrices: the flops of the factor path (``wsm.maths.chain.gram_from_factors``, the one that runs
-  on the GPU) at the measured float64 matmul rate of the GPU (a lower bound of the time: its block
-  products are float64 GEMMs of that kind, plus squaring and summing);
+* Gram matrices (CPU and GPU): each chain's arithmetic minimum (``bench.gram_scale.minimum_flops``)
+  times the ratio of the measured time to it on this machine's CPU (``gram_scale.csv``: the most
+  networks measured of that chain), at the measured float32 matmul rate: the CPU's as measured
+  beside each Gram, the GPU's from its benchmark rows (projected from the CPU's arithmetic until a
+  GPU measures them); a chain not measured (PlainNet-5's chain 4) by the cost model
+  (:func:`wsm.maths.chain.gram_costs`) at the measured rate;
 * classifiers: the measured CPU rate of batch-1 SGD, 16 at once on the GPU machine's 16 cores.
 
 With ``book/benchmarks/engine_overhead.csv`` (``python -m bench.engine_overhead``) it also writes
 ``projection_cluster.csv``: the same work as Ray tasks (:mod:`wsm.zoos.engine`) on 1, 8 and 64 GPUs and on
 a CPU cluster (:func:`cluster`): each zoo's units (a task's 100 runs as one batched chunk on a GPU,
-one network per core on CPUs) and each chain's Gram tiles (:func:`wsm.zoos.tiles.costs`: the path and
-block size a tile task picks in its memory), every task as long as the measured per-network time
-or its flops at the measured float64 matmul rate, plus the measured engine overhead per task and
-per worker, scheduled longest first onto the workers, stage after stage.
+one network per core on CPUs) and each chain's Gram as one task per pass of the slices in a
+worker's memory (projected: the Ray engine still runs tiles), every task as long as the measured
+per-network time or its share of the chain's projected time, plus the measured engine overhead per
+task and per worker, scheduled longest first onto the workers, stage after stage.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import pandas as pd
 
 from bench.bench_training import train_flops
 from wsm.maths import chain
-from wsm.zoos import data, engine, nets, tiles
+from wsm.zoos import data, engine, nets
 from wsm.book import experiments
 
 IMAGES_PER_CLASS = 500        # training images per class of Tiny ImageNet and CIFAR-100 alike
@@ -93,9 +96,11 @@ def _gpu_training(name, arch, per_epoch, gpu, times):
     return None, "no GPU measurement"
 
 
-def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The projection table from the CPU rows ``df``, the GPU rows ``gpu`` and the GPU zoo timings
-    ``times`` (``paper_slice_times.csv``); GPU columns are empty without GPU figures."""
+def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFrame | None = None,
+            scale: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The projection table from the CPU rows ``df``, the GPU rows ``gpu``, the GPU zoo timings
+    ``times`` (``paper_slice_times.csv``) and the measured Grams ``scale`` (``gram_scale.csv``);
+    GPU columns are empty without GPU figures."""
     gpu_name = None if gpu is None or not len(gpu) else "GPU"
     if times is not None and len(times):
         gpu_name = times.device.iloc[0]
@@ -109,30 +114,7 @@ def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFra
         out.append(dict(stage="train zoo", what=name, networks=N, net_steps=steps, pflop=flops / 1e15,
                         cpu_hours=steps / rate / 3600, gpu_hours=hours,
                         basis=f"CPU: {variant} measured; GPU: {basis}"))
-    f64 = None
-    if gpu is not None:
-        m = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float64")]
-        f64 = m.gflops.iloc[0] * 1e9 if len(m) else None
-    for name, arch, *_ in ZOOS:
-        w = chain.layer_weights(nets.build(arch, 4))
-        depths = range(1, 5 if arch == "plainnet5" else 4)      # all chains the paper reports + CNN chain 4
-        label = "MLP-4" if arch == "mlp4" else "PlainNet-5"
-        cpu_s = gpu_s = total = 0.0
-        for d in depths:
-            n, k = chain.factor_rows_cols(w, d)
-            cpu_cost = min(chain.gram_costs(N, n, k, 2.0).values())
-            gpu_cost = chain.gram_costs(N, n, k, 60.0)["factors"]        # the path that runs on the GPU
-            row = df[(df.benchmark == "chain gram") & (df.variant == f"{label} chain {d}")]
-            rate = row.gflops.iloc[0] * 1e9 if len(row) and row.gflops.iloc[0] > 0 else float("nan")
-            cpu_s += cpu_cost / rate
-            gpu_s += gpu_cost / f64 if f64 else float("nan")
-            total += gpu_cost
-        out.append(dict(stage="chain Grams", what=f"{name}: chains {depths[0]}-{depths[-1]}", networks=N,
-                        net_steps=None, pflop=total / 1e15, cpu_hours=cpu_s / 3600,
-                        gpu_hours=gpu_s / 3600 if f64 else None,
-                        basis="CPU: 2 GB blocks at the rate measured per chain; GPU: the factor path at the "
-                              + (f"measured float64 matmul rate ({f64 / 1e12:.0f} TFLOP/s), a lower bound"
-                                 if f64 else "float64 matmul rate (not measured)")))
+    out += gram_rows(scale, _gpu_f32(gpu))
     clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
     if len(clf):
         sps = clf.net_steps_per_s.iloc[0]
@@ -152,6 +134,85 @@ def project(df: pd.DataFrame, gpu: pd.DataFrame | None = None, times: pd.DataFra
     for c in ("pflop", "cpu_hours", "gpu_hours"):
         res[c] = res[c].astype(float).round(3)
     return res
+
+
+def _gpu_f32(gpu: pd.DataFrame | None) -> float | None:
+    """The GPU's float32 matmul rate (FLOP/s) of its benchmark rows, if any."""
+    if gpu is None:
+        return None
+    m = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float32")]
+    return float(m.gflops.iloc[0]) * 1e9 if len(m) else None
+
+
+def gram_chains():
+    """``(zoo name, arch, [(chain, n, k, factor flops, weight bytes)])`` of every image zoo of the paper."""
+    out = []
+    for name, arch, *_ in ZOOS:
+        w = chain.layer_weights(nets.build(arch, 200))
+        depths = range(1, 5 if arch == "plainnet5" else 4)      # all chains the paper reports + CNN chain 4
+        out.append((name, arch, [(d, *chain.factor_rows_cols(w, d), chain.factor_flops(w, d),
+                                  sum(x.numel() * 4 for x in w[:d])) for d in depths]))
+    return out
+
+
+def measured_gram(scale: pd.DataFrame | None, arch: str, depth: int):
+    """The measured Gram (``gram_scale.csv``) of ``arch``'s chain ``depth`` with the most networks: its
+    row, or None."""
+    if scale is None:
+        return None
+    rows = scale[(scale.architecture == nets.LABELS[arch]) & (scale.chain == depth)]
+    return rows.loc[rows.networks.idxmax()] if len(rows) else None
+
+
+def gram_seconds(scale, arch, depth, n, k, form, read, on_gpu_rate=None) -> tuple[float, float, str]:
+    """``(seconds, flops, basis)`` of one chain's Gram of the paper's N networks: the arithmetic minimum
+    (``bench.gram_scale.minimum_flops``) times the ratio measured on this machine's CPU for that chain
+    (at the most networks measured), at the measured float32 matmul rate; on a GPU (``on_gpu_rate``)
+    the same ratio at the GPU's float32 rate, projected. A chain not measured: the cost model's path
+    (:func:`wsm.maths.chain.gram_costs`) at the measured rate."""
+    from bench.gram_scale import minimum_flops
+
+    row = measured_gram(scale, arch, depth)
+    method = min((c := chain.gram_costs(N, n, k, CPU_GRAM_GB, "cpu", form, read)), key=c.get)
+    if row is not None and method == "slices":
+        flops = minimum_flops(N, n, k, form)
+        rate = on_gpu_rate or row.roof_gflops * 1e9
+        return (flops * row.ratio / rate, flops,
+                f"{row.ratio:.2f} x the minimum, measured at {int(row.networks)} networks")
+    roof = (scale.roof_gflops.mean() * 1e9) if scale is not None and len(scale) else float("nan")
+    if method == "factors":
+        flops = c["factors"]
+    else:
+        flops = c["slices"]
+    return flops / (on_gpu_rate or roof), flops, f"{method}: the cost model at the matmul rate (not measured)"
+
+
+# The memory a Gram of the projection may take on one CPU machine, as the measured Grams took it.
+CPU_GRAM_GB = 6.0
+
+
+def gram_rows(scale: pd.DataFrame | None, gpu_f32: float | None) -> list[dict]:
+    """The chain Grams of every image zoo: CPU hours at the rates of ``gram_scale.csv`` (this machine's
+    CPU), GPU hours projected from the same arithmetic at the GPU's float32 matmul rate."""
+    out = []
+    for name, arch, chains in gram_chains():
+        cpu = gpu = flops = 0.0
+        notes = []
+        for d, n, k, form, read in chains:
+            s, f, basis = gram_seconds(scale, arch, d, n, k, form, read)
+            cpu += s
+            flops += f
+            gpu += gram_seconds(scale, arch, d, n, k, form, read, gpu_f32)[0] if gpu_f32 else float("nan")
+            notes.append(f"chain {d}: {basis}")
+        out.append(dict(stage="chain Grams", what=f"{name}: chains {chains[0][0]}-{chains[-1][0]}", networks=N,
+                        net_steps=None, pflop=flops / 1e15, cpu_hours=cpu / 3600,
+                        gpu_hours=gpu / 3600 if gpu_f32 else None,
+                        basis="CPU: wsm.maths.chain.gram_slices, the arithmetic minimum at this machine's measured "
+                              "float32 matmul rate times the ratio measured per chain (bench.gram_scale; "
+                              + "; ".join(notes) + ")" + ("; GPU: projected from the CPU's arithmetic at the GPU's "
+                              f"float32 matmul rate ({gpu_f32 / 1e12:.0f} TFLOP/s), not measured on a GPU"
+                              if gpu_f32 else "")))
+    return out
 
 
 # ---------------------------------------------------------------- on a cluster
@@ -190,14 +251,14 @@ def _overhead(eng: pd.DataFrame) -> dict[str, float]:
                 worker=get("a worker's first unit task"), cluster=get("start a local cluster"))
 
 
-def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.DataFrame) -> pd.DataFrame:
+def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.DataFrame,
+            scale: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper's four image weight sets, their chain Grams and weight classifiers as Ray tasks,
     on 1, 8 and 64 GPUs (the measured H200) and on a CPU cluster (this machine's cores), one row
     per setup and stage."""
     over = _overhead(eng)
-    f64_gpu = gpu[(gpu.benchmark == "matmul") & gpu.variant.str.contains("float64")].gflops.iloc[0] * 1e9
-    cpu_f64 = df[(df.benchmark == "matmul") & df.variant.str.contains("float64")]
-    f64_core = float(cpu_f64.gflops.iloc[0] * 1e9 / cpu_f64.threads.iloc[0])
+    f32_gpu = _gpu_f32(gpu)
+    f32_core = float(scale.roof_gflops.mean()) * 1e9 / 2 if scale is not None else float("nan")   # 2 cores measured
     clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
     clf_s = classifier_steps() / clf.net_steps_per_s.iloc[0]
     n_clf = sum(2 * 2 * (4 if a == "plainnet5" else 3) for _, a, *_ in ZOOS)
@@ -218,16 +279,15 @@ def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.Da
                 out += [round(epochs * per_epoch / per_core, 3)] * N                            # one network each
         return out
 
-    def tile_tasks(memory_gb: float, rate: float) -> tuple[list[float], float]:
+    def gram_tasks(memory_gb: float, rate: float) -> tuple[list[float], float]:
+        """Each chain's Gram split into its passes at a worker's memory (every task reads all networks
+        and forms its rectangles: :func:`wsm.maths.chain.slice_plan`), at ``rate`` times the measured ratio."""
         out, flops = [], 0.0
-        for _, arch, *_ in ZOOS:
-            w = chain.layer_weights(nets.build(arch, 4))
-            for d in range(1, 5 if arch == "plainnet5" else 4):
-                n, k = chain.factor_rows_cols(w, d)
-                f, block = min(tiles.costs(N, n, k, memory_gb).values())
-                m = -(-N // block)
-                count = m * (m + 1) // 2
-                out += [round(f / count / rate, 4)] * count
+        for _, arch, chains in gram_chains():
+            for d, n, k, form, read in chains:
+                secs, f, _ = gram_seconds(scale, arch, d, n, k, form, read, rate)
+                count = len(chain.slice_plan(N, n, k, memory_gb))
+                out += [round(secs / count, 4)] * count
                 flops += f
         return out, flops
 
@@ -239,9 +299,9 @@ def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.Da
     out = []
     for name, slots, cpu_slots, on_gpu in setups:
         train = train_tasks(on_gpu)
-        grams, flops = tile_tasks(GPU_TILE_GB if on_gpu else CPU_TILE_GB, f64_gpu if on_gpu else f64_core)
+        grams, flops = gram_tasks(GPU_TILE_GB if on_gpu else CPU_TILE_GB, f32_gpu if on_gpu else f32_core)
         clfs = [clf_s] * n_clf
-        stages = [("train zoos", train, slots, over["unit"]), ("chain Gram tiles", grams, slots, over["tile"]),
+        stages = [("train zoos", train, slots, over["unit"]), ("chain Gram passes", grams, slots, over["tile"]),
                   ("weight classifiers", clfs, cpu_slots, over["unit"])]
         total = over["cluster"] + over["worker"]
         for stage, tasks, workers, per_task in stages:
@@ -267,10 +327,12 @@ def _basis(stage: str, on_gpu: bool, gpu_name: str, per_task: float, flops: floa
         return ((f"a task's 100 runs as one batched chunk, seconds per network measured on {gpu_name} "
                  "(bench.paper_slice); two chunks share a GPU and are assumed no faster together")
                 if on_gpu else "one network per core at this machine's one-thread rate") + over
-    if stage == "chain Gram tiles":
-        return (f"{flops / 1e15:.0f} PFLOP: each tile's path and block in "
-                f"{GPU_TILE_GB if on_gpu else CPU_TILE_GB:.0f} GB (wsm.zoos.tiles.costs) at the measured float64 "
-                f"matmul rate ({'GPU' if on_gpu else 'per CPU core'}), a lower bound") + over
+    if stage == "chain Gram passes":
+        return (f"{flops / 1e15:.1f} PFLOP: each chain's slices (wsm.maths.chain.gram_slices) as one task per pass in "
+                f"{GPU_TILE_GB if on_gpu else CPU_TILE_GB:.0f} GB, at the measured float32 matmul rate "
+                f"({'GPU' if on_gpu else 'per CPU core'}) times the ratio to the minimum measured on this CPU "
+                "(bench.gram_scale); projected: the Ray engine still runs the Gram as tiles (wsm.zoos.tiles), and a "
+                "pass's partial Gram (N^2 float64) goes back to the driver") + over
     return "30,000 batch-1 steps each at the measured CPU rate, one per core" + over
 
 
@@ -282,13 +344,14 @@ def main(argv=None):
     ap.add_argument("--slice", type=Path, help="bench.paper_slice's times (default: paper_slice_times.csv here)")
     args = ap.parse_args(argv)
     skip = {"projection.csv", "paper_slice.csv", "paper_slice_times.csv", "projection_cluster.csv",
-            "analysis_memory.csv", "engine_overhead.csv"}
+            "analysis_memory.csv", "engine_overhead.csv", "gram_scale.csv"}
     csvs = [p for p in here.glob("*.csv") if p.name not in skip]
     src = args.cpu or max((p for p in csvs if not p.name.startswith("nvidia")), key=lambda p: p.stat().st_mtime)
     gpu_path = args.gpu or next(iter(sorted(p for p in csvs if p.name.startswith("nvidia"))), None)
     slice_path = args.slice or (here / "paper_slice_times.csv" if (here / "paper_slice_times.csv").exists() else None)
+    scale = pd.read_csv(here / "gram_scale.csv") if (here / "gram_scale.csv").exists() else None
     res = project(pd.read_csv(src), pd.read_csv(gpu_path) if gpu_path else None,
-                  pd.read_csv(slice_path) if slice_path else None)
+                  pd.read_csv(slice_path) if slice_path else None, scale)
     res.to_csv(src.parent / "projection.csv", index=False)
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         print(res.to_string(index=False))
@@ -296,7 +359,7 @@ def main(argv=None):
           + (f", {slice_path}" if slice_path else ""))
     eng_path = here / "engine_overhead.csv"
     if eng_path.exists() and gpu_path and slice_path:
-        res = cluster(pd.read_csv(src), pd.read_csv(gpu_path), pd.read_csv(slice_path), pd.read_csv(eng_path))
+        res = cluster(pd.read_csv(src), pd.read_csv(gpu_path), pd.read_csv(slice_path), pd.read_csv(eng_path), scale)
         res.to_csv(here / "projection_cluster.csv", index=False)
         with pd.option_context("display.width", 200, "display.max_colwidth", 60):
             print(res.drop(columns="basis").to_string(index=False))

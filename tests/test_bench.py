@@ -20,9 +20,6 @@ def test_projection_uses_the_measured_rates():
             common.row("training", "MLP-4 vectorized G=4", 4, 10, 2.0),
             common.row("training", "PlainNet-5 loop channels_last", 1, 10, 5.0),
             common.row("classifier", "paper: 3000 nets, 50 tasks", 1, 3000, 3.0)]
-    for arch in ("MLP-4", "PlainNet-5"):
-        for d in range(1, 5):
-            rows.append(common.row("chain gram", f"{arch} chain {d}", 6, 1, 1.0, gflops=10.0))
     res = projection.project(pd.DataFrame(rows))
     # projection.project rounds hours to 3 decimals: +-5e-4 h, so abs=5e-4 (rel 1e-3 before, which held
     # for the 0.28 h figure by its digits only: 0.8 of it); 1e-3 for half of a rounded figure, rel 1e-2 for a
@@ -37,18 +34,32 @@ def test_projection_uses_the_measured_rates():
     assert res.gpu_hours.isna().all()                      # no GPU figures: no GPU hours, none assumed
     # with GPU figures: the zoo timings at paper settings, and the Grams at the float64 matmul rate
     gpu = pd.DataFrame([common.row("matmul", "2048x2048 float64", 1, 1, 1.0, "cuda", gflops=50_000.0),
+                        common.row("matmul", "2048x2048 float32", 1, 1, 1.0, "cuda", gflops=40_000.0),
                         common.row("training", "MLP-4 vectorized G=100", 100, 10, 1.0, "cuda"),
                         common.row("training", "PlainNet-5 vectorized G=100", 100, 10, 1.0, "cuda")])
     times = pd.DataFrame([dict(stage="train", arch="mlp4", device="GPU X", networks=400, seconds=80.0,
                                s_per_network=0.2)])
-    res = projection.project(pd.DataFrame(rows), gpu, times)
+    scale = pd.DataFrame([dict(architecture=a, chain=d, networks=2000, ratio=1.5, roof_gflops=100.0)
+                          for a in ("MLP-4", "PlainNet-5") for d in (1, 2, 3)])
+    res = projection.project(pd.DataFrame(rows), gpu, times, scale)
     tiny, cifar = (res[res.what == f"{d} MLP-4"].iloc[0] for d in ("Tiny ImageNet", "CIFAR-100"))
     assert tiny.gpu_hours == pytest.approx(0.2 * 5000 / 3600, abs=5e-4) and "GPU X" in tiny.basis
     assert cifar.gpu_hours == pytest.approx(tiny.gpu_hours / 2, abs=1e-3)          # 8 steps per epoch, not 16
     cnn = res[res.what == "Tiny ImageNet PlainNet-5"].iloc[0]                     # no zoo timing: the benchmark rate
     assert cnn.gpu_hours == pytest.approx(5000 * 50 * 16 / 1000 / 3600, abs=5e-4)
-    grams = res[res.stage == "chain Grams"]
-    assert (grams.gpu_hours == (grams.pflop * 1e15 / 50e12 / 3600).round(3)).all()
+    # the Grams: each chain's arithmetic minimum times the ratio measured on the CPU, at the CPU's measured
+    # float32 rate, and projected at the GPU's
+    from bench.gram_scale import minimum_flops
+    from wsm.maths import chain
+    from wsm.zoos import nets
+
+    mlp = res[(res.stage == "chain Grams") & res.what.str.startswith("Tiny ImageNet MLP-4")].iloc[0]
+    w = chain.layer_weights(nets.build("mlp4", 200))
+    flops = sum(minimum_flops(5000, 3072, 500, chain.factor_flops(w, d)) for d in (1, 2, 3))
+    assert mlp.pflop == pytest.approx(flops / 1e15, abs=5e-4)
+    assert mlp.cpu_hours == pytest.approx(flops * 1.5 / 100e9 / 3600, abs=5e-4)
+    assert mlp.gpu_hours == pytest.approx(flops * 1.5 / 40e12 / 3600, abs=5e-4)
+    assert "projected from the CPU's arithmetic" in mlp.basis
     total = res[res.stage == "total"].iloc[0]
     assert total.gpu_hours == pytest.approx(res.gpu_hours[:-1].sum(), rel=1e-2)
 
@@ -83,7 +94,9 @@ def test_cluster_projection_schedules_the_measured_tasks():
                              dict(measure="a worker's first unit task", value=3.0, unit="s"),
                              dict(measure="start a local cluster", value=4.0, unit="s")])
 
-    res = projection.cluster(*inputs, eng(0.0, 0.0))
+    scale = pd.DataFrame([dict(architecture=a, chain=d, networks=2000, ratio=1.5, roof_gflops=100.0)
+                          for a in ("MLP-4", "PlainNet-5") for d in (1, 2, 3)])
+    res = projection.cluster(*inputs, eng(0.0, 0.0), scale)
     total = res[res.stage == "total"].set_index("setup").hours
     one, eight, many = (total[f"{g} x NVIDIA H200"] for g in projection.GPU_COUNTS)
     assert eight < one / 6 and many < eight
@@ -92,7 +105,7 @@ def test_cluster_projection_schedules_the_measured_tasks():
     assert train.hours.iloc[0] == pytest.approx(sum(
         r.s_per_network * 5000 * (1 if name.startswith("Tiny") else 0.5) for name in ("Tiny", "CIFAR")
         for r in inputs[2][inputs[2].stage == "train"].itertuples()) / 3600, abs=1e-4)     # hours: 4 decimals (+-5e-5)
-    slower = projection.cluster(*inputs, eng(0.0, 100.0))                 # 0.1 s more per tile
-    tiles = res[(res.stage == "chain Gram tiles")].iloc[0]
-    assert slower[slower.stage == "chain Gram tiles"].iloc[0].hours == pytest.approx(     # two 4-decimal roundings
-        tiles.hours + tiles.tasks * 0.1 / 3600, abs=2e-4)
+    slower = projection.cluster(*inputs, eng(0.0, 100.0), scale)          # 0.1 s more per Gram task
+    grams = res[(res.stage == "chain Gram passes")].iloc[0]
+    assert slower[slower.stage == "chain Gram passes"].iloc[0].hours == pytest.approx(     # two 4-decimal roundings
+        grams.hours + grams.tasks * 0.1 / 3600, abs=2e-4)

@@ -235,7 +235,7 @@ def test_centred_gram_equals_the_gram_of_centred_features_in_both_paths(rounding
     feats = torch.stack([chain.feature(w, 1, "unnormalized") for w in nets])
     feats = feats - feats.mean(0)
     expected = feats @ feats.t()
-    two = (chain._fixed_bytes(6, 1, 1) + 4 * 6 * 18) / 2**30                  # 18 of the 35 entries a pass
+    two = (chain._fixed_bytes(6, 1, 1) + 4 * 6 * 18) / chain.BUDGET_USED / 2**30   # 18 of the 35 entries a pass
     assert len(chain.slice_plan(6, 35, 1, two, "unnormalized")) == 2
     for memory_gb in (4.0, two):                     # one pass; two passes
         k = chain.gram(nets, 1, "unnormalized", memory_gb=memory_gb, center=True, progress=False)
@@ -471,7 +471,8 @@ def test_gram_in_passes_equals_one_pass(kind, passes, rounding):
     n, k = (chain.factor_rows_cols(weights[0], depth) if kind == "normalized"
             else (chain.feature_size(weights[0], 3, kind), 1))
     entries = sum(r.size for r in chain.rects(n, 10**9, kind))
-    memory_gb = (chain._fixed_bytes(6, n if kind == "normalized" else 1, k) + 4 * 6 * entries / passes * 1.05) / 2**30
+    memory_gb = (chain._fixed_bytes(6, n if kind == "normalized" else 1, k) + 4 * 6 * entries / passes * 1.05) \
+        / chain.BUDGET_USED / 2**30
     assert len(chain.slice_plan(6, n, k, memory_gb, kind)) >= passes
     want = _gram64(weights, depth, kind, True)
     one = chain.gram(weights, depth, kind, center=True, progress=False, method="slices")

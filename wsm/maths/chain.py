@@ -262,8 +262,10 @@ def factor_rows_cols(weights: Sequence[torch.Tensor], depth: int) -> tuple[int, 
 # forms phi (the kernel identity, float64), cheaper only where phi is much larger than its factor and
 # the networks few (PlainNet-5's chain 4 over a handful of networks).
 
-# The default memory budget of a Gram: this share of the machine's RAM (:func:`memory_budget`).
-MEMORY_SHARE = 0.25
+# The default memory budget of a Gram: this share of the machine's RAM (:func:`memory_budget`); of a
+# budget, BUDGET_USED goes to the Gram's own buffers, the rest is left to the process (the interpreter,
+# torch, a network's weights and their temporaries), so that its peak resident memory stays within it.
+MEMORY_SHARE, BUDGET_USED = 0.25, 0.85
 # :func:`gram_slices` cuts phi's upper triangle into bands of rows (at most FORM_ROWS, a multiple of
 # BAND_ROWS): a band's square on the diagonal, counted once, and the rectangle right of it, counted
 # twice, in column chunks where a pass could not hold it. Each is formed for a network by one matrix
@@ -343,7 +345,7 @@ def slice_plan(n_nets: int, n: int, k: int, memory_gb: float | None = None,
     of every network fit beside :func:`_fixed_bytes`. A :class:`WsmError` where not even the smallest
     rectangle of every network fits."""
     budget = memory_budget(memory_gb) * 2**30
-    fixed = _fixed_bytes(n_nets, n if kind == "normalized" else 1, k)
+    fixed = _fixed_bytes(n_nets, n if kind == "normalized" else 1, k) + (1 - BUDGET_USED) * budget
     smallest = BAND_ROWS * BAND_ROWS if kind == "normalized" else 1
     cap = int((budget - fixed) // (4 * n_nets))
     if cap < smallest:
@@ -478,10 +480,11 @@ def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = 
     ``r0:`` of its factor per pass, :func:`chain_factor`), each rectangle by one float32 product from
     the factor, scaled by a power of two (exact) where phi's entries would leave float32's safe
     range. Centring (``center``) is per coordinate, so centring each rectangle is centring the whole
-    feature: the first network's values are subtracted from every network's before they are rounded
-    to float32 (a raw layer's in its weights' dtype: a large common part cancels exactly), then the
-    float32 mean of those differences (its rounding moves every network by the same vector, which
-    any later centring removes). Then the products of the block upper triangle of networks, float32
+    feature: every network at one scale, the float32 mean subtracted (its rounding moves every
+    network by the same vector, which any later centring removes); a raw layer's values have the
+    first network's subtracted before they are rounded to float32, in the weights' dtype, so that a
+    large common part cancels exactly (phi is rounded as it is formed: its common part costs the
+    precision its float32 formation has). Then the products of the block upper triangle of networks, float32
     over at most PRODUCT_CHUNK entries, each added to the Gram in float64 with its scale. Its
     precision against float64 arithmetic: the tests of tests/test_chain.py; its speed against the
     arithmetic minimum: bench/gram_scale.py."""
@@ -504,14 +507,17 @@ def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = 
     exponents: list[int | None] = [None] * n_nets
     blocks = [(a, min(n_nets, a + NET_BLOCK)) for a in range(0, n_nets, NET_BLOCK)]
     pbar = bar(total=n_nets * len(passes), desc=f"Gram {kind} {depth}", disable=not progress, leave=False)
-    for todo in passes:
+    for step, todo in enumerate(passes):
         views, off = [], 0
         for r in todo:
             views.append(buf[off:off + n_nets * r.size].view(n_nets, r.size))
             off += n_nets * r.size
         start = todo[0].r0 if kind == "normalized" else todo[0].c0
         ref = {}                        # centring: the first network's values, subtracted from every one
-        for j, net in enumerate(nets):
+        # every other pass backwards: the networks read last are read first again, while the system
+        # still holds their files in memory (a zoo larger than the page cache is read less from disk)
+        for j in range(n_nets) if step % 2 == 0 else range(n_nets - 1, -1, -1):
+            net = nets[j]
             m, exponents[j] = _scaled_factor(list(net[:depth]), depth, start, kind, device, exponents[j],
                                              use=exponents[0] if center and j else None,
                                              round32=not (center and kind == "unnormalized"))
@@ -522,17 +528,12 @@ def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = 
                 if kind == "normalized":
                     out = v[j].view(r.r1 - r.r0, r.c1 - r.c0)
                     torch.mm(m[r.r0 - start:r.r1 - start], m[r.c0 - start:r.c1 - start].t(), out=out)
-                    if center and j:
-                        v[j].sub_(v[0])
                 elif center:
                     ref.setdefault(i, m[0, r.c0 - start:r.c1 - start].clone())
                     v[j].copy_(m[0, r.c0 - start:r.c1 - start] - ref[i])   # in the weights' dtype, then rounded
                 else:
                     v[j].copy_(m[0, r.c0 - start:r.c1 - start])
             pbar.update()
-        if center and kind == "normalized":
-            for v in views:
-                v[0].zero_()
         scale = torch.tensor([math.ldexp(1.0, e) for e in exponents], dtype=torch.float64, device=device)
         for r, f in zip(todo, views):
             if center:

@@ -284,7 +284,7 @@ def run(page, zoos: dict, table_path=None, progress: bool = True, notes: dict | 
 
 
 STUDY_TABLE = paths.REPO / "book" / "scaling" / "study.csv"
-SLICE_TABLE = paths.REPO / "book" / "benchmarks" / "paper_slice.csv"
+SLICE_TABLE = paths.BENCHMARKS / "paper_slice.csv"
 
 
 def committed(path=STUDY_TABLE) -> pd.DataFrame:

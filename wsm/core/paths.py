@@ -26,6 +26,7 @@ from wsm.core.errors import WsmError
 
 PACKAGE = next(p for p in Path(__file__).resolve().parents if p.name == "wsm")   # the package folder
 REPO = PACKAGE.parent
+BENCHMARKS = REPO / "book" / "benchmarks"      # committed benchmark files and larger runs (a checkout's)
 
 
 def checkout(repo: Path | None = None) -> bool:

@@ -19,11 +19,11 @@ import pandas as pd
 
 from wsm.core import paper, paths
 from wsm.maths import verdicts
+from wsm.analyses import scaling
 
-BENCHMARKS = paths.REPO / "book" / "benchmarks"
-GPU_SLICE = BENCHMARKS / "paper_slice.csv"
-CPU_SLICE = BENCHMARKS / "paper_slice_cpu.csv"
-VARIANTS = BENCHMARKS / "mlp4_classifiers.csv"
+GPU_SLICE = scaling.SLICE_TABLE                    # the zoo-size page draws it too
+CPU_SLICE = paths.BENCHMARKS / "paper_slice_cpu.csv"
+VARIANTS = paths.BENCHMARKS / "mlp4_classifiers.csv"
 OURS = "ours: centred and scaled, Eq. 7"        # bench.mlp4_question.VARIANTS' first, the book's classifier
 
 NO_SHORTFALL = "no shortfall"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from wsm.core import paper, paths
 from wsm.maths import verdicts
-from wsm.report import claims
+from wsm.report import claims, slices
 
 PROFILE_ORDER = ("smoke", "quick", "paper")
 NOT_RUN = "—"
@@ -87,10 +87,9 @@ def table1(path: Path) -> tuple[str, pd.DataFrame]:
     return label, df.assign(scale=label)
 
 
-BENCHMARKS = paths.REPO / "book" / "benchmarks"
-COMMITTED = (Committed(BENCHMARKS / "paper_slice.csv", ("Fig. 2",), paper_slice),
-             Committed(BENCHMARKS / "paper_slice_cpu.csv", ("Fig. 2",), paper_slice),
-             Committed(BENCHMARKS / "table1_paper.csv", ("Table 1", "Section 4.3, chain 2"), table1),
+COMMITTED = (Committed(slices.GPU_SLICE, ("Fig. 2",), paper_slice),
+             Committed(slices.CPU_SLICE, ("Fig. 2",), paper_slice),
+             Committed(paths.BENCHMARKS / "table1_paper.csv", ("Table 1", "Section 4.3, chain 2"), table1),
              Committed(paths.REPO / "book" / "scaling" / "study.csv", ("Zoo size",), study))
 
 

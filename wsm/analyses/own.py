@@ -56,8 +56,6 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     bound (:func:`wsm.maths.chain.gram`; default its own). With ``protocols=None`` a protocol the networks
     are too few for is left out with a note; a protocol named in ``protocols`` raises instead.
     """
-    import inspect
-
     import pandas as pd
 
     if splits < 1:
@@ -93,7 +91,6 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     ordered = [weights[i] for i in order]
     task_of = {c: names[i] for c, i in zip(codes, order)}           # task number -> its name
     grams: dict = {}
-    bound = memory_gb if memory_gb is not None else inspect.signature(chain.gram).parameters["memory_gb"].default
 
     def gram(nets, depth, kind, center=False, progress=True, **_):
         """The Gram of ``ordered`` (the only networks here), computed once per feature and centring; where
@@ -101,11 +98,11 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
         (:func:`wsm.maths.chain.gram_from_factors`), the one computation serves both."""
         key = (depth, kind, center)
         if key not in grams:
-            factors = kind == "normalized" and chain.auto_method(nets, depth, bound) == "factors"
+            factors = kind == "normalized" and chain.auto_method(nets, depth, memory_gb) == "factors"
             if factors and center:
                 grams[key] = chain.double_centre(gram(nets, depth, kind, False, progress))
             else:
-                grams[key] = chain.gram(nets, depth, kind, center=center, progress=progress, memory_gb=bound)
+                grams[key] = chain.gram(nets, depth, kind, center=center, progress=progress, memory_gb=memory_gb)
         return grams[key]
 
     seeds = [seed + i for i in range(splits)]

@@ -8,9 +8,9 @@ classifier takes it) of random networks of the paper's shapes (each weight unifo
 * up to :data:`FILES_UP_TO` networks read from run files written here (memory mapped, as a zoo's
   runs are read: ``wsm.zoos.zoo.StoredWeights``), the files removed afterwards;
 * beyond that (5,000 networks: 42 GB of MLP-4 run files, more than this machine's disk keeps free)
-  generated when read: network ``i``'s weights are ``A_(i mod P) + B_(i div P) / 2`` of two pools of
-  ``P`` seeded random weight sets (``P = ceil(sqrt(N))``), every network distinct, a few ms each;
-  the generation is timed apart (``read_seconds``: one read of every network, times the passes).
+  generated: every network's layer a window of rows of one seeded random tensor (:class:`Generated`),
+  read as views at no cost (the run files' reads: ``read_seconds`` of the smaller zoos; here one
+  read of every network, times the passes).
 
 Each case runs in a process of its own, which reports its peak resident memory (``ru_maxrss``)
 and the float32 matmul rate of this machine (2048^3, before and after the Gram: the roof). On a
@@ -42,7 +42,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
 HERE = Path(__file__).resolve().parent
 CSV = HERE.parent / "book" / "benchmarks" / "gram_scale.csv"
@@ -93,30 +93,37 @@ def stored(files: Sequence[Path]):
 
 
 class Generated(Sequence):
-    """Network ``i`` of a generated zoo: its chain weights ``A_(i mod P) + B_(i div P) / 2``, formed when read."""
+    """Network ``i`` of a generated zoo: each chain weight of it is the window of rows (output units)
+    ``o_i, ..., o_i + out - 1`` of one seeded random tensor of ``N + out`` rows per layer, the offsets
+    ``o_i`` a seeded permutation (distinct networks, overlapping windows: each network's weights are
+    random, neighbouring windows share rows). A window is a view: reading a network costs nothing, as
+    a run file's weights in the page cache cost little."""
 
-    def __init__(self, pools, i: int):
-        self.pools, self.i = pools, i
+    def __init__(self, pool, offset: int):
+        self.pool, self.offset = pool, offset
 
     def __len__(self):
-        return len(self.pools[0][0])
+        return len(self.pool)
+
+    def _layer(self, j):
+        big, out = self.pool[j]
+        return big[self.offset:self.offset + out]
 
     def __getitem__(self, j):
-        a, b = self.pools
-        p = len(a)
         if isinstance(j, slice):
-            return [torch.add(x, y, alpha=0.5) for x, y in zip(a[self.i % p][j], b[(self.i // p) % p][j])]
-        return torch.add(a[self.i % p][j], b[(self.i // p) % p][j], alpha=0.5)
+            return [self._layer(x) for x in range(len(self))[j]]
+        return self._layer(j)
 
 
 def generated(arch: str, n_nets: int, depth: int):
     from wsm.maths import chain
 
     sizes = shapes(arch)
-    p = math.isqrt(n_nets - 1) + 1
-    pools = tuple([chain.layer_weights(state(arch, 10**6 * (side + 1) + s, sizes))[:depth] for s in range(p)]
-                  for side in range(2))
-    return [Generated(pools, i) for i in range(n_nets)]
+    weights = chain.layer_weights(state(arch, 0, sizes))[:depth]
+    g = torch.Generator().manual_seed(10**6)
+    pool = [(_uniform((n_nets + w.shape[0], *w.shape[1:]), g), w.shape[0]) for w in weights]
+    offsets = torch.randperm(n_nets + 1, generator=g)[:n_nets].tolist()
+    return [Generated(pool, o) for o in offsets]
 
 
 def minimum_flops(n_nets: int, n: int, k: int, form: float) -> float:
@@ -209,7 +216,8 @@ def main(argv=None) -> int:
                 for n in sizes:
                     folder = str(scratch) if n <= FILES_UP_TO else "-"
                     out = subprocess.run([sys.executable, "-m", "bench.gram_scale", "--case", arch, str(depth), str(n),
-                                          folder, str(args.memory_gb)], cwd=HERE.parent, capture_output=True, text=True)
+                                          folder, str(args.memory_gb)], cwd=HERE.parent, capture_output=True, text=True,
+                                         check=False)
                     if out.returncode:
                         print(out.stderr[-3000:], flush=True)
                         continue

@@ -12,8 +12,8 @@ saying its basis:
   (``bench.paper_slice``: 400 networks, real Tiny ImageNet), times 5,000 (CIFAR-100: half the steps
   per epoch, so half the time); without that file, the best vectorized rate of the GPU benchmark rows;
 * Gram matrices (CPU and GPU): each chain's arithmetic minimum (``bench.gram_scale.minimum_flops``)
-  times the ratio of the measured time to it on this machine's CPU (``gram_scale.csv``: the most
-  networks measured of that chain), at the measured float32 matmul rate: the CPU's as measured
+  times the ratio of the measured time to it on this machine's CPU (``gram_scale.csv``: the lowest
+  ratio measured of that chain), at the measured float32 matmul rate: the CPU's as measured
   beside each Gram, the GPU's from its benchmark rows (projected from the CPU's arithmetic until a
   GPU measures them); a chain not measured (PlainNet-5's chain 4) by the cost model
   (:func:`wsm.maths.chain.gram_costs`) at the measured rate;
@@ -156,35 +156,41 @@ def gram_chains():
 
 
 def measured_gram(scale: pd.DataFrame | None, arch: str, depth: int):
-    """The measured Gram (``gram_scale.csv``) of ``arch``'s chain ``depth`` with the most networks: its
-    row, or None."""
+    """The measured Gram (``gram_scale.csv``) of ``arch``'s chain ``depth`` nearest its minimum: the
+    row of the lowest ratio (each against the matmul rate measured beside it; a machine shared with
+    other work, or a zoo read from the disk, only raises it), or None."""
     if scale is None:
         return None
     rows = scale[(scale.architecture == nets.LABELS[arch]) & (scale.chain == depth)]
-    return rows.loc[rows.networks.idxmax()] if len(rows) else None
+    return rows.loc[rows.ratio.idxmin()] if len(rows) else None
 
 
 def gram_seconds(scale, arch, depth, n, k, form, read, on_gpu_rate=None) -> tuple[float, float, str]:
     """``(seconds, flops, basis)`` of one chain's Gram of the paper's N networks: the arithmetic minimum
     (``bench.gram_scale.minimum_flops``) times the ratio measured on this machine's CPU for that chain
-    (at the most networks measured), at the measured float32 matmul rate; on a GPU (``on_gpu_rate``)
+    (:func:`measured_gram`), at the measured float32 matmul rate; on a GPU (``on_gpu_rate``)
     the same ratio at the GPU's float32 rate, projected. A chain not measured: the cost model's path
     (:func:`wsm.maths.chain.gram_costs`) at the measured rate."""
     from bench.gram_scale import minimum_flops
 
     row = measured_gram(scale, arch, depth)
     method = min((c := chain.gram_costs(N, n, k, CPU_GRAM_GB, "cpu", form, read)), key=c.get)
+    roof = cpu_roof(scale)
     if row is not None and method == "slices":
         flops = minimum_flops(N, n, k, form)
-        rate = on_gpu_rate or row.roof_gflops * 1e9
-        return (flops * row.ratio / rate, flops,
-                f"{row.ratio:.2f} x the minimum, measured at {int(row.networks)} networks")
-    roof = (scale.roof_gflops.mean() * 1e9) if scale is not None and len(scale) else float("nan")
+        return (flops * row.ratio / (on_gpu_rate or roof), flops,
+                f"{row.ratio:.2f} x the minimum, as measured at {int(row.networks)} networks")
     if method == "factors":
         flops = c["factors"]
     else:
         flops = c["slices"]
     return flops / (on_gpu_rate or roof), flops, f"{method}: the cost model at the matmul rate (not measured)"
+
+
+def cpu_roof(scale: pd.DataFrame | None) -> float:
+    """This machine's float32 matmul rate (FLOP/s): the highest measured beside the Grams (the machine
+    was shared: a rate measured while others ran is lower)."""
+    return float(scale.roof_gflops.max()) * 1e9 if scale is not None and len(scale) else float("nan")
 
 
 # The memory a Gram of the projection may take on one CPU machine, as the measured Grams took it.
@@ -207,8 +213,9 @@ def gram_rows(scale: pd.DataFrame | None, gpu_f32: float | None) -> list[dict]:
         out.append(dict(stage="chain Grams", what=f"{name}: chains {chains[0][0]}-{chains[-1][0]}", networks=N,
                         net_steps=None, pflop=flops / 1e15, cpu_hours=cpu / 3600,
                         gpu_hours=gpu / 3600 if gpu_f32 else None,
-                        basis="CPU: wsm.maths.chain.gram_slices, the arithmetic minimum at this machine's measured "
-                              "float32 matmul rate times the ratio measured per chain (bench.gram_scale; "
+                        basis="CPU: wsm.maths.chain.gram_slices, the arithmetic minimum at this machine's float32 "
+                              f"matmul rate ({cpu_roof(scale) / 1e9:.0f} GFLOP/s, the highest measured beside the "
+                              "Grams) times the ratio measured per chain (bench.gram_scale, the lowest of each chain; "
                               + "; ".join(notes) + ")" + ("; GPU: projected from the CPU's arithmetic at the GPU's "
                               f"float32 matmul rate ({gpu_f32 / 1e12:.0f} TFLOP/s), not measured on a GPU"
                               if gpu_f32 else "")))
@@ -258,7 +265,7 @@ def cluster(df: pd.DataFrame, gpu: pd.DataFrame, times: pd.DataFrame, eng: pd.Da
     per setup and stage."""
     over = _overhead(eng)
     f32_gpu = _gpu_f32(gpu)
-    f32_core = float(scale.roof_gflops.mean()) * 1e9 / 2 if scale is not None else float("nan")   # 2 cores measured
+    f32_core = cpu_roof(scale) / 2                                          # this machine's 2 cores
     clf = df[(df.benchmark == "classifier") & df.variant.str.startswith("paper")]
     clf_s = classifier_steps() / clf.net_steps_per_s.iloc[0]
     n_clf = sum(2 * 2 * (4 if a == "plainnet5" else 3) for _, a, *_ in ZOOS)

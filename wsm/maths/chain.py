@@ -548,7 +548,13 @@ def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = 
                         else:                               # each network at its own scale
                             kmat[a0:a1, b0:b1].add_(kab.mul_(scale[a0:a1, None] * scale[None, b0:b1]), alpha=r.weight)
     pbar.close()
-    return (torch.triu(kmat) + torch.triu(kmat, 1).t()).cpu()
+    del buf, views                              # the upper triangle mirrored in place, block by block
+    for bi, (a0, a1) in enumerate(blocks):
+        diag = kmat[a0:a1, a0:a1]
+        diag.copy_(torch.triu(diag) + torch.triu(diag, 1).t())
+        for b0, b1 in blocks[bi + 1:]:
+            kmat[b0:b1, a0:a1] = kmat[a0:a1, b0:b1].t()
+    return kmat.cpu()
 
 
 def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: float | None = None,
@@ -561,7 +567,7 @@ def gram_from_factors(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory
     ``[M_a1 .. M_aB]^T [M_b1 .. M_bB]`` whose ``k x k`` tiles are squared and summed. ``center=True``
     double-centres the Gram (``H K H``, ``H = I - 11^T / N``), which is exactly the Gram of the
     features minus their mean (float64 keeps the differences between networks: relative resolution
-    about 1e-8 of ``||phi||^2`` at worst, where :func:`gram`'s float32 explicit path needs centring
+    about 1e-8 of ``||phi||^2`` at worst, where the float32 products of :func:`gram_slices` need centring
     before the product). ``device``: where the products run (on CUDA ``memory_gb`` bounds GPU
     memory); the result is on the CPU.
     """

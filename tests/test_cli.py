@@ -293,7 +293,9 @@ def test_cli_zoo_settings_follow_the_notebook_profile(tmp_path, monkeypatch):
         (tuple(range(smoke["n_tasks"])), smoke["runs"], smoke["cnn_epochs"], (), smoke["train_per_class"], "cpu")
     args = cli.parser().parse_args(["zoo", "--profile", "quick", "--arch", "mlp4", "--tasks", "2", "--runs", "3"])
     cfg, out, _ = cli.zoo_settings(args)
-    assert (cfg.tasks, cfg.runs, cfg.epochs, cfg.milestones) == ((0, 1), 3, 3, ())
+    quick = profiles.parameters("quick", "s4_1_tiny_imagenet")
+    assert (cfg.tasks, cfg.runs, cfg.epochs, cfg.milestones) == ((0, 1), 3, quick["mlp_epochs"],
+                                                                 tuple(quick["mlp_milestones"]))
     assert out == tmp_path / "tiny-imagenet-mlp4-quick-t2r3"      # a trial never touches the notebook's zoo
     with pytest.raises(WsmError, match="--tasks 51 is too many"):
         cli.zoo_settings(cli.parser().parse_args(["zoo", "--arch", "mlp4", "--tasks", "51"]))

@@ -99,19 +99,22 @@ def test_pages_that_reuse_zoos_read_their_owners_folders(tmp_path):
     beyond = experiments.page("beyond_the_paper", "quick", zoo_root=tmp_path)
     assert ({k: iclr.zoos[k] for k in fig2.zoos} == fig2.zoos
             and iclr.only_tasks == {k: tuple(range(6)) for k in fig2.zoos})
-    assert iclr.n_tasks == 6 and fig2.n_tasks == 10
+    quick = profiles.PROFILES["quick"]
+    assert (iclr.n_tasks, fig2.n_tasks) == (quick["iclr_bottom_up"]["n_tasks"], quick["s4_1_tiny_imagenet"]["n_tasks"])
     assert {k: beyond.zoos[k] for k in fig2.zoos} == fig2.zoos and beyond.protocol == fig2.protocol
     assert "mlp4-1epoch" not in beyond.zoos and 1 in fig2.zoos["mlp4"].config.checkpoints  # its checkpoint
     one = experiments.page("beyond_the_paper", "quick", {"mlp_checkpoints": []}, zoo_root=tmp_path)
     one = one.zoos["mlp4-1epoch"].config                                # without: the controls' own zoo, same seeds
     assert one.epochs == 1 and one.tasks == fig2.zoos["mlp4"].config.tasks and one.checkpoints == ()
-    with pytest.raises(WsmError, match="have 10 tasks"):
-        experiments.page("iclr_bottom_up", "quick", {"n_tasks": 11})
+    with pytest.raises(WsmError, match=f"have {fig2.n_tasks} tasks"):
+        experiments.page("iclr_bottom_up", "quick", {"n_tasks": fig2.n_tasks + 1})
 
 
 def test_scale_sentence_names_every_zoos_schedule():
     page = experiments.page("s4_1_tiny_imagenet", "quick")
-    assert page.scale == "10 tasks x 10 runs per zoo; MLP-4 3 epochs; PlainNet-5 2 epochs at batch 64; device cpu"
+    q = profiles.parameters("quick", "s4_1_tiny_imagenet")
+    assert page.scale == (f"{q['n_tasks']} tasks x {q['runs']} runs per zoo; MLP-4 {q['mlp_epochs']} epochs; "
+                          f"PlainNet-5 {q['cnn_epochs']} epochs at batch {q['cnn_batch_size']}; device {q['device']}")
     fig4 = experiments.page("s4_4_network_variants", "smoke")
     assert "Baseline, Depth, Res5, Leaky 1 epoch; Adam 1 epoch, Adam lr 0.001" in fig4.scale
 

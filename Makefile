@@ -34,6 +34,7 @@ reproduce: env
 book: env
 	@test -f $(EXECUTED)/results/results.csv || { echo "error: no executed notebooks in $(EXECUTED): run 'make reproduce' first" >&2; exit 2; }
 	$(PY) -m wsm.book.frontpage $(EXECUTED)
+	$(PY) -m wsm.book.performance book --out $(EXECUTED)
 	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --keep-going --quiet
 	@if $(PY) -c "import sys, wsm.book.bookcheck as b; sys.exit(not b.chromium_available())"; then \
 	  $(PY) -m wsm.book.bookcheck book/_build/html --book book --screenshots book/_build/screenshots; \

@@ -146,7 +146,8 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     html = book / "_build" / "html"
     assert (out / "results" / "timings.csv").exists()
-    for page in ["intro", "results", "deviations"] + [f"executed/{n}" for n in profiles.NOTEBOOKS]:
+    pages = ["intro", "results", "deviations", "executed/performance"] + [f"executed/{n}" for n in profiles.NOTEBOOKS]
+    for page in pages:
         assert (html / f"{page}.html").exists(), page
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 2
@@ -161,7 +162,7 @@ def test_book_builds_offline_with_every_figure(smoke, tmp_path):
     if not bookcheck.chromium_available() and os.environ.get("WSM_REQUIRE_BROWSER") != "1":
         pytest.skip("no chromium/chromium-driver for the browser check (set WSM_REQUIRE_BROWSER=1 to fail)")
     rows = bookcheck.check_book(html, book, tmp_path / "screenshots")
-    assert {r["page"] for r in rows} == {"intro", "performance", "results", "deviations"} | {
+    assert {r["page"] for r in rows} == {"intro", "executed/performance", "results", "deviations"} | {
         f"executed/{n}" for n in profiles.NOTEBOOKS}
     assert sum(r["images"] for r in rows) >= 2
     assert all(r["outside"] == [] and r["raw_math"] == [] for r in rows)

@@ -7,7 +7,8 @@ jupytext, executed by papermill with the profile's parameters, tagged for the bo
 (:func:`tag_for_book`: its code and its settings banner fold away, one click from view) and written
 to ``<out>/<name>.ipynb``; each notebook writes its rows to ``<out>/results/<name>.csv`` and this
 command joins them into ``<out>/results/results.csv`` and writes the verdict section of the book's
-first page (``<out>/frontpage.md``, :mod:`wsm.book.frontpage`). ``--set null_repeats=20`` changes a setting
+first page (``<out>/frontpage.md``, :mod:`wsm.book.frontpage`) and the Performance page from the committed
+benchmarks (``<out>/performance.md``, :mod:`wsm.book.performance`). ``--set null_repeats=20`` changes a setting
 on every page that has it (:func:`wsm.book.experiments.valid_settings`; values are read as JSON, else text).
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from wsm.core import paths, profiles
 from wsm.report import results
-from wsm.book import experiments, frontpage
+from wsm.book import experiments, frontpage, performance
 from wsm.core.paths import REPO
 from wsm.core.errors import WsmError
 from wsm.core.storage import atomic_write
@@ -148,6 +149,7 @@ def main(argv=None) -> int:
         table = results.collect(args.out / "results")
         print(f"[wsm] {len(table)} results in {args.out / 'results' / 'results.csv'}")
         print(f"[wsm] the book's first page: {frontpage.write(args.out)}")
+        print(f"[wsm] the Performance page: {performance.write(REPO / 'book', args.out)}")
     except WsmError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

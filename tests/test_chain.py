@@ -494,6 +494,18 @@ def test_gram_of_huge_features_does_not_overflow(center, rounding):
     _assert_gram_close(k, _gram64(weights, 3, "normalized", center))
 
 
+def test_centred_gram_of_networks_far_apart_in_scale_takes_the_float64_factors():
+    # a trained ResNet-MLP-12's chain 11 differs by 2^68 between two runs of the quick book: one common
+    # float32 scale cannot hold both, so the slices refuse and "auto" takes the exact factor path
+    weights = _mlp_zoo(5, 3)
+    weights[1] = [w * 2.0 ** 12 for w in weights[1]]               # exact: phi^3 of network 1 is 2^72 times
+    with pytest.raises(chain.ScaleRangeError, match="too far apart for a centred float32 Gram"):
+        chain.gram(weights, 3, "normalized", center=True, progress=False, method="slices")
+    k = chain.gram(weights, 3, "normalized", center=True, progress=False)
+    assert torch.isfinite(k).all()
+    _assert_gram_close(k, _gram64(weights, 3, "normalized", True))
+
+
 @pytest.mark.parametrize("arch, depths", [("mlp4", (1, 2, 3)), ("plainnet5", (1, 2, 3))])
 @pytest.mark.parametrize("center", [False, True])
 def test_gram_within_its_stated_precision_of_float64(arch, depths, center, rounding):

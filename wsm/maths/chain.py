@@ -427,6 +427,12 @@ def auto_method(nets: Sequence[Sequence[torch.Tensor]], depth: int, memory_gb: f
 SAFE_EXPONENT = 60
 
 
+class ScaleRangeError(WsmError):
+    """A centred :func:`gram_slices` whose networks' features are too far apart in scale for one
+    common float32 scale (:data:`SAFE_EXPONENT`); :func:`gram`'s ``method="auto"`` then takes the
+    float64 factor path instead."""
+
+
 def _scaled_factor(ws: Sequence[torch.Tensor], depth: int, start: int, kind: str, device: str,
                    exponent: int | None, use: int | None = None, round32: bool = True) -> tuple[torch.Tensor, int]:
     """Rows ``start:`` of a network's chain factor (a raw layer: its entries as one row) in float32
@@ -522,8 +528,8 @@ def gram_slices(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = 
                                              use=exponents[0] if center and j else None,
                                              round32=not (center and kind == "unnormalized"))
             if center and abs(exponents[j] - exponents[0]) > SAFE_EXPONENT:
-                raise WsmError(f"network {j}'s chain {depth} is 2^{exponents[j] - exponents[0]} times network 0's: "
-                               "too far apart for a centred float32 Gram; use method='factors'")
+                raise ScaleRangeError(f"network {j}'s chain {depth} is 2^{exponents[j] - exponents[0]} times network "
+                                      "0's: too far apart for a centred float32 Gram; use method='factors'")
             for i, (r, v) in enumerate(zip(todo, views)):
                 if kind == "normalized":
                     out = v[j].view(r.r1 - r.r0, r.c1 - r.c0)
@@ -666,7 +672,8 @@ def gram(nets: Sequence[Sequence[torch.Tensor]], depth: int, kind: str = "normal
     the kernel identity in float64, never forming phi (:func:`gram_from_factors`, chain-normalized
     features only); ``"auto"`` the cheaper by :func:`gram_costs` (flops and memory traffic): the
     factors only where phi is far larger than its factor and the networks few (PlainNet-5's chain 4,
-    19,683 rows and 256 columns, over a few dozen networks), the slices otherwise. ``memory_gb``:
+    19,683 rows and 256 columns, over a few dozen networks), or where a centred Gram's networks are too
+    far apart in scale for float32 (:class:`ScaleRangeError`), the slices otherwise. ``memory_gb``:
     the memory it may take (default :func:`memory_budget`, a share of the machine's RAM).
     ``device``: where the products run (``cpu`` or ``cuda``, as the caller decided); the result is
     on the CPU. ``center=True``: the Gram of the features minus their mean (the classifier only
@@ -712,6 +719,11 @@ def _gram(nets, depth, kind, memory_gb, center, progress, method, device) -> tor
         factor_rows_cols(nets[0], depth)                      # a chain that does not exist: its error here
         if method == "factors" or (method == "auto" and auto_method(nets, depth, memory_gb, device) == "factors"):
             return gram_from_factors(nets, depth, memory_gb, center, progress, device)
+        if method == "auto":
+            try:
+                return gram_slices(nets, depth, kind, memory_gb, center, progress, device)
+            except ScaleRangeError:     # scales too far apart for float32 (ResNet-MLP-12's deep chains): exact
+                return gram_from_factors(nets, depth, memory_gb, center, progress, device)
     return gram_slices(nets, depth, kind, memory_gb, center, progress, device)
 
 

@@ -53,6 +53,13 @@ def protocol(proto, cfg, n_tasks: int, null: int):
     return dataclasses.replace(proto, classifier=clf, null_repeats=null, gram_cache=None)
 
 
+def workers(cfg) -> int:
+    """How many processes trained the zoo's networks side by side (:func:`wsm.zoos.training.workers_for`)."""
+    from wsm.zoos import training
+
+    return training.workers_for(cfg, cfg.runs, zoo._use_vectorized(cfg, None))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=4)
@@ -73,17 +80,27 @@ def main(argv=None) -> int:
     times, acc = [], []
     for arch in args.archs.split(","):
         folder, cfg = page.zoos[arch]
+        pairs = [(t, r) for t in tasks for r in range(cfg.runs)]
+        before = len(pairs) - len(zoo.missing(folder, cfg, pairs))
         t0 = time.time()
         z = zoo.build_zoo(folder, cfg, only_tasks=tasks)
         train_s = time.time() - t0
+        table = z.table()
         per_task = len(z.runs[0].classes) * (cfg.train_per_class or 500)
         steps = cfg.epochs * -(-per_task // cfg.batch_size)
+        # A build resumed over several sessions (paused in between): this call's wall time covers only
+        # what it trained, so the rates come from the run files' own seconds (each network's share of
+        # its process's time: sum = process-seconds), over the processes that trained side by side.
+        process_s = float(table.seconds.sum())
+        wall_s = train_s if before == 0 else process_s / max(1, min(len(z), workers(cfg)))
         times.append(dict(stage="train", arch=arch, device=gpu, networks=len(z), epochs=cfg.epochs,
-                          seconds=round(train_s, 1), s_per_network=round(train_s / len(z), 3),
-                          net_epochs_per_s=round(len(z) * cfg.epochs / train_s, 1),
-                          net_steps_per_s=round(len(z) * steps / train_s, 1),
-                          paper_zoo_hours=round(train_s / len(z) * 5000 / 3600, 3),
-                          train_acc=round(z.table().train_acc.mean(), 4), test_acc=round(z.table().test_acc.mean(), 4)))
+                          seconds=round(wall_s, 1), s_per_network=round(wall_s / len(z), 3),
+                          net_epochs_per_s=round(len(z) * cfg.epochs / wall_s, 1),
+                          net_steps_per_s=round(len(z) * steps / wall_s, 1),
+                          paper_zoo_hours=round(wall_s / len(z) * 5000 / 3600, 3),
+                          process_seconds=round(process_s, 1), resumed_from=before,
+                          this_call_seconds=round(train_s, 1),
+                          train_acc=round(table.train_acc.mean(), 4), test_acc=round(table.test_acc.mean(), 4)))
         print(times[-1], flush=True)
         w, y = z.usable()
         slice_proto = protocol(proto, cfg, len(tasks), args.null)

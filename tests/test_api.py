@@ -19,6 +19,14 @@ def test_import_wsm_is_light_and_names_load_on_first_use():
     assert wsm.gram is chain.gram and wsm.hypothesis_test is htt.hypothesis_test
 
 
+def test_the_cli_and_its_commands_start_without_ray():
+    """Ray is the optional extra wsm[cluster]: only the ray engine imports it."""
+    code = ("import sys, wsm.cli, wsm.analyses.compare, wsm.maths.htt, wsm.zoos.zoo, wsm.book.experiments; "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False"]
+
+
 def _networks(tasks=5, runs=6, seed=0):
     """MLP weights 8-6-4 whose first layer carries a task's direction: the chains tell tasks apart."""
     g = torch.Generator().manual_seed(seed)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from bench import common
 from wsm.core import paper
 from wsm.maths import htt
 from wsm.zoos import zoo
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
                           networks=len(z), seconds=round(eval_s, 1)))
         print(res.to_string(), flush=True)
         compact(pd.concat(acc)).to_csv(out / f"{args.name}.csv", index=False)
-        pd.DataFrame(times).to_csv(out / f"{args.name}_times.csv", index=False)
+        pd.DataFrame(times).assign(**common.provenance()).to_csv(out / f"{args.name}_times.csv", index=False)
     print(pd.DataFrame(times).to_string())
     return 0
 

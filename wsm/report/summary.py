@@ -50,7 +50,8 @@ def paper_slice(path: Path) -> tuple[str, pd.DataFrame]:
 
     df = pd.read_csv(path)
     p = profiles.parameters("paper", "s4_1_tiny_imagenet")
-    label = f"the paper's zoos on {df.tasks.iloc[0]} of {p['n_tasks']} tasks, our classifier ({df.device.iloc[0]})"
+    device = {"cpu": "CPU"}.get(str(df.device.iloc[0]), str(df.device.iloc[0]))
+    label = f"the paper's zoos on {df.tasks.iloc[0]} of {p['n_tasks']} tasks, our classifier ({device})"
     epochs = {"mlp4": p["mlp_epochs"], "plainnet5": p["cnn_epochs"]}
     rows = df.assign(figure="Fig. 2", panel=[paper.FIG2_PANELS[(a, q)] for a, q in zip(df.architecture, df.protocol)],
                      kind=df.feature.str[0].map({"C": "normalized", "L": "unnormalized"}),

@@ -197,7 +197,8 @@ def test_summary_has_every_reported_number_with_ours(smoke):
     # the quoted values are the paper's, e.g. Fig. 2 (b) C2 = 99.3%
     assert "99.6%, 99.3%, and 99.5%" in table[table.claim.str.startswith("classification: chains")].quoted.iloc[0]
     cells = summary.cells(out / "results")
-    assert len(cells[cells.claim.str.startswith("classification: chains")]) == 6
+    per_run = cells[cells.claim.str.startswith("classification: chains")].groupby("run").size()
+    assert len(per_run) >= 1 and (per_run == 6).all(), per_run    # C1-C3 of MLP-4 and PlainNet-5, in every run
 
 def test_table1_has_its_four_cells_with_the_papers_numbers(smoke):
     _, df = smoke

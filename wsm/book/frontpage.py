@@ -20,7 +20,7 @@ import pandas as pd
 
 from wsm.core import paper
 from wsm.maths import verdicts
-from wsm.report import claims, slices, summary
+from wsm.report import claims, slices, summary, table1
 from wsm.core.storage import atomic_write
 
 FILENAME = "frontpage.md"
@@ -181,7 +181,7 @@ def fragment(executed_dir, alpha: float = paper.ALPHA) -> str:
     found = summary.findings(results_dir, alpha)
     if found:
         lines += ["### Findings", ""] + [f"* {f}" for f in found] + [""]
-    lines += slices.frontpage_lines()
+    lines += table1.frontpage_lines() + slices.frontpage_lines()
     lines += [f"### The paper's claims under `{profile}`", ""]
     for figure, group in table.groupby("figure", sort=False):
         claim = CLAIMS.get(figure, f"the {len(group)} claims of {figure}")

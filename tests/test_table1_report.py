@@ -1,0 +1,92 @@
+"""wsm.report.table1: Table 1 at the paper's settings (bench.paper_table1's committed files), on tables made here."""
+
+import pandas as pd
+
+from wsm.maths import stats, verdicts
+from wsm.report import claims, table1
+
+PAPER = claims.Setting("namedata", 9, 100, 10_000, 0.6, 5 / 9, 0.2)
+REDUCED = claims.Setting("namedata", 9, 15, 1_500, 0.6, 5 / 9, 0.2)
+OURS, RAW = "ours: centred and scaled, Eq. 7", "raw vec(φ), Eq. 7 (paper)"
+
+
+def _row(correct, n, protocol, kind, setting=PAPER, profile="paper"):
+    lo, hi = stats.clopper_pearson(correct, n)
+    return dict(figure="Table 1", architecture="GRU-2", depth=1, protocol=protocol, kind=kind, ours=100 * correct / n,
+                n=n, ci_low=100 * lo, ci_high=100 * hi, profile=profile, data=setting.data, tasks=setting.tasks,
+                runs=setting.runs, epochs=setting.epochs, train_fraction=setting.train_fraction,
+                retrieval_train_fraction=setting.retrieval_train_fraction, query_fraction=setting.query_fraction,
+                chance=setting.chance(protocol))
+
+
+def _run(tmp_path, c1=(360, 77), l1=(62, 17), setting=PAPER):
+    rows = pd.DataFrame([_row(c1[0], 360 if setting is PAPER else 54, "classification", "normalized", setting),
+                         _row(c1[1], 80 if setting is PAPER else 12, "retrieval", "normalized", setting),
+                         _row(l1[0], 360 if setting is PAPER else 54, "classification", "unnormalized", setting),
+                         _row(l1[1], 80 if setting is PAPER else 12, "retrieval", "unnormalized", setting)])
+    path = tmp_path / "table1_paper.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def _classifiers(tmp_path):
+    rows = [dict(variant=v, seed=s, protocol=p, feature=f, kind="normalized" if f[0] == "C" else "unnormalized",
+                 depth=int(f[1]), ours=base + s, ci_low=0.0, ci_high=100.0, n=360 if p == "classification" else 80)
+            for v, base in ((OURS, 90.0), (RAW, 60.0)) for s in (0, 1, 2)
+            for p in ("classification", "retrieval") for f in ("L1", "C1", "C2")]
+    path = tmp_path / "table1_paper_classifiers.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _times(tmp_path):
+    path = tmp_path / "table1_paper_times.csv"
+    pd.DataFrame([dict(stage="train the zoo", networks=900, seconds=36_000.0, machine="a 2-core CPU",
+                       date="2026-12-05", commit="abc1234"),
+                  dict(stage="the page", networks=900, seconds=90.0, machine="a 2-core CPU", date="2026-12-05",
+                       commit="abc1234")]).to_csv(path, index=False)
+    return path
+
+
+def test_the_four_cells_are_judged_at_the_papers_setting(tmp_path):
+    cells = table1.cells(pd.read_csv(_run(tmp_path))).set_index("cell")
+    assert list(cells.index) == ["C1 classification", "C1 retrieval", "L1 classification", "L1 retrieval"]
+    assert list(cells.paper) == [100.0, 95.7, 17.2, 21.3]
+    assert cells.loc["C1 classification", "verdict"] == verdicts.REPRODUCED
+    assert cells.loc["C1 classification", "n"] == 360
+
+
+def test_a_cell_far_from_the_papers_is_materially_different(tmp_path):
+    cells = table1.cells(pd.read_csv(_run(tmp_path, c1=(200, 77)))).set_index("cell")
+    assert cells.loc["C1 classification", "verdict"] == verdicts.DIFFERENT
+    assert "*" + verdicts.DIFFERENT + "*" in table1.sentence(cells.reset_index())
+
+
+def test_a_reduced_run_below_the_paper_tests_nothing(tmp_path):
+    cells = table1.cells(pd.read_csv(_run(tmp_path, c1=(40, 6), l1=(10, 2), setting=REDUCED))).set_index("cell")
+    assert cells.loc["C1 classification", "verdict"] == verdicts.NOT_TESTED
+
+
+def test_the_section_shows_the_cells_the_classifiers_the_deviations_and_the_times(tmp_path):
+    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path))
+    words = [i for i in items if isinstance(i, str)]
+    tables = [i for i in items if not isinstance(i, str)]
+    assert "C1 classification 100.0% [99.0, 100.0] (n = 360) against the paper's 100.0%" in words[0]
+    assert "3 split seeds" in words[1] and "C1 classification: ours 91.0% (90.0–92.0), raw vec(φ) 61.0%" in words[1]
+    assert "C2" not in words[1]                               # Table 1's cells only; chain 2 is in the table
+    assert len(tables[2]) == len(table1.DEVIATIONS)
+    assert "10.0 h" in words[-1] and "1.5 min" in words[-1] and "abc1234" in words[-1]
+
+
+def test_a_run_not_made_says_how_to_make_it(tmp_path):
+    (words,) = table1.section(tmp_path / "table1_paper.csv")
+    assert "not run yet" in words and table1.COMMAND in words
+    assert table1.frontpage_lines(tmp_path / "table1_paper.csv") == []
+
+
+def test_the_first_page_gives_the_four_numbers_and_what_still_differs(tmp_path):
+    lines = table1.frontpage_lines(_run(tmp_path), _classifiers(tmp_path))
+    text = "\n".join(lines)
+    assert lines[0] == "### Table 1 at the paper's settings"
+    assert "95.7%" in text and verdicts.REPRODUCED in text and "raw vec(φ)" in text
+    assert all(d in text for d, _, _ in table1.DEVIATIONS)

@@ -1,0 +1,156 @@
+"""Table 1 at the paper's settings: the committed run of ``bench.paper_table1`` (issue 34), the first of the
+paper's tables this book runs end to end at the paper's own setting (9 NameData tasks x 100 GRU-2 runs,
+10,000 batch-1 SGD steps, the paper's weight classifier schedule and splits).
+
+* :func:`cells`: Table 1's four numbers beside the paper's, each judged by the claims rule at its setting
+  (:func:`wsm.report.claims.judge`, the same verdicts the summary gives the run);
+* :func:`variants`: both protocols under our weight classifier and the authors' raw vec(φ), over split seeds;
+* :data:`DEVIATIONS`: what still departs from the paper or the authors' code at this setting;
+* :func:`section` (the Table 1 page) and :func:`frontpage_lines` (the first page) put them together.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from wsm.core import paths
+from wsm.report import claims
+
+RUN = paths.BENCHMARKS / "table1_paper.csv"
+CLASSIFIERS = paths.BENCHMARKS / "table1_paper_classifiers.csv"
+TIMES = paths.BENCHMARKS / "table1_paper_times.csv"
+FIGURE = "Table 1"
+COMMAND = "python -m bench.paper_table1 --zoos zoos"
+
+# (detail, the paper or the authors' code, this run): what remains different at the paper's setting; each in full
+# on the Deviations page
+DEVIATIONS = (
+    ("language pairs", "the authors' code pairs files 2i, 2i+1 in directory-listing order (machine-dependent)",
+     "files in sorted name order, so the 9 tasks may pair other languages than the authors' did"),
+    ("weight classifier's features", "raw vec(φ) (the authors' code)",
+     "centred on the training mean and scaled by one scalar; the raw variant is measured beside it on the "
+     "same networks"),
+    ("retrieval representation", "the classifier's output (with bias), L2-normalized",
+     "the projection Θᵀx (no bias), L2-normalized"),
+    ("training loop", "one network at a time",
+     "many networks at once (batched backprop through time), equal to the one-at-a-time loop to float rounding "
+     "(`tests/test_namedata.py`)"),
+)
+
+
+def committed(path: Path = RUN) -> pd.DataFrame | None:
+    """A committed table of the run (``RUN``, ``CLASSIFIERS`` or ``TIMES``), or None where it was not run."""
+    return pd.read_csv(path) if Path(path).exists() else None
+
+
+def cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's four numbers: one row per cell (feature and protocol) with the paper's value and n, ours with
+    its 95% interval and n, and the verdict at the run's setting with why (:func:`wsm.report.claims.judge`; a
+    run that judges no cell, a smoke run, gives every cell its claim's verdict)."""
+    out = []
+    for claim in claims.of_figure(FIGURE):
+        if claim.kind != claims.NUMBER:
+            continue
+        j = claims.judge(claim, rows)
+        judged = {c["label"]: c for c in j.cells}
+        for cell in claim.cells:
+            hit = claims.select(rows, cell.match)
+            r = hit.iloc[0] if len(hit) == 1 else {}
+            c = judged.get(cell.label, dict(verdict=j.verdict, why=j.why))
+            out.append(dict(cell=cell.label, paper=cell.value, paper_n=cell.paper_n,
+                            **{k: float(r.get(k, float("nan"))) for k in ("ours", "ci_low", "ci_high", "n")},
+                            verdict=c["verdict"], why=c["why"]))
+    return pd.DataFrame(out)
+
+
+def sentence(table: pd.DataFrame) -> str:
+    """:func:`cells` in one sentence, each number beside the paper's with its verdict."""
+    def ours(r):
+        if pd.isna(r.ours):
+            return "no result"
+        return f"{r.ours:.1f}% [{r.ci_low:.1f}, {r.ci_high:.1f}] (n = {int(r.n)})"
+
+    each = "; ".join(f"{r.cell} {ours(r)} against the paper's {r.paper}% (n = {int(r.paper_n)}): *{r.verdict}*"
+                     for r in table.itertuples())
+    return f"Table 1 at the paper's settings: {each}."
+
+
+def variants(table: pd.DataFrame) -> pd.DataFrame:
+    """``table1_paper_classifiers.csv`` summarized: per variant, protocol and feature, the mean, lowest and
+    highest accuracy over the split seeds, their number and the test networks (or queries) per seed."""
+    return (table.groupby(["variant", "protocol", "feature"], sort=False).agg(
+        mean=("ours", "mean"), low=("ours", "min"), high=("ours", "max"), seeds=("seed", "nunique"),
+        n=("n", "first")).round(1).reset_index())
+
+
+def _short(variant: str) -> str:
+    """A variant's name up to its first colon or comma (``ours``, ``raw vec(φ)``)."""
+    return re.split("[:,]", variant)[0]
+
+
+def variants_sentence(table: pd.DataFrame) -> str:
+    """How the classifier choice moves Table 1's cells (chain 1 and layer 1, both protocols): each variant's
+    mean (lowest–highest) over the split seeds."""
+    s = variants(table)
+    s = s[s.feature.isin(["C1", "L1"])]
+    seeds = int(s.seeds.min())
+    each = "; ".join(f"{f} {p}: " + ", ".join(f"{_short(r.variant)} {r.mean:.1f}% ({r.low:.1f}–{r.high:.1f})"
+                                              for r in g.itertuples())
+                     for (f, p), g in s.groupby(["feature", "protocol"], sort=False))
+    return (f"The same networks under our weight classifier (ours: features centred and scaled) and the authors' "
+            f"(raw vec(φ)) over {seeds} split seeds (mean, lowest–highest; no null): {each}.")
+
+
+def deviations() -> pd.DataFrame:
+    return pd.DataFrame(DEVIATIONS, columns=["detail", "the paper / the authors' code", "this run"])
+
+
+def _missing(path: Path) -> str:
+    shown = path.relative_to(paths.REPO) if path.is_relative_to(paths.REPO) else path
+    return f"Table 1 at the paper's settings: not run yet (`{shown}` is absent; `{COMMAND}` makes it)."
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 7200 else f"{seconds / 60:,.1f} min"
+
+
+def _times(times: pd.DataFrame) -> str:
+    first = times.iloc[0]
+    where = ", ".join(str(first[k]) for k in ("machine", "date", "commit") if k in times and pd.notna(first[k]))
+    return "Wall time per stage (" + where + "): " + "; ".join(
+        f"{r.stage}: {_duration(r.seconds)}" for r in times.itertuples()) + "."
+
+
+def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIMES) -> list:
+    """What the Table 1 page shows of the committed run, in order: sentences (str, Markdown) and tables."""
+    rows = committed(run)
+    if rows is None:
+        return [_missing(Path(run))]
+    table = cells(rows)
+    out = [f"**{sentence(table)}**", table]
+    found = committed(classifiers)
+    if found is not None:
+        out += [variants_sentence(found), variants(found)]
+    out += ["What still departs from the paper or the authors' code at this setting (each in full on the "
+            "Deviations page):", deviations()]
+    stages = committed(times)
+    if stages is not None:
+        out.append(_times(stages))
+    return out
+
+
+def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS) -> list[str]:
+    """The first page's paragraph on Table 1 at the paper's settings (Markdown lines; empty where not run)."""
+    rows = committed(run)
+    if rows is None:
+        return []
+    lines = ["### Table 1 at the paper's settings", "", sentence(cells(rows))]
+    found = committed(classifiers)
+    if found is not None:
+        lines.append(variants_sentence(found))
+    lines.append("Still different at this setting (each in full on the Deviations page): " + "; ".join(
+        f"{d}: {ours}" for d, _, ours in DEVIATIONS) + ".")
+    return lines + [""]

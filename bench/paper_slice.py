@@ -58,7 +58,7 @@ def workers(cfg) -> int:
     """How many processes trained the zoo's networks side by side (:func:`wsm.zoos.training.workers_for`)."""
     from wsm.zoos import training
 
-    return training.workers_for(cfg, cfg.runs, zoo._use_vectorized(cfg, None))
+    return training.workers_for(cfg, cfg.runs, zoo.use_vectorized(cfg, None))
 
 
 def main(argv=None) -> int:

@@ -106,7 +106,7 @@ def resources(cfg: training.ZooConfig, vectorized: bool | None = None) -> dict:
     """The Ray resources of one unit of ``cfg``'s zoo: one CPU, and on CUDA a share of a GPU."""
     if not str(cfg.device).startswith("cuda"):
         return dict(num_cpus=1)
-    batched = cfg.arch == "gru2" or zoo._use_vectorized(cfg, vectorized)
+    batched = cfg.arch == "gru2" or zoo.use_vectorized(cfg, vectorized)
     return dict(num_cpus=1, num_gpus=GPU_SHARE_BATCHED if batched else GPU_SHARE_SINGLE)
 
 

@@ -175,7 +175,9 @@ def _check_config(path: Path, cfg: ZooConfig) -> None:
                        f"Use another zoo folder, or delete {path} to retrain it; nothing was changed.")
 
 
-def _use_vectorized(cfg: ZooConfig, vectorized: bool | None) -> bool:
+def use_vectorized(cfg: ZooConfig, vectorized: bool | None) -> bool:
+    """Whether a zoo of ``cfg`` trains its runs as batched programs (:mod:`wsm.zoos.vectorized`): ``vectorized``
+    where given (and the architecture supports it), else the batched path's own preference for ``cfg``."""
     return _vectorized.preferred(cfg) if vectorized is None else bool(vectorized and _vectorized.supports(cfg))
 
 
@@ -183,7 +185,7 @@ def chunks(cfg: ZooConfig, todo: list[tuple[int, int]], vectorized: bool | None)
     """``(task, [runs])`` groups of the missing runs: where the batched path is used, each task's
     runs in as few chunks of at most :func:`wsm.zoos.vectorized.chunk_size` runs as possible, of nearly
     equal sizes (100 runs at 64 a chunk: 50 + 50, not 64 + 36); single runs otherwise (the loop)."""
-    size = _vectorized.chunk_size(cfg) if _use_vectorized(cfg, vectorized) else 1
+    size = _vectorized.chunk_size(cfg) if use_vectorized(cfg, vectorized) else 1
     groups: list[tuple[int, list[int]]] = []
     for t in dict.fromkeys(t for t, _ in todo):
         runs = [r for tt, r in todo if tt == t]
@@ -303,7 +305,7 @@ def train_group(path: Path, cfg: ZooConfig, group, data_root=None, download: boo
         if t not in loaded:
             loaded.clear()
             loaded[t] = training.subsample(data.load_task(cfg.dataset, t, data_root, download), cfg.train_per_class)
-        if _use_vectorized(cfg, vectorized):     # one batched program for the chunk (wsm.zoos.vectorized), same weights
+        if use_vectorized(cfg, vectorized):     # one batched program for the chunk (wsm.zoos.vectorized), same weights
             trained = _vectorized.train_networks(cfg, loaded[t], [r for _, r in group])
         else:
             trained = (train_network(cfg, loaded[t], r, on_checkpoint=_saver(path)) for _, r in todo)
@@ -349,7 +351,7 @@ def build_zoo(path: str | Path, cfg: ZooConfig, data_root=None, download: bool =
                 _save_run(path, run)
                 pbar.update()
             todo = []
-        n_workers = workers_for(cfg, len(todo), _use_vectorized(cfg, vectorized), workers)
+        n_workers = workers_for(cfg, len(todo), use_vectorized(cfg, vectorized), workers)
         if n_workers > 1:
             _train_in_processes(path, cfg, todo, data_root, download, n_workers, pbar)
             todo = []

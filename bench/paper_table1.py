@@ -83,8 +83,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     variants = classifiers(page, z, args.seeds, out / f"table1_{args.profile}_classifiers.csv")
     variants_s = time.time() - t0
+    core_s = float(train.seconds.sum())       # a run's seconds: its chunk's wall time / the chunk's runs
     stages = [dict(stage="train the zoo: the sum of its chunks' wall times (chunks of networks trained side by "
-                         "side, one per core)", networks=len(z), seconds=round(float(train.seconds.sum()), 1)),
+                         "side, one per core)", networks=len(z), seconds=round(core_s, 1), steps=z.config.epochs,
+                   net_steps_per_core_s=round(len(z) * z.config.epochs / core_s, 1)),
               dict(stage="train what was missing (this call's wall time)", networks=len(z), seconds=round(build_s, 1)),
               dict(stage="the page: chains' Grams, classification, retrieval, null, figures", networks=len(z),
                    seconds=round(page_s, 1)),

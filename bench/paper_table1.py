@@ -8,7 +8,9 @@ same notebook the book runs) and commits what it wrote: ``table1_<profile>.csv``
 rows, with the setting they were measured at). Then, on the same networks, both protocols under each
 weight classifier of :data:`VARIANTS` (ours and the authors' raw vec(φ)) for every split seed of
 ``--seeds``, without the null: ``table1_<profile>_classifiers.csv`` (one row per variant, seed and cell,
-with the hits, so variants can be compared on the same networks). ``table1_<profile>_times.csv``: the wall
+with the hits, so variants can be compared on the same networks); and the raw layer 1 in its two parts
+(:func:`wsm.maths.chain.invariant_split`: the per-gate column sums no permutation of the hidden units changes,
+and the rest), each under both protocols: ``table1_<profile>_raw_parts.csv``. ``table1_<profile>_times.csv``: the wall
 time of each stage, with the machine, commit and date (:func:`bench.common.provenance`). The summary reads
 the first as a committed run (:data:`wsm.report.summary.COMMITTED`), the Table 1 page and the first page all
 three (:mod:`wsm.report.table1`).
@@ -30,10 +32,14 @@ import pandas as pd
 from bench import common, mlp4_question
 from wsm.book import experiments, reproduce
 from wsm.core import progress
+from wsm.maths import chain
 
 NOTEBOOK = "s4_3_namedata"
 # the classifiers that apply to a GRU's chain 1 and raw layer (the ICLR text's row normalization is the MLP's)
 VARIANTS = {name: standardize for name, (standardize, rows) in mlp4_question.VARIANTS.items() if not rows}
+# the raw layer of Table 1 (weight_ih_l0) in its two parts (chain.invariant_split), each classified on its own
+PARTS = ("per-gate column sums (invariant)", "the rest (each gate centred over hidden units)")
+PART_COLUMNS = ["part", "seed", "protocol", "ours", "ci_low", "ci_high", "n", "hits", "chance", "device"]
 COLUMNS = ["variant", "seed", "protocol", "feature", "kind", "depth", "ours", "ci_low", "ci_high", "n", "hits",
            "device"]
 
@@ -55,6 +61,27 @@ def classifiers(page, z, seeds, out: Path) -> pd.DataFrame:
         table["ci_low"], table["ci_high"] = (100 * table.ci_low).round(2), (100 * table.ci_high).round(2)
         table[COLUMNS].to_csv(out, index=False)
     return table[COLUMNS]
+
+
+def raw_parts(page, z, seeds, out: Path) -> pd.DataFrame:
+    """Both protocols of the page on each part of the raw layer 1 (:func:`wsm.maths.chain.invariant_split`:
+    the per-gate column sums, which no permutation of the hidden units changes, and the rest), our classifier,
+    every split seed, no null; writes ``out`` and returns the table."""
+    w, y = z.usable()
+    split = [chain.invariant_split(x[0], chain.GRU_GATES) for x in w]
+    parts = dict(zip(PARTS, ([[s] for s, _ in split], [[r] for _, r in split])))
+    base = dataclasses.replace(page.protocol, null_repeats=0, chains=(), layers=(1,), gram_cache=None)
+    rows = []
+    for part, seed in progress.bar([(p, s) for p in PARTS for s in seeds], desc="Table 1's raw layer, in parts"):
+        res = dataclasses.replace(base, seed=seed).evaluate(parts[part], y, z.usable_runs(), z.config.runs,
+                                                             progress=False)
+        rows.append(res.assign(part=part, seed=seed, device=page.device,
+                               hits=["".join(str(int(h)) for h in hs) for hs in res.hits]))
+    table = pd.concat(rows, ignore_index=True)
+    for col in ("ours", "ci_low", "ci_high", "chance"):
+        table[col] = (100 * table["accuracy" if col == "ours" else col]).round(2)
+    table[PART_COLUMNS].to_csv(out, index=False)
+    return table[PART_COLUMNS]
 
 
 def main(argv=None) -> int:
@@ -83,6 +110,9 @@ def main(argv=None) -> int:
     t0 = time.time()
     variants = classifiers(page, z, args.seeds, out / f"table1_{args.profile}_classifiers.csv")
     variants_s = time.time() - t0
+    t0 = time.time()
+    parts = raw_parts(page, z, args.seeds, out / f"table1_{args.profile}_raw_parts.csv")
+    parts_s = time.time() - t0
     core_s = float(train.seconds.sum())       # a run's seconds: its chunk's wall time / the chunk's runs
     stages = [dict(stage="train the zoo: the sum of its chunks' wall times (chunks of networks trained side by "
                          "side, one per core)", networks=len(z), seconds=round(core_s, 1), steps=z.config.epochs,
@@ -91,11 +121,14 @@ def main(argv=None) -> int:
               dict(stage="the page: chains' Grams, classification, retrieval, null, figures", networks=len(z),
                    seconds=round(page_s, 1)),
               dict(stage=f"both protocols under {len(VARIANTS)} classifiers x {len(args.seeds)} split seeds, no null",
-                   networks=len(z), seconds=round(variants_s, 1))]
+                   networks=len(z), seconds=round(variants_s, 1)),
+              dict(stage=f"the raw layer's two parts, both protocols x {len(args.seeds)} split seeds, no null",
+                   networks=len(z), seconds=round(parts_s, 1))]
     times = pd.DataFrame(stages).assign(profile=args.profile, **common.provenance())
     times.to_csv(out / f"table1_{args.profile}_times.csv", index=False)
     print(rows[["protocol", "kind", "depth", "ours", "ci_low", "ci_high", "paper", "n"]].to_string())
     print(variants.drop(columns="hits").to_string())
+    print(parts.drop(columns="hits").to_string())
     print(times.to_string())
     return 0
 

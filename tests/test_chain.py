@@ -906,3 +906,24 @@ def test_rotate_hidden_keeps_every_phi_and_changes_the_raw_weights():
             _assert_close((ma.T @ mb).norm() ** 2, (ma.T @ ma).norm() ** 2, rtol=1e-9)   # <phi_a, phi_b> = ||phi||^2
         cos = torch.nn.functional.cosine_similarity(w[0].flatten(), r[0].flatten(), dim=0)
         assert cos < 0.5                                                   # the raw first layer moved
+
+
+@pytest.mark.parametrize("blocks", [1, chain.GRU_GATES])
+def test_invariant_split_is_the_part_a_hidden_permutation_keeps(blocks):
+    """A first layer's column sums per row block do not move under a permutation of the hidden units;
+    the rest moves with the rows; the two give the weight back."""
+    g = torch.Generator().manual_seed(5)
+    h, d = 16, 7
+    w = torch.randn(blocks * h, d, generator=g, dtype=torch.float64)
+    perm = torch.randperm(h, generator=g)
+    rows = torch.cat([b * h + perm for b in range(blocks)])     # the same permutation in every block (I (x) P)
+    sums, rest = chain.invariant_split(w, blocks)
+    sums_p, rest_p = chain.invariant_split(w[rows], blocks)
+    assert sums.shape == (blocks, d)
+    torch.testing.assert_close(sums_p, sums)
+    torch.testing.assert_close(rest_p, rest[rows])
+    assert not torch.allclose(rest_p, rest)
+    spread = sums.repeat_interleave(h, 0) / h
+    torch.testing.assert_close(rest + spread, w)
+    with pytest.raises(WsmError, match="equal row blocks"):
+        chain.invariant_split(w[:-1], blocks if blocks > 1 else 2)

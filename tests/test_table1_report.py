@@ -62,6 +62,15 @@ def test_a_cell_far_from_the_papers_is_materially_different(tmp_path):
     assert "*" + verdicts.DIFFERENT + "*" in table1.sentence(cells.reset_index())
 
 
+def test_an_inconclusive_cell_names_the_n_a_test_needs_only_where_the_run_has_fewer(tmp_path):
+    cells = table1.cells(pd.read_csv(_run(tmp_path, l1=(62, 27)))).set_index("cell")
+    assert cells.loc["L1 retrieval", "verdict"] == verdicts.INCONCLUSIVE            # 33.75% of 80 against 21.3%
+    assert "a test needs" not in cells.loc["L1 retrieval", "why"]
+    few = pd.DataFrame([_row(3, 3, "retrieval", "normalized")])                       # 3 of 3 queries
+    (cell,) = [c for c in table1.cells(few).itertuples() if c.cell == "C1 retrieval"]
+    assert cell.verdict == verdicts.INCONCLUSIVE and "a test needs n ≥" in cell.why
+
+
 def test_a_reduced_run_below_the_paper_tests_nothing(tmp_path):
     cells = table1.cells(pd.read_csv(_run(tmp_path, c1=(40, 6), l1=(10, 2), setting=REDUCED))).set_index("cell")
     assert cells.loc["C1 classification", "verdict"] == verdicts.NOT_TESTED
@@ -90,3 +99,24 @@ def test_the_first_page_gives_the_four_numbers_and_what_still_differs(tmp_path):
     assert lines[0] == "### Table 1 at the paper's settings"
     assert "95.7%" in text and verdicts.REPRODUCED in text and "raw vec(φ)" in text
     assert all(d in text for d, _, _ in table1.DEVIATIONS)
+
+
+def _parts(tmp_path):
+    rows = [dict(part=p, seed=s, protocol=q, ours=base + s, ci_low=0.0, ci_high=100.0, n=360, hits="1",
+                 chance=11.11 if q == "classification" else 25.0, device="cpu")
+            for p, base in (("per-gate column sums (invariant)", 97.0), ("the rest", 20.0))
+            for s in (0, 1) for q in ("classification", "retrieval")]
+    path = tmp_path / "table1_paper_raw_parts.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_the_raw_layers_parts_are_shown_beside_chance(tmp_path):
+    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path), _parts(tmp_path))
+    (words,) = [i for i in items if isinstance(i, str) and "column sums" in i]
+    assert "2 split seeds" in words
+    assert "per-gate column sums (invariant): classification 97.5% (97.0–98.0, chance 11.1%)" in words
+    assert "the rest: classification 20.5% (20.0–21.0, chance 11.1%)" in words
+    assert any(words in line for line in table1.frontpage_lines(_run(tmp_path), parts=_parts(tmp_path)))
+    none = tmp_path / "absent.csv"
+    assert not any("column sums" in i for i in table1.section(_run(tmp_path), none, none, none) if isinstance(i, str))

@@ -842,6 +842,28 @@ def gru_weights(net: nn.Module | Mapping[str, torch.Tensor]) -> list[torch.Tenso
     return [layer.weight for layer in _gru_layers(sd, "the network")]
 
 
+GRU_GATES = 3      # PyTorch stacks a GRU layer's gates r, z, n as row blocks
+
+
+def invariant_split(w: torch.Tensor, blocks: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """A first layer's raw weight ``w`` (rows: hidden units, in ``blocks`` stacked row blocks, such as a GRU's
+    :data:`GRU_GATES` gates) split into the part no permutation of the hidden units changes and the rest:
+    ``(sums, rest)`` with ``w`` = each block's ``sums`` spread evenly over its rows + ``rest``.
+
+    * ``sums`` (blocks x inputs): each block's column sums ``1^T W_b``. A permutation P of the hidden units
+      maps every block to ``P W_b`` and ``1^T P = 1^T``, so they are invariant; and they are linear in the
+      weights (the c-th column sum is vec(W) . (1 (x) e_c)), so a linear classifier of the raw layer can read them.
+    * ``rest`` (``w``'s shape): each block centred over its rows, ``W_b - 1 (1^T W_b) / h``, which the
+      permutation moves with the rows.
+    """
+    rows, cols = w.shape
+    if rows % blocks:
+        raise WsmError(f"a weight of {rows} rows cannot be {blocks} equal row blocks: give the number of stacked "
+                       "blocks (1 for a linear layer, chain.GRU_GATES for a GRU's input weight)")
+    b = w.reshape(blocks, rows // blocks, cols)
+    return b.sum(1), (b - b.mean(1, keepdim=True)).reshape(rows, cols)
+
+
 def permute_gru_hidden(net: nn.Module, layer: int, perm: torch.Tensor) -> None:
     """Permute the hidden units of GRU layer ``layer`` (1 or 2) of a GRU + Linear head in place,
     with every tied weight (see :func:`gru_weights`), so the network computes the same function."""

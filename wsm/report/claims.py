@@ -424,7 +424,7 @@ def _judge_cell(cell: Cell, row, tolerance: float) -> dict:
                                           tolerance, reduced=relation == "reduced")
         if words.endswith("(too few to tell)"):
             need = verdicts.n_to_reproduce(cell.value, cell.paper_n, tolerance)
-            words += f"; a test needs n ≥ {need}" if need else ""
+            words += f"; a test needs n ≥ {need}" if need and need > out["n"] else ""
         out.update(verdict=verdict, why=words + (f" ({why}; paper n = {cell.paper_n})" if why else
                                                  f" (paper n = {cell.paper_n})"))
     return out

@@ -73,5 +73,4 @@ display(Markdown(claims.conclusion("Fig. 2", rows, page.alpha) + "\n\n"
 # code describe, over several split seeds (`bench/mlp4_question.py`, read by `wsm.report.slices`).
 
 # %%
-for item in slices.section():
-    display(Markdown(item) if isinstance(item, str) else item)
+results.show(slices.section())

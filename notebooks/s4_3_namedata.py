@@ -103,5 +103,4 @@ display(Markdown(claims.conclusion("Table 1", rows, page.alpha) + "\n\n"
 # the wall time of each stage (read by `wsm.report.table1`; the summary judges it as a run of its own).
 
 # %%
-for item in table1.section():
-    display(Markdown(item) if isinstance(item, str) else item)
+results.show(table1.section())

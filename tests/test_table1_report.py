@@ -117,6 +117,9 @@ def test_the_raw_layers_parts_are_shown_beside_chance(tmp_path):
     assert "2 split seeds" in words
     assert "per-gate column sums (invariant): classification 97.5% (97.0–98.0, chance 11.1%)" in words
     assert "the rest: classification 20.5% (20.0–21.0, chance 11.1%)" in words
+    assert "better than the rest on every split seed" in words
     assert any(words in line for line in table1.frontpage_lines(_run(tmp_path), parts=_parts(tmp_path)))
+    close = pd.read_csv(_parts(tmp_path)).assign(ours=lambda d: 50.0 + d.seed * (d.part == "the rest") * 10)
+    assert "Neither part" in table1.raw_parts_sentence(close)
     none = tmp_path / "absent.csv"
     assert not any("column sums" in i for i in table1.section(_run(tmp_path), none, none, none) if isinstance(i, str))

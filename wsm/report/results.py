@@ -82,6 +82,15 @@ def banner(profile: str, dataset: str, scale: str) -> None:
         display(Markdown(f"### {data.STANDIN_LABEL}"))
 
 
+def show(items) -> None:
+    """Show a section a report module returns (``wsm.report.slices.section``, ``wsm.report.table1.section``): each
+    string as Markdown, anything else (a table) as it is."""
+    from IPython.display import Markdown, display
+
+    for item in items:
+        display(Markdown(item) if isinstance(item, str) else item)
+
+
 def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05):
     """The accuracy table a page shows: ``index`` and ``columns`` of ``ours`` (percent, as from
     :func:`wsm.maths.htt.percent`), then ours with its exact 95% interval, n, chance, the p-value of

@@ -135,8 +135,8 @@ def _parts_reading(s: pd.DataFrame) -> str:
         return ""
     invariant, rest = c.iloc[0], c.iloc[1]
     if invariant["low"] > rest["high"]:
-        return (" The invariant part classifies better than the rest on every split seed: a linear classifier of raw "
-                "weights is not blind to the permutation symmetry, it reads the layer's invariant part.")
+        return (" The invariant part classifies better than the rest on every split seed, and a linear classifier of "
+                "the raw layer can read it: the unnormalized baseline is not blind to the permutation symmetry.")
     return " Neither part classifies better than the other on every split seed."
 
 
@@ -186,13 +186,13 @@ def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Pat
     rows = committed(run)
     if rows is None:
         return []
-    lines = ["### Table 1 at the paper's settings", "", sentence(cells(rows))]
+    lines = ["### Table 1 at the paper's settings", "", sentence(cells(rows)), ""]
     found = committed(classifiers)
     if found is not None:
-        lines.append(variants_sentence(found))
+        lines += [variants_sentence(found), ""]
     split = committed(parts)
     if split is not None:
-        lines.append(raw_parts_sentence(split))
+        lines += [raw_parts_sentence(split), ""]
     lines.append("Still different at this setting (each in full on the Deviations page): " + "; ".join(
         f"{d}: {ours}" for d, _, ours in DEVIATIONS) + ".")
     return lines + [""]

@@ -33,6 +33,18 @@ def row(benchmark, variant, networks, steps, seconds, device="cpu", speedup=None
                 peak_mem_mb=None if peak_mem_mb is None else round(peak_mem_mb, 1), notes=notes)
 
 
+def percent_rows(res, **columns):
+    """:func:`wsm.maths.htt.evaluate`'s rows as the committed benchmark CSVs hold them: in percent with a
+    feature label (:func:`wsm.maths.htt.percent`), accuracies to 2 decimals, each row's hits on its test networks
+    as a 0/1 string (so two variants can be paired on the same networks), and ``columns`` added."""
+    from wsm.maths import htt
+
+    out = htt.percent(res).assign(hits=["".join(str(int(h)) for h in hs) for hs in res.hits], **columns)
+    for col in ("ours", "ci_low", "ci_high", "chance"):
+        out[col] = out[col].round(2)
+    return out
+
+
 def sync(device):
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()

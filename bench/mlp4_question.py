@@ -74,13 +74,9 @@ def main(argv=None) -> int:
         else:
             res = proto.evaluate(w, y, *ids, progress=False)
         times.append(dict(variant=variant, seed=seed, seconds=round(time.time() - t0, 1)))
-        rows.append(res.assign(variant=variant, seed=seed, tasks=len(tasks), clf_epochs=base.classifier.epochs,
-                               device=page.device,
-                               hits=["".join(str(int(h)) for h in hs) for hs in res.hits]))
+        rows.append(common.percent_rows(res, variant=variant, seed=seed, tasks=len(tasks),
+                                        clf_epochs=base.classifier.epochs, device=page.device))
         table = pd.concat(rows, ignore_index=True)
-        table["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(table.kind, table.depth)]
-        table["ours"] = (100 * table.accuracy).round(2)
-        table["ci_low"], table["ci_high"] = (100 * table.ci_low).round(2), (100 * table.ci_high).round(2)
         table[COLUMNS].to_csv(out / "mlp4_classifiers.csv", index=False)
         pd.DataFrame(times).assign(**common.provenance()).to_csv(out / "mlp4_classifiers_times.csv", index=False)
     print(table[COLUMNS[:8]].to_string())

@@ -52,13 +52,9 @@ def classifiers(page, z, seeds, out: Path) -> pd.DataFrame:
     for variant, seed in progress.bar([(v, s) for v in VARIANTS for s in seeds], desc="Table 1 classifiers"):
         proto = dataclasses.replace(base, seed=seed,
                                     classifier=dataclasses.replace(base.classifier, standardize=VARIANTS[variant]))
-        res = proto.evaluate_zoo(z, progress=False)
-        rows.append(res.assign(variant=variant, seed=seed, device=page.device,
-                               hits=["".join(str(int(h)) for h in hs) for hs in res.hits]))
+        rows.append(common.percent_rows(proto.evaluate_zoo(z, progress=False), variant=variant, seed=seed,
+                                        device=page.device))
         table = pd.concat(rows, ignore_index=True)
-        table["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(table.kind, table.depth)]
-        table["ours"] = (100 * table.accuracy).round(2)
-        table["ci_low"], table["ci_high"] = (100 * table.ci_low).round(2), (100 * table.ci_high).round(2)
         table[COLUMNS].to_csv(out, index=False)
     return table[COLUMNS]
 
@@ -71,15 +67,12 @@ def raw_parts(page, z, seeds, out: Path) -> pd.DataFrame:
     split = [chain.invariant_split(x[0], chain.GRU_GATES) for x in w]
     parts = dict(zip(PARTS, ([[s] for s, _ in split], [[r] for _, r in split])))
     base = dataclasses.replace(page.protocol, null_repeats=0, chains=(), layers=(1,), gram_cache=None)
+    runs = z.usable_runs()
     rows = []
     for part, seed in progress.bar([(p, s) for p in PARTS for s in seeds], desc="Table 1's raw layer, in parts"):
-        res = dataclasses.replace(base, seed=seed).evaluate(parts[part], y, z.usable_runs(), z.config.runs,
-                                                             progress=False)
-        rows.append(res.assign(part=part, seed=seed, device=page.device,
-                               hits=["".join(str(int(h)) for h in hs) for hs in res.hits]))
+        res = dataclasses.replace(base, seed=seed).evaluate(parts[part], y, runs, z.config.runs, progress=False)
+        rows.append(common.percent_rows(res, part=part, seed=seed, device=page.device))
     table = pd.concat(rows, ignore_index=True)
-    for col in ("ours", "ci_low", "ci_high", "chance"):
-        table[col] = (100 * table["accuracy" if col == "ours" else col]).round(2)
     table[PART_COLUMNS].to_csv(out, index=False)
     return table[PART_COLUMNS]
 

@@ -82,6 +82,29 @@ def banner(profile: str, dataset: str, scale: str) -> None:
         display(Markdown(f"### {data.STANDIN_LABEL}"))
 
 
+def committed(path: Path) -> pd.DataFrame | None:
+    """A committed benchmark table (``book/benchmarks/*.csv``), or None where it has not been run."""
+    return pd.read_csv(path) if Path(path).exists() else None
+
+
+def not_run(what: str, path: Path, command: str) -> str:
+    """The sentence a page shows for a committed run that is absent: what, the file, and the command that makes it."""
+    from wsm.core import paths
+
+    path = Path(path)
+    shown = path.relative_to(paths.REPO) if path.is_relative_to(paths.REPO) else path
+    return f"{what}: not run yet (`{shown}` is absent; `{command}` makes it)."
+
+
+def over_seeds(table: pd.DataFrame, keys: list[str], **extra) -> pd.DataFrame:
+    """Accuracies repeated over split seeds (one row per key and ``seed``, in percent in ``ours``) summarized per
+    ``keys``: the mean, lowest and highest, the number of seeds and the test networks (or queries) per seed,
+    rounded to 0.1, with ``extra`` aggregations (``name=(column, how)``) before the seeds."""
+    return (table.groupby(keys, sort=False).agg(
+        mean=("ours", "mean"), low=("ours", "min"), high=("ours", "max"), **extra, seeds=("seed", "nunique"),
+        n=("n", "first")).round(1).reset_index())
+
+
 def show(items) -> None:
     """Show a section a report module returns (``wsm.report.slices.section``, ``wsm.report.table1.section``): each
     string as Markdown, anything else (a table) as it is."""

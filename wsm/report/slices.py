@@ -20,6 +20,7 @@ import pandas as pd
 from wsm.core import paper, paths
 from wsm.maths import verdicts
 from wsm.analyses import scaling
+from wsm.report import results
 
 GPU_SLICE = scaling.SLICE_TABLE                    # the zoo-size page draws it too
 CPU_SLICE = paths.BENCHMARKS / "paper_slice_cpu.csv"
@@ -77,9 +78,7 @@ def _bar(feature: str) -> float:
 def variants(table: pd.DataFrame) -> pd.DataFrame:
     """``bench.mlp4_question``'s rows summarized: per variant and feature, the mean, lowest and highest
     accuracy over the split seeds, their number and the test networks per seed."""
-    return (table.groupby(["variant", "feature"], sort=False).agg(
-        mean=("ours", "mean"), low=("ours", "min"), high=("ours", "max"), seeds=("seed", "nunique"),
-        n=("n", "first")).round(1).reset_index())
+    return results.over_seeds(table, ["variant", "feature"])
 
 
 def verdict(table: pd.DataFrame, feature: str = "C3") -> tuple[str, str | None]:
@@ -132,13 +131,7 @@ def answer(table: pd.DataFrame, feature: str = "C3") -> str:
 
 def committed(path: Path = VARIANTS) -> pd.DataFrame | None:
     """The committed variants table, or None where it has not been run."""
-    return pd.read_csv(path) if Path(path).exists() else None
-
-
-
-def _missing(what: str, path: Path, command: str) -> str:
-    shown = path.relative_to(paths.REPO) if path.is_relative_to(paths.REPO) else path
-    return f"{what}: not run yet (`{shown}` is absent; `{command}` makes it)."
+    return results.committed(path)
 
 
 def section(gpu: Path = GPU_SLICE, cpu: Path = CPU_SLICE, variants_path: Path = VARIANTS) -> list:
@@ -149,11 +142,12 @@ def section(gpu: Path = GPU_SLICE, cpu: Path = CPU_SLICE, variants_path: Path = 
         t = devices(pd.read_csv(gpu), pd.read_csv(cpu))
         out += [f"**The same zoo on two devices.** {devices_sentence(t)}", t]
     else:
-        out.append(_missing("The CPU run of the slice", Path(cpu),
+        out.append(results.not_run("The CPU run of the slice", Path(cpu),
                             "python -m bench.paper_slice --archs mlp4 --name paper_slice_cpu"))
     table = committed(variants_path)
     if table is None:
-        out.append(_missing("The MLP-4 classifier variants", Path(variants_path), "python -m bench.mlp4_question"))
+        out.append(results.not_run("The MLP-4 classifier variants", Path(variants_path),
+                                   "python -m bench.mlp4_question"))
     else:
         out += [f"**The MLP-4 question.** {answer(table)}", variants(table)]
     return out

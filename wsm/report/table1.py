@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from wsm.core import paths
-from wsm.report import claims
+from wsm.report import claims, results
 
 RUN = paths.BENCHMARKS / "table1_paper.csv"
 CLASSIFIERS = paths.BENCHMARKS / "table1_paper_classifiers.csv"
@@ -44,9 +44,6 @@ DEVIATIONS = (
 )
 
 
-def committed(path: Path = RUN) -> pd.DataFrame | None:
-    """A committed table of the run (``RUN``, ``CLASSIFIERS`` or ``TIMES``), or None where it was not run."""
-    return pd.read_csv(path) if Path(path).exists() else None
 
 
 def cells(rows: pd.DataFrame) -> pd.DataFrame:
@@ -84,9 +81,7 @@ def sentence(table: pd.DataFrame) -> str:
 def variants(table: pd.DataFrame) -> pd.DataFrame:
     """``table1_paper_classifiers.csv`` summarized: per variant, protocol and feature, the mean, lowest and
     highest accuracy over the split seeds, their number and the test networks (or queries) per seed."""
-    return (table.groupby(["variant", "protocol", "feature"], sort=False).agg(
-        mean=("ours", "mean"), low=("ours", "min"), high=("ours", "max"), seeds=("seed", "nunique"),
-        n=("n", "first")).round(1).reset_index())
+    return results.over_seeds(table, ["variant", "protocol", "feature"])
 
 
 def _short(variant: str) -> str:
@@ -110,9 +105,7 @@ def variants_sentence(table: pd.DataFrame) -> str:
 def raw_parts(table: pd.DataFrame) -> pd.DataFrame:
     """``table1_paper_raw_parts.csv`` summarized: per part and protocol, the mean, lowest and highest accuracy
     over the split seeds, chance and the test networks (or queries) per seed."""
-    return (table.groupby(["part", "protocol"], sort=False).agg(
-        mean=("ours", "mean"), low=("ours", "min"), high=("ours", "max"), chance=("chance", "first"),
-        seeds=("seed", "nunique"), n=("n", "first")).round(1).reset_index())
+    return results.over_seeds(table, ["part", "protocol"], chance=("chance", "first"))
 
 
 def raw_parts_sentence(table: pd.DataFrame) -> str:
@@ -144,11 +137,6 @@ def deviations() -> pd.DataFrame:
     return pd.DataFrame(DEVIATIONS, columns=["detail", "the paper / the authors' code", "this run"])
 
 
-def _missing(path: Path) -> str:
-    shown = path.relative_to(paths.REPO) if path.is_relative_to(paths.REPO) else path
-    return f"Table 1 at the paper's settings: not run yet (`{shown}` is absent; `{COMMAND}` makes it)."
-
-
 def _duration(seconds: float) -> str:
     return f"{seconds / 3600:,.1f} h" if seconds >= 7200 else f"{seconds / 60:,.1f} min"
 
@@ -162,20 +150,20 @@ def _times(times: pd.DataFrame) -> str:
 
 def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIMES, parts: Path = RAW_PARTS) -> list:
     """What the Table 1 page shows of the committed run, in order: sentences (str, Markdown) and tables."""
-    rows = committed(run)
+    rows = results.committed(run)
     if rows is None:
-        return [_missing(Path(run))]
+        return [results.not_run("Table 1 at the paper's settings", run, COMMAND)]
     table = cells(rows)
     out = [f"**{sentence(table)}**", table]
-    found = committed(classifiers)
+    found = results.committed(classifiers)
     if found is not None:
         out += [variants_sentence(found), variants(found)]
-    split = committed(parts)
+    split = results.committed(parts)
     if split is not None:
         out += [raw_parts_sentence(split), raw_parts(split)]
     out += ["What still departs from the paper or the authors' code at this setting (each in full on the "
             "Deviations page):", deviations()]
-    stages = committed(times)
+    stages = results.committed(times)
     if stages is not None:
         out.append(_times(stages))
     return out
@@ -183,14 +171,14 @@ def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIME
 
 def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Path = RAW_PARTS) -> list[str]:
     """The first page's paragraph on Table 1 at the paper's settings (Markdown lines; empty where not run)."""
-    rows = committed(run)
+    rows = results.committed(run)
     if rows is None:
         return []
     lines = ["### Table 1 at the paper's settings", "", sentence(cells(rows)), ""]
-    found = committed(classifiers)
+    found = results.committed(classifiers)
     if found is not None:
         lines += [variants_sentence(found), ""]
-    split = committed(parts)
+    split = results.committed(parts)
     if split is not None:
         lines += [raw_parts_sentence(split), ""]
     lines.append("Still different at this setting (each in full on the Deviations page): " + "; ".join(

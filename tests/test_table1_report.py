@@ -87,6 +87,20 @@ def test_the_section_shows_the_cells_the_classifiers_the_deviations_and_the_time
     assert "10.0 h" in words[-1] and "1.5 min" in words[-1] and "abc1234" in words[-1]
 
 
+def test_the_shown_cells_give_counts_as_counts_and_why_in_full(tmp_path, monkeypatch):
+    import IPython.display
+    from wsm.report import results
+    items = table1.section(_run(tmp_path, l1=(300, 70)), _classifiers(tmp_path), _times(tmp_path))
+    cells = items[1]
+    assert list(cells.n) == [360, 80, 360, 80] and str(cells.n.dtype) == "Int64"
+    longest = max(cells.why, key=len)
+    assert len(longest) > 50
+    html = []                                  # what a notebook renders of each table, at the time it is shown
+    monkeypatch.setattr(IPython.display, "display", lambda item: html.append(getattr(item, "_repr_html_", str)()))
+    results.show(items)
+    assert longest in html[1] and "<td>360</td>" in html[1] and "360.0" not in html[1]
+
+
 def test_a_run_not_made_says_how_to_make_it(tmp_path):
     (words,) = table1.section(tmp_path / "table1_paper.csv")
     assert "not run yet" in words and table1.COMMAND in words

@@ -107,11 +107,12 @@ def over_seeds(table: pd.DataFrame, keys: list[str], **extra) -> pd.DataFrame:
 
 def show(items) -> None:
     """Show a section a report module returns (``wsm.report.slices.section``, ``wsm.report.table1.section``): each
-    string as Markdown, anything else (a table) as it is."""
+    string as Markdown, anything else (a table) as it is, its text in full (pandas cuts a cell at 50 characters)."""
     from IPython.display import Markdown, display
 
-    for item in items:
-        display(Markdown(item) if isinstance(item, str) else item)
+    with pd.option_context("display.max_colwidth", None):
+        for item in items:
+            display(Markdown(item) if isinstance(item, str) else item)
 
 
 def accuracy_table(ours: pd.DataFrame, index: list[str], columns: list[str], alpha: float = 0.05):

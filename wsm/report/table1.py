@@ -63,7 +63,8 @@ def cells(rows: pd.DataFrame) -> pd.DataFrame:
             out.append(dict(cell=cell.label, paper=cell.value, paper_n=cell.paper_n,
                             **{k: float(r.get(k, float("nan"))) for k in ("ours", "ci_low", "ci_high", "n")},
                             verdict=c["verdict"], why=c["why"]))
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    return table.astype({"paper_n": "Int64", "n": "Int64"})     # counts, not floats (a cell not run: <NA>)
 
 
 def sentence(table: pd.DataFrame) -> str:

@@ -1,6 +1,7 @@
 """Table 1 (NameData, GRU-2) at the paper's settings, all of it, on this machine (issue 34).
 
-``python -m bench.paper_table1 [--zoos zoos] [--out book/benchmarks] [--profile paper] [--seeds 0 1 2 3 4]``
+``python -m bench.paper_table1 [--zoos zoos] [--out book/benchmarks] [--profile paper] [--seeds 0 1 2 3 4]
+[--set NAME=VALUE --tag TAG]``
 
 Builds the ``s4_3_namedata`` page's zoo under the profile (paper: 9 tasks x 100 runs, 10,000 batch-1
 SGD steps; resumable: finished runs are kept), then executes the page itself (``wsm.book.reproduce``, the
@@ -83,11 +84,19 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="book/benchmarks")
     ap.add_argument("--profile", default="paper", help="another profile's settings (smoke: a dry run)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="split seeds of the variants")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="change a setting of the page (as `python -m wsm.book.reproduce --set`); name the run "
+                         "with --tag and give it a zoo root of its own")
+    ap.add_argument("--tag", default="", help="the files' names: table1_<profile>[_<tag>]*.csv")
     args = ap.parse_args(argv)
+    if args.set and not args.tag:
+        ap.error("--set changes the setting: name the run with --tag, so the paper's files are not overwritten")
     zoos = Path(args.zoos).resolve()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    page = experiments.page(NOTEBOOK, args.profile, zoo_root=zoos)
+    overrides = reproduce.overrides_for([NOTEBOOK], args.set)[NOTEBOOK]
+    name = f"table1_{args.profile}" + (f"_{args.tag}" if args.tag else "")
+    page = experiments.page(NOTEBOOK, args.profile, overrides, zoo_root=zoos)
     t0 = time.time()
     built, _ = page.build_zoos()
     build_s = time.time() - t0
@@ -96,15 +105,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         os.environ["WSM_ZOOS"] = str(zoos)        # the notebook's zoo root (wsm.core.paths.zoo_root)
-        reproduce.execute(NOTEBOOK, args.profile, Path(tmp))
+        reproduce.execute(NOTEBOOK, args.profile, Path(tmp), overrides)
         page_s = time.time() - t0
         rows = pd.read_csv(Path(tmp) / "results" / f"{NOTEBOOK}.csv")
-        shutil.copyfile(Path(tmp) / "results" / f"{NOTEBOOK}.csv", out / f"table1_{args.profile}.csv")
+        shutil.copyfile(Path(tmp) / "results" / f"{NOTEBOOK}.csv", out / f"{name}.csv")
     t0 = time.time()
-    variants = classifiers(page, z, args.seeds, out / f"table1_{args.profile}_classifiers.csv")
+    variants = classifiers(page, z, args.seeds, out / f"{name}_classifiers.csv")
     variants_s = time.time() - t0
     t0 = time.time()
-    parts = raw_parts(page, z, args.seeds, out / f"table1_{args.profile}_raw_parts.csv")
+    parts = raw_parts(page, z, args.seeds, out / f"{name}_raw_parts.csv")
     parts_s = time.time() - t0
     core_s = float(train.seconds.sum())       # a run's seconds: its chunk's wall time / the chunk's runs
     median_s = float(train.seconds.median())
@@ -121,8 +130,8 @@ def main(argv=None) -> int:
                    networks=len(z), seconds=round(variants_s, 1)),
               dict(stage=f"the raw layer's two parts, both protocols x {len(args.seeds)} split seeds, no null",
                    networks=len(z), seconds=round(parts_s, 1))]
-    times = pd.DataFrame(stages).assign(profile=args.profile, **common.provenance())
-    times.to_csv(out / f"table1_{args.profile}_times.csv", index=False)
+    times = pd.DataFrame(stages).assign(profile=args.profile, overrides=" ".join(args.set), **common.provenance())
+    times.to_csv(out / f"{name}_times.csv", index=False)
     print(rows[["protocol", "kind", "depth", "ours", "ci_low", "ci_high", "paper", "n"]].to_string())
     print(variants.drop(columns="hits").to_string())
     print(parts.drop(columns="hits").to_string())

@@ -1,5 +1,7 @@
 """wsm.report.table1: Table 1 at the paper's settings (bench.paper_table1's committed files), on tables made here."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from wsm.maths import stats, verdicts
@@ -8,23 +10,32 @@ from wsm.report import claims, table1
 PAPER = claims.Setting("namedata", 9, 100, 10_000, 0.6, 5 / 9, 0.2)
 REDUCED = claims.Setting("namedata", 9, 15, 1_500, 0.6, 5 / 9, 0.2)
 OURS, RAW = "ours: centred and scaled, Eq. 7", "raw vec(φ), Eq. 7 (paper)"
+NO = Path("/nonexistent/table1_paper_authors_lr.csv")        # a run not made (the committed one is not read here)
 
 
-def _row(correct, n, protocol, kind, setting=PAPER, profile="paper"):
+PAPER_LR = "9 tasks x 100 runs per zoo; GRU-2 10000 single-name SGD steps, lr 0.1 / 10 after 7000; device cpu"
+AUTHORS_LR = "9 tasks x 100 runs per zoo; GRU-2 10000 single-name SGD steps, lr 0.005 / 10 after never; device cpu"
+
+
+def _row(correct, n, protocol, kind, setting=PAPER, profile="paper", scale=PAPER_LR):
     lo, hi = stats.clopper_pearson(correct, n)
     return dict(figure="Table 1", architecture="GRU-2", depth=1, protocol=protocol, kind=kind, ours=100 * correct / n,
-                n=n, ci_low=100 * lo, ci_high=100 * hi, profile=profile, data=setting.data, tasks=setting.tasks,
+                n=n, ci_low=100 * lo, ci_high=100 * hi, profile=profile, scale=scale, data=setting.data,
+                tasks=setting.tasks,
                 runs=setting.runs, epochs=setting.epochs, train_fraction=setting.train_fraction,
                 retrieval_train_fraction=setting.retrieval_train_fraction, query_fraction=setting.query_fraction,
                 chance=setting.chance(protocol))
 
 
-def _run(tmp_path, c1=(360, 77), l1=(62, 17), setting=PAPER):
-    rows = pd.DataFrame([_row(c1[0], 360 if setting is PAPER else 54, "classification", "normalized", setting),
-                         _row(c1[1], 80 if setting is PAPER else 12, "retrieval", "normalized", setting),
-                         _row(l1[0], 360 if setting is PAPER else 54, "classification", "unnormalized", setting),
-                         _row(l1[1], 80 if setting is PAPER else 12, "retrieval", "unnormalized", setting)])
-    path = tmp_path / "table1_paper.csv"
+def _run(tmp_path, c1=(360, 77), l1=(62, 17), setting=PAPER, scale=PAPER_LR, name="table1_paper.csv"):
+    rows = pd.DataFrame([_row(c1[0], 360 if setting is PAPER else 54, "classification", "normalized", setting,
+                              scale=scale),
+                         _row(c1[1], 80 if setting is PAPER else 12, "retrieval", "normalized", setting, scale=scale),
+                         _row(l1[0], 360 if setting is PAPER else 54, "classification", "unnormalized", setting,
+                              scale=scale),
+                         _row(l1[1], 80 if setting is PAPER else 12, "retrieval", "unnormalized", setting,
+                              scale=scale)])
+    path = tmp_path / name
     rows.to_csv(path, index=False)
     return path
 
@@ -77,7 +88,7 @@ def test_a_reduced_run_below_the_paper_tests_nothing(tmp_path):
 
 
 def test_the_section_shows_the_cells_the_classifiers_the_deviations_and_the_times(tmp_path):
-    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path))
+    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path), authors_lr=NO)
     words = [i for i in items if isinstance(i, str)]
     tables = [i for i in items if not isinstance(i, str)]
     assert "C1 classification 100.0% [99.0, 100.0] (n = 360) against the paper's 100.0%" in words[0]
@@ -90,7 +101,7 @@ def test_the_section_shows_the_cells_the_classifiers_the_deviations_and_the_time
 def test_the_shown_cells_give_counts_as_counts_and_why_in_full(tmp_path, monkeypatch):
     import IPython.display
     from wsm.report import results
-    items = table1.section(_run(tmp_path, l1=(300, 70)), _classifiers(tmp_path), _times(tmp_path))
+    items = table1.section(_run(tmp_path, l1=(300, 70)), _classifiers(tmp_path), _times(tmp_path), authors_lr=NO)
     cells = items[1]
     assert list(cells.n) == [360, 80, 360, 80] and str(cells.n.dtype) == "Int64"
     longest = max(cells.why, key=len)
@@ -108,7 +119,7 @@ def test_a_run_not_made_says_how_to_make_it(tmp_path):
 
 
 def test_the_first_page_gives_the_four_numbers_and_what_still_differs(tmp_path):
-    lines = table1.frontpage_lines(_run(tmp_path), _classifiers(tmp_path))
+    lines = table1.frontpage_lines(_run(tmp_path), _classifiers(tmp_path), authors_lr=NO)
     text = "\n".join(lines)
     assert lines[0] == "### Table 1 at the paper's settings"
     assert "95.7%" in text and verdicts.REPRODUCED in text and "raw vec(φ)" in text
@@ -126,14 +137,59 @@ def _parts(tmp_path):
 
 
 def test_the_raw_layers_parts_are_shown_beside_chance(tmp_path):
-    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path), _parts(tmp_path))
+    items = table1.section(_run(tmp_path), _classifiers(tmp_path), _times(tmp_path), _parts(tmp_path), NO)
     (words,) = [i for i in items if isinstance(i, str) and "column sums" in i]
     assert "2 split seeds" in words
     assert "per-gate column sums (invariant): classification 97.5% (97.0–98.0, chance 11.1%)" in words
     assert "the rest: classification 20.5% (20.0–21.0, chance 11.1%)" in words
     assert "better than the rest on every split seed" in words
-    assert any(words in line for line in table1.frontpage_lines(_run(tmp_path), parts=_parts(tmp_path)))
+    assert any(words in line for line in table1.frontpage_lines(_run(tmp_path), parts=_parts(tmp_path), authors_lr=NO))
     close = pd.read_csv(_parts(tmp_path)).assign(ours=lambda d: 50.0 + d.seed * (d.part == "the rest") * 10)
     assert "Neither part" in table1.raw_parts_sentence(close)
     none = tmp_path / "absent.csv"
-    assert not any("column sums" in i for i in table1.section(_run(tmp_path), none, none, none) if isinstance(i, str))
+    assert not any("column sums" in i for i in table1.section(_run(tmp_path), none, none, none, NO)
+                   if isinstance(i, str))
+
+
+def _authors(tmp_path, c1=(357, 75), l1=(65, 18)):
+    return _run(tmp_path, c1, l1, scale=AUTHORS_LR, name="table1_paper_authors_lr.csv")
+
+
+def test_the_authors_learning_rate_is_shown_beside_the_papers_text_and_the_papers_numbers(tmp_path):
+    paper, authors = pd.read_csv(_run(tmp_path)), pd.read_csv(_authors(tmp_path))
+    table = table1.learning_rates(paper, authors).set_index("cell")
+    assert list(table.columns[:3]) == ["paper", "ours, lr 0.1, ÷10 after 7,000 steps", "ours, lr 0.005, no decay"]
+    assert table.loc["L1 classification", "ours, lr 0.005, no decay"] == "18.1 [14.2, 22.4]"   # 65 of 360
+    assert table.loc["L1 classification", "paper"] == 17.2
+    d, lo, hi = table.loc["L1 classification", ["d", "d_low", "d_high"]]
+    assert round(d, 2) == round(100 * (65 - 62) / 360, 2) and lo < 0 < hi
+    words = table1.learning_rates_sentence(paper, authors)
+    assert "L1 classification 18.1% [14.2, 22.4] against the paper's 17.2%: *" + verdicts.REPRODUCED in words
+    assert "moves no cell beyond its interval" in words
+    assert "Table 1's 4 cells: 4 reproduced at the authors' code's rate; 4 reproduced at the paper's text's" in words
+    lower = pd.read_csv(_authors(tmp_path, l1=(20, 18)))                       # 5.6% of 360 against 17.2%
+    assert "moves L1 classification -11.7 points [" in table1.learning_rates_sentence(paper, lower)
+
+
+def test_the_raw_layers_parts_and_the_authors_classifier_are_given_at_both_rates(tmp_path):
+    paper, authors = pd.read_csv(_run(tmp_path)), pd.read_csv(_authors(tmp_path))
+    parts = pd.read_csv(_parts(tmp_path))                                  # invariant 97.0-98.0, the rest 20.0-21.0
+    lower = parts.assign(ours=lambda d: d.ours.where(d.part == "the rest", 25.0 + d.seed))
+    words = table1.learning_rates_sentence(paper, authors, parts, lower, pd.read_csv(_classifiers(tmp_path)))
+    assert "Under the authors' raw vec(φ) classifier, L1 classification at their rate is 61.0% (60.0–62.0)" in words
+    assert "per-gate column sums (invariant): 25.5% (25.0–26.0) against 97.5% (97.0–98.0)" in words
+    assert "the rest: 20.5% (20.0–21.0) against 20.5%" in words and "carries less of the task" in words
+    assert "carries less" not in table1.learning_rates_sentence(paper, authors, parts, parts)
+    assert "column sums" not in table1.learning_rates_sentence(paper, authors, parts, None)
+
+
+def test_the_section_and_the_first_page_show_the_authors_learning_rate_or_how_to_run_it(tmp_path):
+    none = tmp_path / "absent.csv"
+    items = table1.section(_run(tmp_path), none, none, none, authors_lr=_authors(tmp_path))
+    (words,) = [i for i in items if isinstance(i, str) and "authors' code's learning rate" in i]
+    assert any(isinstance(i, pd.DataFrame) and "authors' lr − paper's lr [95% CI]" in i and "d" not in i for i in items)
+    assert words in table1.frontpage_lines(_run(tmp_path), none, none, authors_lr=_authors(tmp_path))
+    items = table1.section(_run(tmp_path), none, none, none, authors_lr=none)
+    (missing,) = [i for i in items if isinstance(i, str) and "learning rate" in i]
+    assert "not run yet" in missing and table1.AUTHORS_LR_COMMAND in missing
+    assert not any("learning rate" in line for line in table1.frontpage_lines(_run(tmp_path), none, none, none))

@@ -7,6 +7,8 @@ paper's tables this book runs end to end at the paper's own setting (9 NameData 
 * :func:`variants`: both protocols under our weight classifier and the authors' raw vec(φ), over split seeds;
 * :func:`raw_parts`: the raw layer in two parts, the one no permutation of the hidden units changes and the rest,
   each classified on its own (why a classifier of raw weights can beat chance, and the paper's 17.2%);
+* :func:`learning_rates`: the same page on a zoo of its own at the authors' code's learning rate (0.005 throughout;
+  the paper's text: 0.1, ÷10 after 7,000 steps), beside the paper's-text run and the paper's numbers;
 * :data:`DEVIATIONS`: what still departs from the paper or the authors' code at this setting;
 * :func:`section` (the Table 1 page) and :func:`frontpage_lines` (the first page) put them together.
 """
@@ -25,8 +27,13 @@ RUN = paths.BENCHMARKS / "table1_paper.csv"
 CLASSIFIERS = paths.BENCHMARKS / "table1_paper_classifiers.csv"
 TIMES = paths.BENCHMARKS / "table1_paper_times.csv"
 RAW_PARTS = paths.BENCHMARKS / "table1_paper_raw_parts.csv"
+AUTHORS_LR = paths.BENCHMARKS / "table1_paper_authors_lr.csv"
+AUTHORS_LR_CLASSIFIERS = paths.BENCHMARKS / "table1_paper_authors_lr_classifiers.csv"
+AUTHORS_LR_PARTS = paths.BENCHMARKS / "table1_paper_authors_lr_raw_parts.csv"
 FIGURE = "Table 1"
 COMMAND = "python -m bench.paper_table1 --zoos zoos"
+AUTHORS_LR_COMMAND = ("python -m bench.paper_table1 --zoos zoos-authors-lr --set lr=0.005 --set 'step_milestones=[]' "
+                      "--tag authors_lr")
 
 # (detail, the paper or the authors' code, this run): what remains different at the paper's setting; each in full
 # on the Deviations page
@@ -134,6 +141,90 @@ def _parts_reading(s: pd.DataFrame) -> str:
     return " Neither part classifies better than the other on every split seed."
 
 
+def _lr(rows: pd.DataFrame) -> str:
+    """The learning rate and schedule a run's page trained at, read from its rows' ``scale`` (as
+    :mod:`wsm.book.experiments` words it: "... lr 0.1 / 10 after 7000")."""
+    m = re.search(r"lr ([0-9.e-]+) / 10 after (\w+)", str(rows.scale.iloc[0])) if "scale" in rows else None
+    if m is None:
+        return "?"
+    return f"lr {m[1]}" + (", no decay" if m[2] == "never" else f", ÷10 after {int(m[2]):,} steps")
+
+
+def learning_rates(paper_run: pd.DataFrame, authors_run: pd.DataFrame) -> pd.DataFrame:
+    """Each cell of both runs (every chain and the raw layer, both protocols): ours with its 95% interval at the
+    paper's text's learning rate and at the authors' code's, the paper's number, and the difference between the
+    two runs (authors' − paper's text, points, with its 95% interval: independent zoos,
+    :func:`wsm.maths.verdicts.difference_interval`)."""
+    from wsm.maths import verdicts
+
+    key = ["protocol", "kind", "depth"]
+    a, b = (r.set_index(key) for r in (paper_run, authors_run))
+    quoted = dict(zip(*cells(paper_run)[["cell", "paper"]].T.values))
+    out = []
+    for k in a.index.intersection(b.index):
+        x, y = a.loc[k], b.loc[k]
+        hx, hy = round(x.ours * x.n / 100), round(y.ours * y.n / 100)
+        d, lo, hi = verdicts.difference_interval(hy, int(y.n), hx, int(x.n))
+        feature = ("C" if k[1] == "normalized" else "L") + str(int(k[2]))
+        out.append({"cell": f"{feature} {k[0]}", "paper": quoted.get(f"{feature} {k[0]}", "—"),
+                    f"ours, {_lr(paper_run)}": f"{x.ours:.1f} [{x.ci_low:.1f}, {x.ci_high:.1f}]",
+                    f"ours, {_lr(authors_run)}": f"{y.ours:.1f} [{y.ci_low:.1f}, {y.ci_high:.1f}]",
+                    "authors' lr − paper's lr [95% CI]": f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]", "n": int(y.n),
+                    "d": d, "d_low": lo, "d_high": hi})
+    return pd.DataFrame(out)
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=["d", "d_low", "d_high"])
+
+
+def learning_rates_sentence(paper_run: pd.DataFrame, authors_run: pd.DataFrame, paper_parts=None,
+                            authors_parts=None, authors_classifiers=None) -> str:
+    """Table 1's four cells at the authors' code's learning rate against the paper's numbers (the claims rule,
+    read as if at the paper's setting: only the learning rate differs), what the learning rate moves, and where
+    given, the raw layer's parts at both rates and the authors' classifier at theirs."""
+    from wsm.maths import verdicts
+
+    judged, text = cells(authors_run), cells(paper_run)
+    each = "; ".join(f"{r.cell} {r.ours:.1f}% [{r.ci_low:.1f}, {r.ci_high:.1f}] against the paper's {r.paper}%: "
+                     f"*{r.verdict}*" for r in judged.itertuples())
+    table = learning_rates(paper_run, authors_run)
+    moved = [f"{r.cell} {r.d:+.1f} points [{r.d_low:+.1f}, {r.d_high:+.1f}]" for r in table.itertuples()
+             if r.d_low > 0 or r.d_high < 0]
+    moves = ("Against the paper's-text run, the learning rate moves " + "; ".join(moved) if moved else
+             "The learning rate moves no cell beyond its interval")
+    out = (f"**At the authors' code's learning rate** ({_lr(authors_run)}; the paper's text: {_lr(paper_run)}), "
+           f"on a zoo of its own, otherwise the setting above: {each} (the claims rule, read as if at the paper's "
+           f"setting, which this run shares but for the learning rate). Table 1's {len(judged)} cells: "
+           f"{verdicts.counted(judged.verdict)} at the authors' code's rate; {verdicts.counted(text.verdict)} at "
+           f"the paper's text's. {moves}.")
+    if authors_classifiers is not None:
+        v = variants(authors_classifiers)
+        raw = v[(v.feature == "L1") & (v.protocol == "classification") & ~v.variant.str.startswith("ours")]
+        out += "".join(f" Under the authors' {_short(r.variant)} classifier, L1 classification at their rate is "
+                       f"{r.mean:.1f}% ({r.low:.1f}–{r.high:.1f}) over {r.seeds} split seeds."
+                       for r in raw.itertuples())
+    if paper_parts is not None and authors_parts is not None:
+        out += _parts_at_rates(raw_parts(paper_parts), raw_parts(authors_parts))
+    return out
+
+
+def _parts_at_rates(paper: pd.DataFrame, authors: pd.DataFrame) -> str:
+    """Each part of the raw layer's classification at the two learning rates (mean, lowest–highest over seeds)."""
+    a, p = (t[t.protocol == "classification"].set_index("part") for t in (authors, paper))
+    both = [part for part in p.index if part in a.index]
+    if not both:
+        return ""
+    each = "; ".join(f"{part}: {a.loc[part, 'mean']:.1f}% ({a.loc[part, 'low']:.1f}–{a.loc[part, 'high']:.1f}) "
+                     f"against {p.loc[part, 'mean']:.1f}% ({p.loc[part, 'low']:.1f}–{p.loc[part, 'high']:.1f})"
+                     for part in both)
+    out = (f" The raw layer's two parts, classified at the authors' rate against the paper's text's (chance "
+           f"{a.chance.iloc[0]:.1f}%): {each}.")
+    if a.loc[both[0], "high"] < p.loc[both[0], "low"]:
+        out += " At the authors' rate the invariant part carries less of the task, on every split seed."
+    return out
+
+
 def deviations() -> pd.DataFrame:
     return pd.DataFrame(DEVIATIONS, columns=["detail", "the paper / the authors' code", "this run"])
 
@@ -149,8 +240,10 @@ def _times(times: pd.DataFrame) -> str:
         f"{r.stage}: {_duration(r.seconds)}" for r in times.itertuples()) + "."
 
 
-def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIMES, parts: Path = RAW_PARTS) -> list:
-    """What the Table 1 page shows of the committed run, in order: sentences (str, Markdown) and tables."""
+def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIMES, parts: Path = RAW_PARTS,
+            authors_lr: Path = AUTHORS_LR, authors_lr_classifiers: Path = AUTHORS_LR_CLASSIFIERS,
+            authors_lr_parts: Path = AUTHORS_LR_PARTS) -> list:
+    """What the Table 1 page shows of the committed runs, in order: sentences (str, Markdown) and tables."""
     rows = results.committed(run)
     if rows is None:
         return [results.not_run("Table 1 at the paper's settings", run, COMMAND)]
@@ -162,6 +255,13 @@ def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIME
     split = results.committed(parts)
     if split is not None:
         out += [raw_parts_sentence(split), raw_parts(split)]
+    other = results.committed(authors_lr)
+    if other is None:
+        out.append(results.not_run("Table 1 at the authors' code's learning rate", authors_lr, AUTHORS_LR_COMMAND))
+    else:
+        out += [learning_rates_sentence(rows, other, split, results.committed(authors_lr_parts),
+                                        results.committed(authors_lr_classifiers)),
+                _shown(learning_rates(rows, other))]
     out += ["What still departs from the paper or the authors' code at this setting (each in full on the "
             "Deviations page):", deviations()]
     stages = results.committed(times)
@@ -170,7 +270,9 @@ def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIME
     return out
 
 
-def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Path = RAW_PARTS) -> list[str]:
+def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Path = RAW_PARTS,
+                    authors_lr: Path = AUTHORS_LR, authors_lr_classifiers: Path = AUTHORS_LR_CLASSIFIERS,
+                    authors_lr_parts: Path = AUTHORS_LR_PARTS) -> list[str]:
     """The first page's paragraph on Table 1 at the paper's settings (Markdown lines; empty where not run)."""
     rows = results.committed(run)
     if rows is None:
@@ -182,6 +284,10 @@ def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Pat
     split = results.committed(parts)
     if split is not None:
         lines += [raw_parts_sentence(split), ""]
+    other = results.committed(authors_lr)
+    if other is not None:
+        lines += [learning_rates_sentence(rows, other, split, results.committed(authors_lr_parts),
+                                          results.committed(authors_lr_classifiers)), ""]
     lines.append("Still different at this setting (each in full on the Deviations page): " + "; ".join(
         f"{d}: {ours}" for d, _, ours in DEVIATIONS) + ".")
     return lines + [""]

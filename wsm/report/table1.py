@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from wsm.core import paths
+from wsm.maths import verdicts
 from wsm.report import claims, results
 
 RUN = paths.BENCHMARKS / "table1_paper.csv"
@@ -49,8 +50,6 @@ DEVIATIONS = (
      "many networks at once (batched backprop through time), equal to the one-at-a-time loop to float rounding "
      "(`tests/test_namedata.py`)"),
 )
-
-
 
 
 def cells(rows: pd.DataFrame) -> pd.DataFrame:
@@ -155,8 +154,6 @@ def learning_rates(paper_run: pd.DataFrame, authors_run: pd.DataFrame) -> pd.Dat
     paper's text's learning rate and at the authors' code's, the paper's number, and the difference between the
     two runs (authors' − paper's text, points, with its 95% interval: independent zoos,
     :func:`wsm.maths.verdicts.difference_interval`)."""
-    from wsm.maths import verdicts
-
     key = ["protocol", "kind", "depth"]
     a, b = (r.set_index(key) for r in (paper_run, authors_run))
     quoted = dict(zip(*cells(paper_run)[["cell", "paper"]].T.values))
@@ -183,8 +180,6 @@ def learning_rates_sentence(paper_run: pd.DataFrame, authors_run: pd.DataFrame, 
     """Table 1's four cells at the authors' code's learning rate against the paper's numbers (the claims rule,
     read as if at the paper's setting: only the learning rate differs), what the learning rate moves, and where
     given, the raw layer's parts at both rates and the authors' classifier at theirs."""
-    from wsm.maths import verdicts
-
     judged, text = cells(authors_run), cells(paper_run)
     each = "; ".join(f"{r.cell} {r.ours:.1f}% [{r.ci_low:.1f}, {r.ci_high:.1f}] against the paper's {r.paper}%: "
                      f"*{r.verdict}*" for r in judged.itertuples())
@@ -225,6 +220,16 @@ def _parts_at_rates(paper: pd.DataFrame, authors: pd.DataFrame) -> str:
     return out
 
 
+def _at_authors_lr(rows: pd.DataFrame, parts, run: Path, classifiers: Path, run_parts: Path):
+    """The committed run at the authors' code's learning rate beside the paper's-text run ``rows`` (and its raw
+    layer's ``parts``, or None): ``(sentence, table)``, or None where it was not run."""
+    other = results.committed(run)
+    if other is None:
+        return None
+    return (learning_rates_sentence(rows, other, parts, results.committed(run_parts), results.committed(classifiers)),
+            _shown(learning_rates(rows, other)))
+
+
 def deviations() -> pd.DataFrame:
     return pd.DataFrame(DEVIATIONS, columns=["detail", "the paper / the authors' code", "this run"])
 
@@ -255,13 +260,9 @@ def section(run: Path = RUN, classifiers: Path = CLASSIFIERS, times: Path = TIME
     split = results.committed(parts)
     if split is not None:
         out += [raw_parts_sentence(split), raw_parts(split)]
-    other = results.committed(authors_lr)
-    if other is None:
-        out.append(results.not_run("Table 1 at the authors' code's learning rate", authors_lr, AUTHORS_LR_COMMAND))
-    else:
-        out += [learning_rates_sentence(rows, other, split, results.committed(authors_lr_parts),
-                                        results.committed(authors_lr_classifiers)),
-                _shown(learning_rates(rows, other))]
+    found = _at_authors_lr(rows, split, authors_lr, authors_lr_classifiers, authors_lr_parts)
+    out += ([results.not_run("Table 1 at the authors' code's learning rate", authors_lr, AUTHORS_LR_COMMAND)]
+            if found is None else list(found))
     out += ["What still departs from the paper or the authors' code at this setting (each in full on the "
             "Deviations page):", deviations()]
     stages = results.committed(times)
@@ -284,10 +285,9 @@ def frontpage_lines(run: Path = RUN, classifiers: Path = CLASSIFIERS, parts: Pat
     split = results.committed(parts)
     if split is not None:
         lines += [raw_parts_sentence(split), ""]
-    other = results.committed(authors_lr)
-    if other is not None:
-        lines += [learning_rates_sentence(rows, other, split, results.committed(authors_lr_parts),
-                                          results.committed(authors_lr_classifiers)), ""]
+    found = _at_authors_lr(rows, split, authors_lr, authors_lr_classifiers, authors_lr_parts)
+    if found is not None:
+        lines += [found[0], ""]
     lines.append("Still different at this setting (each in full on the Deviations page): " + "; ".join(
         f"{d}: {ours}" for d, _, ours in DEVIATIONS) + ".")
     return lines + [""]

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from wsm import __version__
+from wsm.core import paper
 from wsm.core.errors import WsmError
 
 NOTEBOOK = "s4_1_tiny_imagenet"     # the notebook whose zoos `wsm zoo` builds
@@ -291,7 +292,7 @@ def _shown(table, splits: int):
 
     rows, reasons = [], []
     for r in table.itertuples():
-        row = {"feature": ("C" if r.kind == "normalized" else "L") + str(r.depth), "classifier": r.classifier,
+        row = {"feature": paper.feature(r.kind, r.depth), "classifier": r.classifier,
                "protocol": r.protocol, "accuracy": f"{_pct(r.accuracy)}%", "n": r.n,
                "ci95": f"{_pct(r.ci_low)}-{_pct(r.ci_high)}%"}
         if splits > 1:

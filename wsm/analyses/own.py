@@ -12,6 +12,7 @@ import torch
 
 from wsm.maths import chain, htt
 from wsm.zoos import checkpoint
+from wsm.core import paper
 from wsm.core.errors import WsmError
 
 
@@ -138,7 +139,7 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
                               c.map(how) if c.name == "classifier" else c).reset_index(drop=True)
     networks = [dict(file=str(f), task=t, predictions={}) for f, t in zip(files, names)]
     for r in table.itertuples():
-        key = f"{'C' if r.kind == 'normalized' else 'L'}{r.depth} {r.protocol} {r.classifier}"
+        key = f"{paper.feature(r.kind, r.depth)} {r.protocol} {r.classifier}"
         for position, predicted in zip(r.tested, r.predicted):
             networks[order[position]]["predictions"][key] = task_of[predicted]
     split_list = []
@@ -159,7 +160,7 @@ def on_networks(folder, labels=None, depths=None, kinds=("unnormalized", "normal
     for kind in kinds:
         for d in depths:
             c = htt.cosines(gram(ordered, d, kind, center=False, progress=progress))
-            similarity[f"{'C' if kind == 'normalized' else 'L'}{d}"] = c[np.ix_(back, back)]
+            similarity[paper.feature(kind, d)] = c[np.ix_(back, back)]
     table = table.drop(columns=[c for c in ("hits", "tested", "predicted") if c in table])
     settings = dict(depths=depths, kinds=list(kinds), epochs=epochs, milestones=list(cfg.milestones),
                     null_repeats=null_repeats, train_fraction=train_fraction, task_fraction=task_fraction,

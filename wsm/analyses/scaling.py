@@ -173,8 +173,8 @@ def evaluate(protocol, by_arch: dict, grid: dict, steps: int, table_path=None, p
                 if not _has(done, arch, p)]
         for epoch in sorted({p.epoch for p in todo}):
             full, seconds = grams(protocol, by_epoch[epoch], progress)
-            gram_rows += [dict(architecture=nets.LABELS[arch], epoch=epoch, feature=("C" if k == "normalized" else "L")
-                               + str(d), networks=len(by_epoch[epoch].usable()[1]), gram_seconds=s)
+            gram_rows += [dict(architecture=nets.LABELS[arch], epoch=epoch, feature=paper.feature(k, d),
+                               networks=len(by_epoch[epoch].usable()[1]), gram_seconds=s)
                           for (k, d), s in seconds.items()]
             for p in bar([p for p in todo if p.epoch == epoch], desc=f"{nets.LABELS[arch]} after {epoch} epochs",
                          disable=not progress, leave=False):

@@ -8,6 +8,13 @@ Hypothesis-Training-Testing*, Section 4.1 text and Fig. 2 (the same values appea
 version, Fig. 2 and Section 4.1). Accuracies in percent, for chains/layers 1, 2, 3.
 """
 
+
+def feature(kind: str, depth=None) -> str:
+    """The paper's name of a weight feature (Fig. 2, Table 1): C1, C2, ... a chain (``kind`` "normalized"),
+    L1, L2, ... a raw layer (any other kind); ``depth`` None gives the letter alone."""
+    return ("C" if kind == "normalized" else "L") + ("" if depth is None else str(depth))
+
+
 # Fig. 2, Tiny ImageNet. Panels: (a) MLP classification, (b) CNN classification,
 # (c) MLP retrieval, (d) CNN retrieval. Key: (architecture, protocol, kind) -> [depth 1, 2, 3].
 FIG2 = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from wsm.core import paper
 from wsm.core.errors import WsmError
 
 
@@ -731,7 +732,7 @@ def percent(table, alpha: float = 0.05):
         if col in table:
             table[col] = 100 * table[col]
     table["decision"] = [decide(a, alpha) for a in table.accuracy]
-    table["feature"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(table.kind, table.depth)]
+    table["feature"] = [paper.feature(k, d) for k, d in zip(table.kind, table.depth)]
     return table
 
 

@@ -193,8 +193,8 @@ def _cells(figure: str, notebook: str, table: dict, archs, protocol: str, kind: 
         for depth, value in enumerate(table[(arch, protocol, kind)], start=1):
             if value is None:
                 continue
-            letter = "C" if kind == "normalized" else "L"
-            out.append(Cell(f"{_FIG2[arch]} {letter}{depth}", float(value), protocol, paper_setting(notebook, arch),
+            out.append(Cell(f"{_FIG2[arch]} {paper.feature(kind, depth)}", float(value), protocol,
+                            paper_setting(notebook, arch),
                             {"figure": figure, "architecture": _FIG2[arch], "protocol": protocol, "kind": kind,
                              "depth": depth}))
     return tuple(out)
@@ -239,7 +239,7 @@ for _kind, _quote in (("normalized", "With the chain normalization rule, the pro
         f"table1-{_kind}", "Table 1", "s4_3_namedata",
         f"GRU-2 {'chain 1' if _kind == 'normalized' else 'raw layer 1'}, both protocols", _quote,
         "Section 4.3, Appendix F.2", NUMBER,
-        tuple(Cell(f"{'C1' if _kind == 'normalized' else 'L1'} {p}", paper.TABLE1[(p, _kind)], p,
+        tuple(Cell(f"{paper.feature(_kind, 1)} {p}", paper.TABLE1[(p, _kind)], p,
                    paper_setting("s4_3_namedata"),
                    {"figure": "Table 1", "protocol": p, "kind": _kind, "depth": 1})
               for p in ("classification", "retrieval"))))
@@ -520,8 +520,7 @@ def _prediction_cells(claim: Claim, rows: pd.DataFrame, alpha: float) -> list[di
         depth, repeats = _num(row, "depth"), _num(row, "null_repeats")
         if claim.rule == "near_chance" and depth < 2:
             continue
-        letter = "C" if row.get("kind") == "normalized" else "L"
-        feature = letter + ("" if np.isnan(depth) else str(int(depth)))
+        feature = paper.feature(row.get("kind"), None if np.isnan(depth) else int(depth))
         label = f"{row.get('architecture', '')} {row.get('protocol', '')} {feature}"
         out = dict(label=label.strip(), paper=np.nan, **base)
         p_null, p_paired, p_paired_rev = _num(row, "p_null"), _num(row, "p_paired"), _num(row, "p_paired_rev")

@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from wsm.core import paper
+
 PALETTE = {"paper": "#9e9e9e", "ours": "#1f77b4"}
 COLUMN_PX = 790      # CSS pixels: the book's text column at its widest (a window of 1440 px or more;
                      # 676 at 1280 px, where the page's contents sidebar takes its share)
@@ -94,7 +96,7 @@ def protocol_panels(rows: pd.DataFrame, titles: dict, alpha: float = 0.05,
     axes = list(axes.flat)
     for ax, letter in zip(axes, letters):
         sub = rows[rows.panel == letter].copy()
-        sub["x"] = [("C" if k == "normalized" else "L") + str(d) for k, d in zip(sub.kind, sub.depth)]
+        sub["x"] = [paper.feature(k, d) for k, d in zip(sub.kind, sub.depth)]
         sub = sub.sort_values(["kind", "depth"], ascending=[False, True])
         long = sub.melt(id_vars="x", value_vars=["paper", "ours"], var_name="source", value_name="percent")
         sns.barplot(long, x="x", y="percent", hue="source", palette=PALETTE, ax=ax,
@@ -172,7 +174,7 @@ def variant_panels(rows: pd.DataFrame, hue: str, alpha: float = 0.05, suptitle: 
         for j, protocol in enumerate(protocols):
             ax = axes[i, j]
             sub = rows[(rows.kind == kind) & (rows.protocol == protocol)].copy()
-            sub["x"] = [("C" if kind == "normalized" else "L") + str(d) for d in sub.depth]
+            sub["x"] = [paper.feature(kind, d) for d in sub.depth]
             xs = sorted(set(sub.x))
             colors = dict(zip(["Baseline", "Depth", "Res5", "Leaky", "Adam"], sns.color_palette("tab10")))
             sns.barplot(sub, x="x", y="ours", hue=hue, hue_order=order, order=xs, ax=ax, errorbar=None,

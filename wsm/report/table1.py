@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wsm.core import paths
+from wsm.core import paper, paths
 from wsm.maths import verdicts
 from wsm.report import claims, results
 
@@ -162,7 +162,7 @@ def learning_rates(paper_run: pd.DataFrame, authors_run: pd.DataFrame) -> pd.Dat
         x, y = a.loc[k], b.loc[k]
         hx, hy = round(x.ours * x.n / 100), round(y.ours * y.n / 100)
         d, lo, hi = verdicts.difference_interval(hy, int(y.n), hx, int(x.n))
-        feature = ("C" if k[1] == "normalized" else "L") + str(int(k[2]))
+        feature = paper.feature(k[1], int(k[2]))
         out.append({"cell": f"{feature} {k[0]}", "paper": quoted.get(f"{feature} {k[0]}", "—"),
                     f"ours, {_lr(paper_run)}": f"{x.ours:.1f} [{x.ci_low:.1f}, {x.ci_high:.1f}]",
                     f"ours, {_lr(authors_run)}": f"{y.ours:.1f} [{y.ci_low:.1f}, {y.ci_high:.1f}]",
@@ -204,9 +204,9 @@ def learning_rates_sentence(paper_run: pd.DataFrame, authors_run: pd.DataFrame, 
     return out
 
 
-def _parts_at_rates(paper: pd.DataFrame, authors: pd.DataFrame) -> str:
+def _parts_at_rates(at_text: pd.DataFrame, at_authors: pd.DataFrame) -> str:
     """Each part of the raw layer's classification at the two learning rates (mean, lowest–highest over seeds)."""
-    a, p = (t[t.protocol == "classification"].set_index("part") for t in (authors, paper))
+    a, p = (t[t.protocol == "classification"].set_index("part") for t in (at_authors, at_text))
     both = [part for part in p.index if part in a.index]
     if not both:
         return ""
